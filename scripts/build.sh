@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures (Ninja, RelWithDebInfo) and builds quipu in build/ at the repo root.
+# Extra arguments are passed to the CMake configure step, e.g. -DQUIPU_WERROR=ON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+generator=()
+[[ -f build/CMakeCache.txt ]] || generator=(-G Ninja)  # keep an existing build's generator
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+cmake --build build -j "$(nproc)"

@@ -1,0 +1,55 @@
+// log/format.h — the on-disk format of a segment, as constants and codecs.
+// docs/format.md is the prose specification; this file must agree with it.
+//
+//   segment := header frame*
+//   header  := magic[8] "QUIPULOG" | version:u32 | flags:u32 | base_lsn:u64 |
+//              reserved:u32 | header_crc:u32            (32 bytes)
+//   frame   := frame_crc:u32 | length:u32 | payload[length]
+//
+// Integers are little-endian. header_crc is the masked CRC-32C of the 28 bytes
+// before it. frame_crc is the masked CRC-32C of length:u32 ‖ payload ‖
+// base_lsn:u64 — the segment's base LSN is checksummed but not stored in the
+// frame, so a frame copied from another segment never validates. The n-th
+// frame of a segment (from 0) holds LSN base_lsn + n.
+#ifndef QUIPU_LOG_FORMAT_H_
+#define QUIPU_LOG_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "quipu/reader.h"
+#include "quipu/status.h"
+
+namespace quipu::format {
+
+inline constexpr std::string_view kMagic = "QUIPULOG";
+inline constexpr uint32_t kVersion = 1;
+inline constexpr size_t kSegmentHeaderSize = 32;
+inline constexpr size_t kFrameHeaderSize = 8;
+inline constexpr std::string_view kSegmentSuffix = ".qlog";
+inline constexpr std::string_view kLockFileName = "LOCK";
+inline constexpr std::string_view kRecoveryJournalName = "RECOVERY";
+
+// "00000000000000000001.qlog": the base LSN, 20 digits, so names sort by LSN.
+std::string SegmentFileName(Lsn base);
+// True and sets *base when `name` is a segment file name.
+bool ParseSegmentFileName(std::string_view name, Lsn* base);
+
+std::string EncodeSegmentHeader(Lsn base);
+// Checks magic, version and CRC of a 32-byte header; `file` names it in errors.
+// A wrong magic or CRC is Corruption, a newer version NotSupported.
+Status DecodeSegmentHeader(std::string_view header, const std::string& file, Lsn* base);
+
+// CRC-32C of length ‖ payload, before the segment's base LSN is mixed in.
+// Computable before the writer knows which segment the frame lands in.
+uint32_t PartialFrameCrc(std::string_view payload);
+// The stored (masked) frame CRC, from the partial one.
+uint32_t FinishFrameCrc(uint32_t partial, Lsn segment_base);
+// Appends a complete frame to *dst.
+void AppendFrame(std::string* dst, uint32_t stored_crc, std::string_view payload);
+
+}  // namespace quipu::format
+
+#endif  // QUIPU_LOG_FORMAT_H_

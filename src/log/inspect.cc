@@ -1,0 +1,80 @@
+#include "quipu/inspect.h"
+
+#include "log/format.h"
+#include "log/recovery.h"
+#include "log/segment_scan.h"
+#include "quipu/env.h"
+
+namespace quipu {
+
+namespace {
+
+// Summarizes segment i of `segments`, refusing damage that Open would refuse.
+Result<SegmentSummary> Summarize(Env* env, const std::string& dir,
+                                 const std::vector<SegmentRef>& segments, size_t i) {
+  const SegmentRef& ref = segments[i];
+  const bool newest = i + 1 == segments.size();
+  auto scan = ScanSegment(env, dir, ref);
+  if (!scan.ok()) return scan.status();
+  SegmentSummary summary{ref.name, ref.base, scan->records, scan->file_size, !newest, 0};
+  if (scan->unborn) {
+    if (!newest) return Status::Corruption(ref.name + ": sealed segment has no header");
+    summary.torn_bytes = scan->file_size;
+    return summary;
+  }
+  if (scan->damaged && (!newest || scan->frames_after_damage)) {
+    return Status::Corruption(DamageMessage(ref.name, scan->bad_offset, scan->bad_reason));
+  }
+  if (scan->damaged) summary.torn_bytes = scan->file_size - scan->bad_offset;
+  if (!newest && ref.base + scan->records != segments[i + 1].base) {
+    return Status::Corruption(DamageMessage(
+        ref.name, scan->valid_end,
+        "sealed segment holds " + std::to_string(scan->records) +
+            " records but the next segment starts at LSN " + std::to_string(segments[i + 1].base)));
+  }
+  return summary;
+}
+
+}  // namespace
+
+Result<LogSummary> InspectLog(const std::string& dir, Env* env) {
+  if (env == nullptr) env = Env::Default();
+  auto exists = env->FileExists(dir);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::NotFound(dir + ": no such log directory");
+  auto segments = ListSegments(env, dir);
+  if (!segments.ok()) return segments.status();
+
+  LogSummary log;
+  for (size_t i = 0; i < segments->size(); ++i) {
+    auto summary = Summarize(env, dir, *segments, i);
+    if (!summary.ok()) return summary.status();
+    log.records += summary->records;
+    log.bytes += summary->bytes;
+    log.torn_bytes += summary->torn_bytes;
+    log.segments.push_back(std::move(*summary));
+  }
+  if (log.records > 0) {
+    log.first_lsn = log.segments.front().base_lsn;
+    log.last_lsn = log.first_lsn + log.records - 1;
+  }
+  auto journal = LastRecoveryJournalLine(env, dir);
+  if (!journal.ok()) return journal.status();
+  log.last_recovery = std::move(*journal);
+  return log;
+}
+
+Status CheckLog(const std::string& dir, Env* env) {
+  auto log = InspectLog(dir, env);
+  if (!log.ok()) return log.status();
+  if (log->torn_bytes > 0) {
+    const SegmentSummary& newest = log->segments.back();
+    return Status::Corruption(
+        DamageMessage(newest.file, newest.bytes - newest.torn_bytes,
+                      "torn tail: " + std::to_string(newest.torn_bytes) +
+                          " bytes after the last whole record (the next open will cut them)"));
+  }
+  return Status::OK();
+}
+
+}  // namespace quipu

@@ -1,0 +1,426 @@
+#include "log/log_impl.h"
+
+#include <algorithm>
+
+#include "log/format.h"
+#include "log/reader_impl.h"
+
+namespace quipu {
+
+namespace {
+
+std::string ParentDir(const std::string& dir) {
+  const size_t slash = dir.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : dir.substr(0, slash);
+}
+
+// Serves the writer's own view to in-process readers.
+class LiveSource : public ReadSource {
+ public:
+  explicit LiveSource(const LogImpl* log) : log_(log) {}
+  Status View(std::vector<SegmentRef>* segments, Lsn* readable) override {
+    log_->ReadableView(segments, readable);
+    return Status::OK();
+  }
+  bool live() const override { return true; }
+
+ private:
+  const LogImpl* log_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
+  auto log = std::make_unique<LogImpl>(dir, options);
+  QUIPU_RETURN_IF_ERROR(log->Init());
+  return std::unique_ptr<Log>(std::move(log));
+}
+
+LogImpl::LogImpl(std::string dir, const LogOptions& options)
+    : dir_(std::move(dir)),
+      options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
+      closed_(true) {}
+
+LogImpl::~LogImpl() {
+  bool open;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    open = !closed_;
+  }
+  if (open) (void)Close();
+}
+
+Status LogImpl::Init() {
+  QUIPU_RETURN_IF_ERROR(options_.Validate());
+  auto exists = env_->FileExists(dir_);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
+    if (!options_.create_if_missing) return Status::NotFound(dir_ + ": no such log directory");
+    QUIPU_RETURN_IF_ERROR(env_->CreateDir(dir_));
+    QUIPU_RETURN_IF_ERROR(env_->SyncDir(ParentDir(dir_)));
+  }
+  auto lock = env_->LockFile(JoinPath(dir_, std::string(format::kLockFileName)));
+  if (!lock.ok()) return lock.status();
+  lock_file_ = std::move(*lock);
+
+  auto recovered = RecoverLog(env_, dir_, options_);
+  if (!recovered.ok()) return recovered.status().WithContext(dir_);
+  segments_ = std::move(recovered->segments);
+  recovery_ = recovered->report;
+  auto active = env_->ReopenWritableFile(JoinPath(dir_, segments_.back().name));
+  if (!active.ok()) return active.status();
+  active_ = std::move(*active);
+  // Whatever recovery found may still be only in the page cache (a process
+  // crash does not lose it, but a power cut would): make it durable so the
+  // watermark can start at the end of the log.
+  QUIPU_RETURN_IF_ERROR(active_->Sync());
+
+  active_size_ = recovered->active_size;
+  active_bytes_ = active_size_;
+  active_records_ = recovered->active_records;
+  next_lsn_ = recovered->next_lsn;
+  flushed_lsn_ = next_lsn_ - 1;
+  durable_lsn_.store(next_lsn_ - 1, std::memory_order_release);
+  counters_.first_lsn = segments_.front().base;
+  buf_.reserve(options_.buffer_size);
+  spare_.reserve(options_.buffer_size);
+  closed_ = false;
+  if (options_.durability.kind() == DurabilityPolicy::Kind::kEveryNOrInterval) {
+    timer_ = std::thread([this] { TimerLoop(); });
+  }
+  return Status::OK();
+}
+
+Status LogImpl::UsableLocked() const {
+  if (closed_) return Status::FailedPrecondition(dir_ + ": log is closed");
+  return poison_;
+}
+
+void LogImpl::PoisonLocked(const Status& s) {
+  if (poison_.ok()) {
+    poison_ = s.WithContext("log poisoned (reopen to recover)");
+  }
+  io_cv_.notify_all();
+  timer_cv_.notify_all();
+}
+
+Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
+  if (payload.size() > options_.max_record_size) {
+    return Status::InvalidArgument("record of " + std::to_string(payload.size()) +
+                                   " bytes exceeds max_record_size " +
+                                   std::to_string(options_.max_record_size));
+  }
+  const size_t frame_size = format::kFrameHeaderSize + payload.size();
+  // The CRC of the payload is computed before taking the lock; only the
+  // segment's base LSN is mixed in under it.
+  const uint32_t partial_crc = format::PartialFrameCrc(payload);
+
+  std::unique_lock<std::mutex> lock(mu_);
+  QUIPU_RETURN_IF_ERROR(UsableLocked());
+  QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size));
+  const Lsn lsn = next_lsn_++;
+  format::AppendFrame(&buf_, format::FinishFrameCrc(partial_crc, segments_.back().base), payload);
+  active_bytes_ += frame_size;
+  ++active_records_;
+  ++counters_.appends;
+  if (!oldest_unsynced_.has_value() &&
+      options_.durability.kind() == DurabilityPolicy::Kind::kEveryNOrInterval) {
+    oldest_unsynced_ = Clock::now();
+    timer_cv_.notify_one();
+  }
+  if (!NeedsSyncLocked(lsn, durability)) return lsn;
+  QUIPU_RETURN_IF_ERROR(SyncToLocked(lock, lsn));
+  return lsn;
+}
+
+Status LogImpl::MakeRoomLocked(std::unique_lock<std::mutex>& lock, size_t frame_size) {
+  for (;;) {
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    if (rotating_) {
+      io_cv_.wait(lock);
+    } else if (active_records_ > 0 && active_bytes_ + frame_size > options_.segment_size) {
+      QUIPU_RETURN_IF_ERROR(RotateLocked(lock));
+    } else if (!buf_.empty() && buf_.size() + frame_size > options_.buffer_size) {
+      QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
+    } else {
+      return Status::OK();
+    }
+  }
+}
+
+bool LogImpl::NeedsSyncLocked(Lsn lsn, Durability durability) const {
+  switch (durability) {
+    case Durability::kImmediate:
+      return true;
+    case Durability::kBuffered:
+      return false;
+    case Durability::kPolicy:
+      break;
+  }
+  switch (options_.durability.kind()) {
+    case DurabilityPolicy::Kind::kAlways:
+    case DurabilityPolicy::Kind::kGroupCommit:
+      return true;
+    case DurabilityPolicy::Kind::kEveryN:
+    case DurabilityPolicy::Kind::kEveryNOrInterval:
+      // The append that brings the not-yet-durable run to n waits for a sync,
+      // so at most n - 1 acknowledged records are ever at risk.
+      return lsn - DurableLsn() >= options_.durability.n();
+    case DurabilityPolicy::Kind::kOsManaged:
+      return false;
+  }
+  return true;
+}
+
+Status LogImpl::FlushLocked(std::unique_lock<std::mutex>& lock) {
+  while (flush_busy_) {
+    io_cv_.wait(lock);
+    QUIPU_RETURN_IF_ERROR(poison_);
+  }
+  if (buf_.empty()) return Status::OK();
+  flush_busy_ = true;
+  buf_.swap(spare_);
+  const Lsn last = next_lsn_ - 1;
+  const uint64_t size_before = active_size_;
+  WritableFile* file = active_.get();
+
+  lock.unlock();
+  Status s = file->Append(spare_);
+  lock.lock();
+
+  flush_busy_ = false;
+  ++counters_.writes;
+  if (s.ok()) {
+    active_size_ += spare_.size();
+    counters_.bytes_written += spare_.size();
+    flushed_lsn_ = last;
+    spare_.clear();
+  } else {
+    s = UndoFailedWriteLocked(s, size_before);
+  }
+  io_cv_.notify_all();
+  return s;
+}
+
+Status LogImpl::UndoFailedWriteLocked(const Status& write_error, uint64_t size_before) {
+  if (!write_error.IsNoSpace()) {
+    PoisonLocked(write_error);
+    return poison_;
+  }
+  // A full disk: cut any partial frame off the file so it stays a valid log,
+  // and keep the bytes buffered, in order, for when space comes back.
+  Status cut = active_->Truncate(size_before);
+  if (!cut.ok()) {
+    PoisonLocked(cut);
+    return poison_;
+  }
+  spare_.append(buf_);
+  buf_.swap(spare_);
+  spare_.clear();
+  return write_error;
+}
+
+Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn) {
+  for (;;) {
+    if (DurableLsn() >= lsn) return Status::OK();
+    QUIPU_RETURN_IF_ERROR(poison_);
+    if (sync_busy_ || rotating_) {
+      io_cv_.wait(lock);
+      continue;
+    }
+    sync_busy_ = true;
+    Status s = LeadSyncLocked(lock);
+    sync_busy_ = false;
+    io_cv_.notify_all();
+    QUIPU_RETURN_IF_ERROR(s);
+  }
+}
+
+Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
+  const auto delay = options_.durability.interval();
+  if (options_.durability.kind() == DurabilityPolicy::Kind::kGroupCommit && delay.count() > 0) {
+    // Opt-in gathering: let more appenders join before the group is closed.
+    const auto until = Clock::now() + delay;
+    while (poison_.ok() && Clock::now() < until) io_cv_.wait_until(lock, until);
+  }
+  QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
+  const Lsn target = flushed_lsn_;
+  const Clock::time_point covered_until = Clock::now();
+  WritableFile* file = active_.get();
+
+  lock.unlock();
+  Status s = file->Sync();
+  lock.lock();
+
+  ++counters_.syncs;
+  if (!s.ok()) {
+    PoisonLocked(s);
+    return poison_;
+  }
+  AdvanceDurableLocked(target, covered_until);
+  return Status::OK();
+}
+
+void LogImpl::AdvanceDurableLocked(Lsn target, Clock::time_point covered_until) {
+  if (target > DurableLsn()) durable_lsn_.store(target, std::memory_order_release);
+  if (DurableLsn() >= next_lsn_ - 1) {
+    oldest_unsynced_.reset();
+  } else if (oldest_unsynced_.has_value()) {
+    // Records not covered were appended after the flush began; dating them
+    // from then errs on the side of syncing early.
+    oldest_unsynced_ = covered_until;
+  }
+  io_cv_.notify_all();
+}
+
+Status LogImpl::RotateLocked(std::unique_lock<std::mutex>& lock) {
+  rotating_ = true;
+  while (flush_busy_ || sync_busy_) io_cv_.wait(lock);
+  Status s = SealAndStartNextLocked();
+  rotating_ = false;
+  io_cv_.notify_all();
+  return s;
+}
+
+Status LogImpl::SealAndStartNextLocked() {
+  QUIPU_RETURN_IF_ERROR(poison_);
+  // Everything of this segment reaches the disk before the next one exists,
+  // so a crash can never leave a hole between segments.
+  if (!buf_.empty()) {
+    const uint64_t size_before = active_size_;
+    spare_.swap(buf_);
+    Status s = active_->Append(spare_);
+    ++counters_.writes;
+    if (!s.ok()) return UndoFailedWriteLocked(s, size_before);
+    active_size_ += spare_.size();
+    counters_.bytes_written += spare_.size();
+    spare_.clear();
+    flushed_lsn_ = next_lsn_ - 1;
+  }
+  Status s = active_->Sync();
+  ++counters_.syncs;
+  if (!s.ok()) {
+    PoisonLocked(s);
+    return poison_;
+  }
+  AdvanceDurableLocked(next_lsn_ - 1, Clock::now());
+
+  // Created (header and directory entry synced) before the old one is let go:
+  // if the disk is full the old segment simply stays active.
+  auto next = CreateSegment(env_, dir_, next_lsn_);
+  if (!next.ok()) {
+    if (!next.status().IsNoSpace()) PoisonLocked(next.status());
+    return next.status().IsNoSpace() ? next.status() : poison_;
+  }
+  (void)active_->Close();  // synced above; closing cannot lose anything
+  active_ = std::move(*next);
+  segments_.push_back({format::SegmentFileName(next_lsn_), next_lsn_});
+  active_size_ = format::kSegmentHeaderSize;
+  active_bytes_ = active_size_;
+  active_records_ = 0;
+  ++counters_.rotations;
+  return Status::OK();
+}
+
+Status LogImpl::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  QUIPU_RETURN_IF_ERROR(UsableLocked());
+  return FlushLocked(lock);
+}
+
+Status LogImpl::Sync() {
+  std::unique_lock<std::mutex> lock(mu_);
+  QUIPU_RETURN_IF_ERROR(UsableLocked());
+  return SyncToLocked(lock, next_lsn_ - 1);
+}
+
+Lsn LogImpl::LastLsn() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return next_lsn_ - 1;
+}
+
+Status LogImpl::WaitDurable(Lsn lsn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (lsn >= next_lsn_) {
+    return Status::InvalidArgument("LSN " + std::to_string(lsn) + " has not been appended (last " +
+                                   std::to_string(next_lsn_ - 1) + ")");
+  }
+  if (DurableLsn() >= lsn) return Status::OK();
+  QUIPU_RETURN_IF_ERROR(UsableLocked());
+  return SyncToLocked(lock, lsn);
+}
+
+Result<Lsn> LogImpl::AwaitDurableAbove(Lsn seen, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  io_cv_.wait_for(lock, timeout, [&] { return DurableLsn() > seen || !poison_.ok() || closed_; });
+  if (DurableLsn() > seen) return DurableLsn();
+  QUIPU_RETURN_IF_ERROR(poison_);
+  return DurableLsn();
+}
+
+void LogImpl::TimerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_timer_) {
+    if (!oldest_unsynced_.has_value() || !poison_.ok()) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    const auto due = *oldest_unsynced_ + options_.durability.interval();
+    if (Clock::now() < due) {
+      timer_cv_.wait_until(lock, due);
+      continue;
+    }
+    Status s = SyncToLocked(lock, next_lsn_ - 1);
+    if (s.IsNoSpace()) {
+      // Appends report the full disk; try again shortly rather than spin.
+      timer_cv_.wait_for(lock, options_.durability.interval());
+    }
+  }
+}
+
+Result<std::unique_ptr<LogReader>> LogImpl::NewReader(Lsn from) {
+  return NewLogReader(env_, dir_, std::make_unique<LiveSource>(this), from);
+}
+
+void LogImpl::ReadableView(std::vector<SegmentRef>* segments, Lsn* readable) const {
+  std::lock_guard<std::mutex> guard(mu_);
+  *segments = segments_;
+  *readable = flushed_lsn_;
+}
+
+LogStats LogImpl::Stats() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  LogStats stats = counters_;
+  if (next_lsn_ == segments_.front().base) stats.first_lsn = 0;  // empty
+  stats.last_lsn = next_lsn_ - 1;
+  stats.flushed_lsn = flushed_lsn_;
+  stats.durable_lsn = DurableLsn();
+  stats.segments = segments_.size();
+  return stats;
+}
+
+Status LogImpl::Close() {
+  std::unique_lock<std::mutex> lock(mu_);
+  QUIPU_RETURN_IF_ERROR(closed_ ? UsableLocked() : Status::OK());
+  stop_timer_ = true;
+  timer_cv_.notify_all();
+  if (timer_.joinable()) {
+    lock.unlock();
+    timer_.join();
+    lock.lock();
+  }
+  Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1) : poison_;
+  closed_ = true;
+  io_cv_.notify_all();
+  if (active_ != nullptr) {
+    Status c = active_->Close();
+    if (s.ok()) s = c;
+    active_.reset();
+  }
+  lock_file_.reset();
+  return s;
+}
+
+}  // namespace quipu

@@ -1,0 +1,125 @@
+// log/log_impl.h — the writer behind quipu::Log.
+//
+// One mutex (mu_) guards all in-memory state; file I/O never runs under it
+// except during rotation. Two tokens, also under mu_, serialize the I/O:
+//   flush_busy_  one thread at a time write(2)s the buffer to the active file.
+//                It swaps the buffer out first, so appenders keep filling a
+//                fresh one meanwhile (double buffering).
+//   sync_busy_   one thread at a time (the group leader) flushes and then
+//                fdatasyncs. Appenders needing durability wait on io_cv_;
+//                when the leader finishes, each waiter is either covered or
+//                becomes the next leader, whose sync covers every record
+//                appended while the previous one ran: N waiters, one fsync,
+//                and nobody waits for more than two syncs.
+// Rotation needs both tokens free; it sets rotating_ so no new sync starts,
+// waits for the tokens, then writes, syncs and seals the segment and creates
+// the next one while holding mu_ (rare: once per segment_size bytes).
+//
+// Invariants (under mu_):
+//   durable_lsn_ <= flushed_lsn_ <= next_lsn_ - 1
+//   buf_ holds exactly the frames of LSNs (flushed_lsn_, next_lsn_ - 1] that
+//     are not in the write in flight, all for the active segment.
+//   active_size_ is the file size of the active segment after the last
+//     completed write; active_bytes_ counts buffered frames too.
+#ifndef QUIPU_LOG_LOG_IMPL_H_
+#define QUIPU_LOG_LOG_IMPL_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "log/recovery.h"
+#include "log/segment_scan.h"
+#include "quipu/env.h"
+#include "quipu/log.h"
+
+namespace quipu {
+
+class LogImpl final : public Log {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  LogImpl(std::string dir, const LogOptions& options);
+  ~LogImpl() override;
+
+  // Takes the lock, recovers the directory, opens the active segment.
+  Status Init();
+
+  Result<Lsn> Append(std::string_view payload, Durability durability) override;
+  Status Flush() override;
+  Status Sync() override;
+  Lsn DurableLsn() const override { return durable_lsn_.load(std::memory_order_acquire); }
+  Lsn LastLsn() const override;
+  Status WaitDurable(Lsn lsn) override;
+  Result<Lsn> AwaitDurableAbove(Lsn seen, std::chrono::milliseconds timeout) override;
+  Result<std::unique_ptr<LogReader>> NewReader(Lsn from) override;
+  LogStats Stats() const override;
+  const RecoveryReport& Recovery() const override { return recovery_; }
+  Status Close() override;
+
+  // For readers: the segments and the last LSN that is readable (flushed).
+  void ReadableView(std::vector<SegmentRef>* segments, Lsn* readable) const;
+
+ private:
+  // Closed or poisoned: the error to return, else OK.
+  Status UsableLocked() const;
+  void PoisonLocked(const Status& s);
+  // Rotates or flushes until a frame of `frame_size` bytes fits.
+  Status MakeRoomLocked(std::unique_lock<std::mutex>& lock, size_t frame_size);
+  bool NeedsSyncLocked(Lsn lsn, Durability durability) const;
+  // Writes the buffer to the OS (waits for a write in flight first).
+  Status FlushLocked(std::unique_lock<std::mutex>& lock);
+  // Returns once `lsn` is durable, joining or leading group syncs.
+  Status SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn);
+  // As the holder of sync_busy_: flush, then fdatasync without mu_.
+  Status LeadSyncLocked(std::unique_lock<std::mutex>& lock);
+  Status RotateLocked(std::unique_lock<std::mutex>& lock);
+  Status SealAndStartNextLocked();
+  // Puts bytes that a failed write did not land back in front of buf_.
+  Status UndoFailedWriteLocked(const Status& write_error, uint64_t size_before);
+  void AdvanceDurableLocked(Lsn target, Clock::time_point covered_until);
+  void TimerLoop();
+
+  const std::string dir_;
+  LogOptions options_;
+  Env* env_;
+  std::unique_ptr<FileLock> lock_file_;
+  RecoveryReport recovery_;
+
+  mutable std::mutex mu_;
+  std::condition_variable io_cv_;     // tokens released, watermark moved, poison
+  std::condition_variable timer_cv_;  // the interval timer's wake-ups
+
+  // --- guarded by mu_ ---
+  std::vector<SegmentRef> segments_;  // last is active
+  std::unique_ptr<WritableFile> active_;
+  uint64_t active_size_ = 0;
+  uint64_t active_bytes_ = 0;
+  uint64_t active_records_ = 0;
+  std::string buf_;
+  std::string spare_;  // the buffer being written by the flush_busy_ holder
+  Lsn next_lsn_ = 1;
+  Lsn flushed_lsn_ = 0;
+  bool flush_busy_ = false;
+  bool sync_busy_ = false;
+  bool rotating_ = false;
+  bool closed_ = false;
+  Status poison_;
+  // When the oldest not-yet-durable append happened (for the interval timer).
+  std::optional<Clock::time_point> oldest_unsynced_;
+  bool stop_timer_ = false;
+  LogStats counters_;  // appends, syncs, writes, bytes_written, rotations
+
+  std::atomic<Lsn> durable_lsn_{0};
+  std::thread timer_;
+};
+
+}  // namespace quipu
+
+#endif  // QUIPU_LOG_LOG_IMPL_H_

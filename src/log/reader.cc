@@ -1,0 +1,173 @@
+#include <algorithm>
+
+#include "log/format.h"
+#include "log/reader_impl.h"
+
+namespace quipu {
+
+namespace {
+
+class LogReaderImpl final : public LogReader {
+ public:
+  LogReaderImpl(Env* env, std::string dir, std::unique_ptr<ReadSource> source, Lsn from)
+      : env_(env),
+        dir_(std::move(dir)),
+        source_(std::move(source)),
+        want_(std::max<Lsn>(from, 1)) {}
+
+  Result<bool> Next() override;
+  Lsn lsn() const override { return lsn_; }
+  std::string_view payload() const override { return payload_; }
+  const std::string& segment() const override { return name_; }
+
+ private:
+  Status Refresh() { return source_->View(&segments_, &readable_); }
+  // Opens the segment that holds want_ (or the first one, if want_ precedes
+  // the log). False if there is no such segment yet.
+  Result<bool> OpenSegmentFor(Lsn lsn);
+  Result<bool> OpenSegmentAt(size_t index);
+  // At the end of the current segment: moves to the next one, if any.
+  Result<bool> Advance();
+  Result<bool> OnBadFrame();
+
+  Env* env_;
+  const std::string dir_;
+  std::unique_ptr<ReadSource> source_;
+  Lsn want_;  // the next LSN to return
+  std::vector<SegmentRef> segments_;
+  Lsn readable_ = 0;
+  size_t index_ = 0;
+  std::unique_ptr<RandomAccessFile> file_;
+  std::unique_ptr<FrameScanner> scanner_;
+  Lsn scan_lsn_ = 0;  // LSN of the frame the scanner yields next
+  Lsn lsn_ = 0;
+  std::string_view payload_;
+  std::string name_;
+};
+
+Result<bool> LogReaderImpl::Next() {
+  for (;;) {
+    if (want_ > readable_) {
+      QUIPU_RETURN_IF_ERROR(Refresh());
+      if (want_ > readable_) return false;
+    }
+    if (scanner_ == nullptr) {
+      auto opened = OpenSegmentFor(want_);
+      if (!opened.ok() || !*opened) return opened;
+    }
+    std::string_view payload;
+    auto outcome = scanner_->Next(&payload);
+    if (!outcome.ok()) return outcome.status();
+    switch (*outcome) {
+      case FrameScanner::Outcome::kRecord: {
+        const Lsn lsn = scan_lsn_++;
+        if (lsn < want_) continue;
+        lsn_ = lsn;
+        payload_ = payload;
+        want_ = lsn + 1;
+        return true;
+      }
+      case FrameScanner::Outcome::kEnd: {
+        auto advanced = Advance();
+        if (!advanced.ok() || !*advanced) return advanced;
+        continue;
+      }
+      case FrameScanner::Outcome::kBad:
+        return OnBadFrame();
+    }
+  }
+}
+
+Result<bool> LogReaderImpl::OpenSegmentFor(Lsn lsn) {
+  if (segments_.empty()) QUIPU_RETURN_IF_ERROR(Refresh());
+  if (segments_.empty()) return false;
+  auto after = std::upper_bound(segments_.begin(), segments_.end(), lsn,
+                                [](Lsn value, const SegmentRef& s) { return value < s.base; });
+  const size_t index = after == segments_.begin() ? 0 : (after - segments_.begin()) - 1;
+  return OpenSegmentAt(index);
+}
+
+Result<bool> LogReaderImpl::OpenSegmentAt(size_t index) {
+  const SegmentRef ref = segments_[index];
+  auto file = env_->NewRandomAccessFile(JoinPath(dir_, ref.name));
+  if (!file.ok()) return file.status();
+  std::string header;
+  QUIPU_RETURN_IF_ERROR((*file)->Read(0, format::kSegmentHeaderSize, &header));
+  const bool newest = index + 1 == segments_.size();
+  if (header.size() < format::kSegmentHeaderSize && newest && !source_->live()) {
+    return false;  // a segment still being created holds no records yet
+  }
+  Lsn base = 0;
+  QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, ref.name, &base));
+  if (base != ref.base) {
+    return Status::Corruption(ref.name + ": header says base LSN " + std::to_string(base) +
+                              " but the file name says " + std::to_string(ref.base));
+  }
+  index_ = index;
+  name_ = ref.name;
+  file_ = std::move(*file);
+  scanner_ = std::make_unique<FrameScanner>(file_.get(), base);
+  scan_lsn_ = base;
+  if (want_ < base) want_ = base;
+  return true;
+}
+
+Result<bool> LogReaderImpl::Advance() {
+  if (index_ + 1 >= segments_.size()) {
+    QUIPU_RETURN_IF_ERROR(Refresh());
+    if (index_ + 1 >= segments_.size()) return false;  // caught up
+  }
+  const SegmentRef& next = segments_[index_ + 1];
+  if (next.base != scan_lsn_) {
+    return Status::Corruption(DamageMessage(name_, scanner_->valid_end(),
+                                            "segment ends before LSN " + std::to_string(scan_lsn_) +
+                                                " but the next segment starts at LSN " +
+                                                std::to_string(next.base)));
+  }
+  return OpenSegmentAt(index_ + 1);
+}
+
+Result<bool> LogReaderImpl::OnBadFrame() {
+  const bool newest = index_ + 1 == segments_.size();
+  if (newest && !source_->live()) {
+    auto follows = ValidFrameFollows(file_.get(), scanner_->base(), scanner_->offset());
+    if (!follows.ok()) return follows.status();
+    if (!*follows) return false;  // a torn tail: the log ends here
+  }
+  return Status::Corruption(DamageMessage(name_, scanner_->offset(), scanner_->reason()));
+}
+
+// Reads a directory as it is on disk.
+class DirectorySource final : public ReadSource {
+ public:
+  DirectorySource(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  Status View(std::vector<SegmentRef>* segments, Lsn* readable) override {
+    auto listed = ListSegments(env_, dir_);
+    if (!listed.ok()) return listed.status();
+    *segments = std::move(*listed);
+    *readable = UINT64_MAX;
+    return Status::OK();
+  }
+  bool live() const override { return false; }
+
+ private:
+  Env* env_;
+  const std::string dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<LogReader> NewLogReader(Env* env, std::string dir,
+                                        std::unique_ptr<ReadSource> source, Lsn from) {
+  return std::make_unique<LogReaderImpl>(env, std::move(dir), std::move(source), from);
+}
+
+Result<std::unique_ptr<LogReader>> OpenLogReader(const std::string& dir, Lsn from, Env* env) {
+  if (env == nullptr) env = Env::Default();
+  auto exists = env->FileExists(dir);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::NotFound(dir + ": no such log directory");
+  return NewLogReader(env, dir, std::make_unique<DirectorySource>(env, dir), from);
+}
+
+}  // namespace quipu

@@ -1,0 +1,243 @@
+#include "log/recovery.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "log/format.h"
+
+namespace quipu {
+
+Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string& dir, Lsn base) {
+  const std::string path = JoinPath(dir, format::SegmentFileName(base));
+  auto file = env->NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Append(format::EncodeSegmentHeader(base));
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok()) s = env->SyncDir(dir);
+  if (!s.ok()) {
+    (void)(*file)->Close();
+    (void)env->RemoveFile(path);
+    return s;
+  }
+  return file;
+}
+
+namespace {
+
+std::string NowRfc3339() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Cuts `name` to `size` bytes and makes the cut durable.
+Status TruncateSegment(Env* env, const std::string& dir, const std::string& name, uint64_t size) {
+  auto file = env->ReopenWritableFile(JoinPath(dir, name));
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Truncate(size);
+  if (s.ok()) s = (*file)->Sync();
+  Status c = (*file)->Close();
+  return s.ok() ? c : s;
+}
+
+// Removes every segment after index `keep_last` and syncs the directory.
+Status RemoveSegmentsAfter(Env* env, const std::string& dir, std::vector<SegmentRef>* segments,
+                           size_t keep_last, RecoveryReport* report) {
+  while (segments->size() > keep_last + 1) {
+    QUIPU_RETURN_IF_ERROR(env->RemoveFile(JoinPath(dir, segments->back().name)));
+    segments->pop_back();
+    ++report->dropped_segments;
+  }
+  return env->SyncDir(dir);
+}
+
+class Recovery {
+ public:
+  Recovery(Env* env, const std::string& dir, const LogOptions& options)
+      : env_(env), dir_(dir), options_(options) {}
+
+  Result<RecoveredLog> Run();
+
+ private:
+  Status CheckSealed(size_t i);
+  Status RecoverNewest();
+  Status RebuildUnborn(const SegmentRef& ref, uint64_t file_size);
+  // Handles damage at (segment i, offset): an error, or under salvage a cut
+  // there and removal of every later segment.
+  Status Damage(size_t i, uint64_t offset, const std::string& reason, uint64_t file_size);
+
+  Env* env_;
+  const std::string& dir_;
+  const LogOptions& options_;
+  RecoveredLog out_;
+  bool salvaged_ = false;
+};
+
+Result<RecoveredLog> Recovery::Run() {
+  auto listed = ListSegments(env_, dir_);
+  if (!listed.ok()) return listed.status();
+  out_.segments = std::move(*listed);
+  if (out_.segments.empty()) {
+    auto file = CreateSegment(env_, dir_, 1);
+    if (!file.ok()) return file.status();
+    QUIPU_RETURN_IF_ERROR((*file)->Close());
+    out_.segments.push_back({format::SegmentFileName(1), 1});
+    out_.active_size = format::kSegmentHeaderSize;
+    return std::move(out_);
+  }
+  for (size_t i = 0; i + 1 < out_.segments.size() && !salvaged_; ++i) {
+    QUIPU_RETURN_IF_ERROR(CheckSealed(i));
+  }
+  if (!salvaged_) QUIPU_RETURN_IF_ERROR(RecoverNewest());
+  if (out_.report.dropped_bytes > 0 || out_.report.dropped_segments > 0) {
+    QUIPU_RETURN_IF_ERROR(AppendRecoveryJournal(env_, dir_, out_.report));
+  }
+  return std::move(out_);
+}
+
+Status Recovery::CheckSealed(size_t i) {
+  const SegmentRef& ref = out_.segments[i];
+  const Lsn next_base = out_.segments[i + 1].base;
+  if (next_base <= ref.base) {
+    return Status::Corruption(out_.segments[i + 1].name + ": base LSN does not follow " + ref.name);
+  }
+  if (!options_.verify_sealed_segments && options_.recovery != RecoveryMode::kSalvage) {
+    return Status::OK();  // trusted: its record count is the gap to the next base
+  }
+  auto scan = ScanSegment(env_, dir_, ref);
+  if (!scan.ok()) return scan.status();
+  if (scan->unborn) return Damage(i, 0, "sealed segment has no header", scan->file_size);
+  if (scan->damaged) return Damage(i, scan->bad_offset, scan->bad_reason, scan->file_size);
+  const uint64_t expected = next_base - ref.base;
+  if (scan->records != expected) {
+    const std::string reason = "sealed segment holds " + std::to_string(scan->records) +
+                               " records but the next segment starts at LSN " +
+                               std::to_string(next_base) + " (expected " +
+                               std::to_string(expected) + ")";
+    if (scan->records > expected) {
+      return Status::Corruption(DamageMessage(ref.name, scan->valid_end, reason));
+    }
+    return Damage(i, scan->valid_end, reason, scan->file_size);
+  }
+  return Status::OK();
+}
+
+Status Recovery::RecoverNewest() {
+  const size_t last = out_.segments.size() - 1;
+  const SegmentRef ref = out_.segments[last];
+  auto scan = ScanSegment(env_, dir_, ref);
+  if (!scan.ok()) return scan.status();
+  if (scan->unborn) return RebuildUnborn(ref, scan->file_size);
+  if (scan->damaged) {
+    if (scan->frames_after_damage) {
+      return Damage(last, scan->bad_offset,
+                    scan->bad_reason + ", and valid frames follow it (not a torn tail)",
+                    scan->file_size);
+    }
+    QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, scan->bad_offset));
+    out_.report.dropped_bytes += scan->file_size - scan->bad_offset;
+    out_.report.file = ref.name;
+    out_.report.offset = scan->bad_offset;
+    out_.report.reason = scan->bad_reason;
+  }
+  out_.active_records = scan->records;
+  out_.active_size = scan->valid_end;
+  out_.next_lsn = ref.base + scan->records;
+  return Status::OK();
+}
+
+Status Recovery::RebuildUnborn(const SegmentRef& ref, uint64_t file_size) {
+  // A crash while the segment was being created: nothing in it was ever
+  // acknowledged (acks wait for its header and directory entry to be synced).
+  auto file = env_->ReopenWritableFile(JoinPath(dir_, ref.name));
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Truncate(0);
+  if (s.ok()) s = (*file)->Append(format::EncodeSegmentHeader(ref.base));
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok()) s = env_->SyncDir(dir_);
+  Status c = (*file)->Close();
+  QUIPU_RETURN_IF_ERROR(s.ok() ? c : s);
+  if (file_size > 0) {
+    out_.report.dropped_bytes += file_size;
+    out_.report.file = ref.name;
+    out_.report.offset = 0;
+    out_.report.reason = "segment header was never completely written";
+  }
+  out_.active_records = 0;
+  out_.active_size = format::kSegmentHeaderSize;
+  out_.next_lsn = ref.base;
+  return Status::OK();
+}
+
+Status Recovery::Damage(size_t i, uint64_t offset, const std::string& reason, uint64_t file_size) {
+  const SegmentRef ref = out_.segments[i];
+  if (options_.recovery != RecoveryMode::kSalvage) {
+    return Status::Corruption(DamageMessage(ref.name, offset, reason) +
+                              "; refusing to open (salvage mode keeps the valid prefix)");
+  }
+  salvaged_ = true;
+  QUIPU_RETURN_IF_ERROR(RemoveSegmentsAfter(env_, dir_, &out_.segments, i, &out_.report));
+  const uint64_t keep = std::max<uint64_t>(offset, format::kSegmentHeaderSize);
+  out_.report.file = ref.name;
+  out_.report.offset = keep;
+  out_.report.reason = "salvage: " + reason;
+  if (offset < format::kSegmentHeaderSize) {
+    out_.report.dropped_bytes += file_size;
+    return RebuildUnborn(ref, 0);
+  }
+  QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, keep));
+  out_.report.dropped_bytes += file_size - keep;
+  // Count what is left by scanning the cut segment again.
+  auto scan = ScanSegment(env_, dir_, ref);
+  if (!scan.ok()) return scan.status();
+  out_.active_records = scan->records;
+  out_.active_size = scan->valid_end;
+  out_.next_lsn = ref.base + scan->records;
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptions& options) {
+  return Recovery(env, dir, options).Run();
+}
+
+Status AppendRecoveryJournal(Env* env, const std::string& dir, const RecoveryReport& report) {
+  const std::string path = JoinPath(dir, std::string(format::kRecoveryJournalName));
+  auto exists = env->FileExists(path);
+  if (!exists.ok()) return exists.status();
+  auto file = *exists ? env->ReopenWritableFile(path) : env->NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  std::string line = NowRfc3339() + " dropped " + std::to_string(report.dropped_bytes) + " bytes";
+  if (report.dropped_segments > 0) {
+    line += " and " + std::to_string(report.dropped_segments) + " segment(s)";
+  }
+  line += ", cut " + report.file + " at offset " + std::to_string(report.offset) + ": " +
+          report.reason + "\n";
+  Status s = (*file)->Append(line);
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok() && !*exists) s = env->SyncDir(dir);
+  Status c = (*file)->Close();
+  return s.ok() ? c : s;
+}
+
+Result<std::string> LastRecoveryJournalLine(Env* env, const std::string& dir) {
+  const std::string path = JoinPath(dir, std::string(format::kRecoveryJournalName));
+  auto exists = env->FileExists(path);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return std::string();
+  auto file = env->NewRandomAccessFile(path);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  std::string text;
+  QUIPU_RETURN_IF_ERROR((*file)->Read(0, *size, &text));
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const size_t nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+}  // namespace quipu

@@ -1,0 +1,167 @@
+#include "log/segment_scan.h"
+
+#include <algorithm>
+
+#include "log/format.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace quipu {
+
+namespace {
+constexpr size_t kReadChunk = 1 << 20;
+}  // namespace
+
+Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir) {
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<SegmentRef> segments;
+  for (const std::string& name : *names) {
+    Lsn base;
+    if (format::ParseSegmentFileName(name, &base)) segments.push_back({name, base});
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
+  return segments;
+}
+
+FrameScanner::FrameScanner(const RandomAccessFile* file, Lsn base)
+    : file_(file),
+      base_(base),
+      pos_(format::kSegmentHeaderSize),
+      frame_offset_(format::kSegmentHeaderSize) {}
+
+Result<bool> FrameScanner::Ensure(uint64_t pos, size_t n) {
+  if (pos >= window_start_ && pos + n <= window_start_ + window_.size()) return true;
+  // Refill from `pos`, reading at least a chunk so that small frames cost one
+  // read per chunk rather than one per frame.
+  const size_t want = std::max(n, kReadChunk);
+  QUIPU_RETURN_IF_ERROR(file_->Read(pos, want, &window_));
+  window_start_ = pos;
+  return window_.size() >= n;
+}
+
+Result<FrameScanner::Outcome> FrameScanner::Next(std::string_view* payload) {
+  frame_offset_ = pos_;
+  auto have_header = Ensure(pos_, format::kFrameHeaderSize);
+  if (!have_header.ok()) return have_header.status();
+  if (!*have_header) {
+    // A failed Ensure refilled the window from pos_: what it holds is all
+    // there is.
+    if (window_.empty()) return Outcome::kEnd;
+    reason_ = "torn frame: header incomplete at end of file";
+    return Outcome::kBad;
+  }
+  const char* h = window_.data() + (pos_ - window_start_);
+  const uint32_t stored_crc = DecodeFixed32(h);
+  const uint32_t length = DecodeFixed32(h + 4);
+  const uint64_t frame_size = format::kFrameHeaderSize + uint64_t{length};
+  // Ask the file's size before reading a frame the window lacks, so that a
+  // damaged length never becomes a multi-gigabyte allocation.
+  if (pos_ + frame_size > window_start_ + window_.size()) {
+    auto size = file_->Size();
+    if (!size.ok()) return size.status();
+    if (pos_ + frame_size > *size) {
+      reason_ = "torn frame: length " + std::to_string(length) + " runs past end of file";
+      return Outcome::kBad;
+    }
+  }
+  auto have_frame = Ensure(pos_, frame_size);
+  if (!have_frame.ok()) return have_frame.status();
+  if (!*have_frame) {
+    reason_ = "torn frame: file shrank while being read";
+    return Outcome::kBad;
+  }
+  const char* body = window_.data() + (pos_ - window_start_) + format::kFrameHeaderSize;
+  std::string_view record(body, length);
+  if (format::FinishFrameCrc(format::PartialFrameCrc(record), base_) != stored_crc) {
+    reason_ = "frame checksum mismatch";
+    return Outcome::kBad;
+  }
+  *payload = record;
+  pos_ += format::kFrameHeaderSize + length;
+  return Outcome::kRecord;
+}
+
+Result<bool> ValidFrameFollows(const RandomAccessFile* file, Lsn base, uint64_t after) {
+  auto size = file->Size();
+  if (!size.ok()) return size.status();
+  if (*size <= after + 1) return false;
+  std::string rest;
+  QUIPU_RETURN_IF_ERROR(file->Read(after + 1, *size - after - 1, &rest));
+  // Try every offset: damage can shift frame boundaries arbitrarily. Only
+  // candidates whose length fits the file cost a CRC, so zero-filled or
+  // random tails are cheap to rule out.
+  for (size_t i = 0; i + format::kFrameHeaderSize <= rest.size(); ++i) {
+    const uint32_t length = DecodeFixed32(rest.data() + i + 4);
+    if (length > rest.size() - i - format::kFrameHeaderSize) continue;
+    std::string_view record(rest.data() + i + format::kFrameHeaderSize, length);
+    if (format::FinishFrameCrc(format::PartialFrameCrc(record), base) ==
+        DecodeFixed32(rest.data() + i)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string DamageMessage(const std::string& file, uint64_t offset, const std::string& reason) {
+  return file + " at offset " + std::to_string(offset) + ": " + reason;
+}
+
+namespace {
+
+bool AllZero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+}  // namespace
+
+Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentRef& ref) {
+  auto file = env->NewRandomAccessFile(JoinPath(dir, ref.name));
+  if (!file.ok()) return file.status();
+  SegmentScan scan;
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  scan.file_size = *size;
+
+  std::string header;
+  QUIPU_RETURN_IF_ERROR((*file)->Read(0, format::kSegmentHeaderSize, &header));
+  if (header.size() < format::kSegmentHeaderSize || AllZero(header)) {
+    std::string whole;
+    QUIPU_RETURN_IF_ERROR((*file)->Read(0, scan.file_size, &whole));
+    const std::string expected = format::EncodeSegmentHeader(ref.base);
+    if (AllZero(whole) || expected.starts_with(whole)) {
+      scan.unborn = true;
+      return scan;
+    }
+  }
+  Lsn base = 0;
+  QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, ref.name, &base));
+  if (base != ref.base) {
+    return Status::Corruption(ref.name + ": header says base LSN " + std::to_string(base) +
+                              " but the file name says " + std::to_string(ref.base));
+  }
+
+  FrameScanner scanner(file->get(), base);
+  std::string_view payload;
+  for (;;) {
+    auto outcome = scanner.Next(&payload);
+    if (!outcome.ok()) return outcome.status();
+    if (*outcome == FrameScanner::Outcome::kRecord) {
+      ++scan.records;
+      continue;
+    }
+    scan.valid_end = scanner.valid_end();
+    if (*outcome == FrameScanner::Outcome::kBad) {
+      scan.damaged = true;
+      scan.bad_offset = scanner.offset();
+      scan.bad_reason = scanner.reason();
+      auto follows = ValidFrameFollows(file->get(), base, scan.bad_offset);
+      if (!follows.ok()) return follows.status();
+      scan.frames_after_damage = *follows;
+    }
+    return scan;
+  }
+}
+
+}  // namespace quipu

@@ -1,0 +1,93 @@
+// log/segment_scan.h — reading frames out of segment files, shared by
+// recovery, readers and inspection. Nothing here writes.
+#ifndef QUIPU_LOG_SEGMENT_SCAN_H_
+#define QUIPU_LOG_SEGMENT_SCAN_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quipu/env.h"
+#include "quipu/reader.h"
+#include "quipu/status.h"
+
+namespace quipu {
+
+struct SegmentRef {
+  std::string name;  // file name inside the log directory
+  Lsn base = 0;
+};
+
+// Segment files of `dir` in LSN order. Other files are ignored.
+Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir);
+
+inline std::string JoinPath(const std::string& dir, const std::string& name) {
+  return dir + "/" + name;
+}
+
+// Iterates the frames of one open segment file from the end of its header.
+// The file may grow while scanned (a live log): reaching its current end is
+// kEnd, and a later Next() looks again.
+class FrameScanner {
+ public:
+  enum class Outcome { kRecord, kEnd, kBad };
+
+  FrameScanner(const RandomAccessFile* file, Lsn base);
+
+  // kRecord: *payload is the next record (valid until the next call).
+  // kEnd:    no bytes past the last whole frame.
+  // kBad:    the bytes at offset() are not a valid frame; reason() says why.
+  //          The scanner stays there.
+  Result<Outcome> Next(std::string_view* payload);
+
+  // Start of the frame just returned, or of the bad bytes.
+  uint64_t offset() const { return frame_offset_; }
+  // End of the last whole frame returned.
+  uint64_t valid_end() const { return pos_; }
+  const std::string& reason() const { return reason_; }
+  Lsn base() const { return base_; }
+
+ private:
+  // Makes [pos, pos + n) available in window_; false if the file is shorter.
+  Result<bool> Ensure(uint64_t pos, size_t n);
+
+  const RandomAccessFile* file_;
+  Lsn base_;
+  uint64_t pos_;
+  uint64_t frame_offset_;
+  std::string window_;  // bytes of the file starting at window_start_
+  uint64_t window_start_ = 0;
+  std::string scratch_;
+  std::string reason_;
+};
+
+// True if some offset in (after, end of file) starts a frame whose CRC checks:
+// evidence that damage at `after` is not a torn tail.
+Result<bool> ValidFrameFollows(const RandomAccessFile* file, Lsn base, uint64_t after);
+
+// The result of scanning a whole segment.
+struct SegmentScan {
+  uint64_t file_size = 0;
+  uint64_t records = 0;
+  uint64_t valid_end = 0;  // end of the last whole frame
+  bool damaged = false;    // bytes after valid_end that are not frames
+  uint64_t bad_offset = 0;
+  std::string bad_reason;
+  bool frames_after_damage = false;  // a valid frame follows the damage
+  // The file is shorter than a header, or its header is all zero bytes:
+  // the segment was being created when the process or machine stopped.
+  bool unborn = false;
+};
+
+// Scans `ref` fully. Header errors (wrong magic, newer version, a base LSN
+// that disagrees with the name) are returned as errors.
+Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentRef& ref);
+
+// "00000000000000000001.qlog at offset 4096: checksum mismatch".
+std::string DamageMessage(const std::string& file, uint64_t offset, const std::string& reason);
+
+}  // namespace quipu
+
+#endif  // QUIPU_LOG_SEGMENT_SCAN_H_
