@@ -4,6 +4,7 @@
 
 #include "log/format.h"
 #include "log/reader_impl.h"
+#include "util/coding.h"
 
 namespace quipu {
 
@@ -121,6 +122,7 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
   QUIPU_RETURN_IF_ERROR(UsableLocked());
   QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size));
   const Lsn lsn = next_lsn_++;
+  const size_t epoch = rollback_floors_.size();
   format::AppendFrame(&buf_, format::FinishFrameCrc(partial_crc, segments_.back().base), payload);
   active_bytes_ += frame_size;
   ++active_records_;
@@ -130,8 +132,11 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
     oldest_unsynced_ = Clock::now();
     timer_cv_.notify_one();
   }
-  if (!NeedsSyncLocked(lsn, durability)) return lsn;
-  QUIPU_RETURN_IF_ERROR(SyncToLocked(lock, lsn));
+  if (!NeedsSyncLocked(lsn, durability)) {
+    acked_lsn_ = std::max(acked_lsn_, lsn);
+    return lsn;
+  }
+  QUIPU_RETURN_IF_ERROR(SyncToLocked(lock, lsn, epoch));
   return lsn;
 }
 
@@ -219,11 +224,36 @@ Status LogImpl::UndoFailedWriteLocked(const Status& write_error, uint64_t size_b
   spare_.append(buf_);
   buf_.swap(spare_);
   spare_.clear();
+  DropUnacknowledgedLocked();
   return write_error;
 }
 
-Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn) {
+void LogImpl::DropUnacknowledgedLocked() {
+  // Records after the last acknowledged one belong to appenders still waiting
+  // for a sync that just failed. They are taken out (and their LSNs reused)
+  // so that an Append that returned NoSpace never shows up in the log later.
+  const Lsn floor = std::max(acked_lsn_, flushed_lsn_);
+  size_t keep = 0;
+  for (Lsn lsn = flushed_lsn_ + 1; lsn <= floor; ++lsn) {
+    keep += format::kFrameHeaderSize + DecodeFixed32(buf_.data() + keep + 4);
+  }
+  const Lsn dropped = next_lsn_ - 1 - floor;
+  if (dropped == 0) return;
+  active_bytes_ -= buf_.size() - keep;
+  active_records_ -= dropped;
+  counters_.appends -= dropped;
+  buf_.resize(keep);
+  next_lsn_ = floor + 1;
+  rollback_floors_.push_back(floor);
+  io_cv_.notify_all();
+}
+
+Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t epoch) {
   for (;;) {
+    if (epoch < rollback_floors_.size() && lsn > rollback_floors_[epoch]) {
+      return Status::NoSpace("record " + std::to_string(lsn) +
+                             " was not written: the disk is full (it is not in the log)");
+    }
     if (DurableLsn() >= lsn) return Status::OK();
     QUIPU_RETURN_IF_ERROR(poison_);
     if (sync_busy_ || rotating_) {
@@ -333,7 +363,7 @@ Status LogImpl::Flush() {
 Status LogImpl::Sync() {
   std::unique_lock<std::mutex> lock(mu_);
   QUIPU_RETURN_IF_ERROR(UsableLocked());
-  return SyncToLocked(lock, next_lsn_ - 1);
+  return SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size());
 }
 
 Lsn LogImpl::LastLsn() const {
@@ -349,7 +379,7 @@ Status LogImpl::WaitDurable(Lsn lsn) {
   }
   if (DurableLsn() >= lsn) return Status::OK();
   QUIPU_RETURN_IF_ERROR(UsableLocked());
-  return SyncToLocked(lock, lsn);
+  return SyncToLocked(lock, lsn, rollback_floors_.size());
 }
 
 Result<Lsn> LogImpl::AwaitDurableAbove(Lsn seen, std::chrono::milliseconds timeout) {
@@ -363,6 +393,7 @@ Result<Lsn> LogImpl::AwaitDurableAbove(Lsn seen, std::chrono::milliseconds timeo
 void LogImpl::TimerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_timer_) {
+    if (DurableLsn() >= next_lsn_ - 1) oldest_unsynced_.reset();  // e.g. after a rollback
     if (!oldest_unsynced_.has_value() || !poison_.ok()) {
       timer_cv_.wait(lock);
       continue;
@@ -372,7 +403,7 @@ void LogImpl::TimerLoop() {
       timer_cv_.wait_until(lock, due);
       continue;
     }
-    Status s = SyncToLocked(lock, next_lsn_ - 1);
+    Status s = SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size());
     if (s.IsNoSpace()) {
       // Appends report the full disk; try again shortly rather than spin.
       timer_cv_.wait_for(lock, options_.durability.interval());
@@ -411,7 +442,7 @@ Status LogImpl::Close() {
     timer_.join();
     lock.lock();
   }
-  Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1) : poison_;
+  Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size()) : poison_;
   closed_ = true;
   io_cv_.notify_all();
   if (active_ != nullptr) {

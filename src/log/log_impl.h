@@ -75,14 +75,18 @@ class LogImpl final : public Log {
   bool NeedsSyncLocked(Lsn lsn, Durability durability) const;
   // Writes the buffer to the OS (waits for a write in flight first).
   Status FlushLocked(std::unique_lock<std::mutex>& lock);
-  // Returns once `lsn` is durable, joining or leading group syncs.
-  Status SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn);
+  // Returns once `lsn` is durable, joining or leading group syncs. `epoch` is
+  // rollback_floors_.size() when `lsn` was appended: if a full disk has since
+  // dropped that record, the wait ends with NoSpace.
+  Status SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t epoch);
   // As the holder of sync_busy_: flush, then fdatasync without mu_.
   Status LeadSyncLocked(std::unique_lock<std::mutex>& lock);
   Status RotateLocked(std::unique_lock<std::mutex>& lock);
   Status SealAndStartNextLocked();
   // Puts bytes that a failed write did not land back in front of buf_.
   Status UndoFailedWriteLocked(const Status& write_error, uint64_t size_before);
+  // After a full disk: removes buffered records no Append has returned for.
+  void DropUnacknowledgedLocked();
   void AdvanceDurableLocked(Lsn target, Clock::time_point covered_until);
   void TimerLoop();
 
@@ -106,6 +110,9 @@ class LogImpl final : public Log {
   std::string spare_;  // the buffer being written by the flush_busy_ holder
   Lsn next_lsn_ = 1;
   Lsn flushed_lsn_ = 0;
+  Lsn acked_lsn_ = 0;  // highest LSN whose Append returned before it was durable
+  // One entry per full-disk rollback: records above it were dropped.
+  std::vector<Lsn> rollback_floors_;
   bool flush_busy_ = false;
   bool sync_busy_ = false;
   bool rotating_ = false;

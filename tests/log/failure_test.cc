@@ -1,0 +1,218 @@
+// fsync failures, a full disk and power cuts, through the fault-injecting Env.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "io/fault_env.h"
+#include "quipu/log.h"
+#include "quipu/reader.h"
+#include "test_dir.h"
+
+namespace quipu {
+namespace {
+
+using testing::TestDir;
+
+class FailureTest : public ::testing::Test {
+ protected:
+  FailureTest() : env_(Env::Default()) {}
+
+  LogOptions Options(DurabilityPolicy policy) {
+    LogOptions options;
+    options.env = &env_;
+    options.durability = policy;
+    options.segment_size = 4096;
+    options.max_record_size = 512;
+    return options;
+  }
+
+  std::unique_ptr<Log> Open(DurabilityPolicy policy) {
+    auto log = Log::Open(dir_.log(), Options(policy));
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+
+  // Simulates a power cut: the process stops touching files, the Log object
+  // goes away, and the disk forgets whatever was not synced.
+  void PowerCut(std::unique_ptr<Log> log, bool tear = false) {
+    env_.Crash();
+    log.reset();
+    PowerLossOptions loss;
+    loss.tear_last_write = tear;
+    loss.seed = 7;
+    ASSERT_TRUE(env_.PowerLoss(loss).ok());
+  }
+
+  std::vector<std::string> ReadAll() {
+    std::vector<std::string> out;
+    auto reader = OpenLogReader(dir_.log(), 1);
+    EXPECT_TRUE(reader.ok());
+    for (;;) {
+      auto more = (*reader)->Next();
+      EXPECT_TRUE(more.ok()) << more.status().ToString();
+      if (!more.ok() || !*more) break;
+      out.emplace_back((*reader)->payload());
+    }
+    return out;
+  }
+
+  TestDir dir_;
+  FaultEnv env_;
+};
+
+TEST_F(FailureTest, FailedFsyncPoisonsTheLog) {
+  auto log = Open(DurabilityPolicy::Always());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append("ok").ok());
+  env_.FailSyncs(1);
+  auto failed = log->Append("doomed");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(failed.status().IsIOError()) << failed.status().ToString();
+  const uint64_t syncs = env_.SyncCount();
+  // Every later call reports the same error; the sync is never retried.
+  EXPECT_EQ(log->Append("later").status().message(), failed.status().message());
+  EXPECT_EQ(log->Sync().message(), failed.status().message());
+  EXPECT_EQ(log->Flush().message(), failed.status().message());
+  EXPECT_FALSE(log->WaitDurable(6).ok());
+  EXPECT_FALSE(log->AwaitDurableAbove(5, std::chrono::milliseconds(1)).ok());
+  EXPECT_FALSE(log->Close().ok());
+  EXPECT_EQ(env_.SyncCount(), syncs) << "a failed fsync must never be retried";
+  EXPECT_EQ(log->DurableLsn(), 5u);
+
+  // Reopening is the way back, and what was acknowledged is there.
+  log.reset();
+  auto reopened = Open(DurabilityPolicy::Always());
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_GE(reopened->LastLsn(), 5u);
+  ASSERT_TRUE(reopened->Append("fresh").ok());
+}
+
+TEST_F(FailureTest, FailedFsyncWakesEveryGroupCommitWaiter) {
+  auto log = Open(DurabilityPolicy::GroupCommit());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  env_.FailSyncs(1);
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        if (!log->Append("w").ok()) {
+          ++failures;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();  // no thread may hang
+  EXPECT_EQ(failures.load(), 16);
+  EXPECT_FALSE(log->Sync().ok());
+}
+
+TEST_F(FailureTest, FailedFsyncDuringRotationPoisons) {
+  auto log = Open(DurabilityPolicy::OsManaged());
+  env_.FailSyncs(1);
+  Status first;
+  for (int i = 0; i < 1000 && first.ok(); ++i) first = log->Append(std::string(100, 'r')).status();
+  EXPECT_TRUE(first.IsIOError()) << "the seal's fsync failed";
+  EXPECT_FALSE(log->Append("x").ok());
+}
+
+TEST_F(FailureTest, FullDiskFailsTheAppendAndAppendsResumeWhenSpaceReturns) {
+  auto log = Open(DurabilityPolicy::Always());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(log->Append("before").ok());
+  env_.SetSpaceLimit(0);  // no byte more fits
+  auto full = log->Append("no room");
+  ASSERT_FALSE(full.ok());
+  EXPECT_TRUE(full.status().IsNoSpace()) << full.status().ToString();
+  EXPECT_EQ(log->LastLsn(), 10u) << "the refused record is not in the log";
+  EXPECT_EQ(ReadAll().size(), 10u) << "still consistent and readable";
+
+  env_.ClearSpaceLimit();
+  auto lsn = log->Append("after");
+  ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+  EXPECT_EQ(*lsn, 11u);
+  ASSERT_TRUE(log->Close().ok());
+  auto records = ReadAll();
+  ASSERT_EQ(records.size(), 11u);
+  EXPECT_EQ(records.back(), "after");
+}
+
+TEST_F(FailureTest, FullDiskKeepsAcknowledgedBufferedRecords) {
+  auto log = Open(DurabilityPolicy::EveryN(1000));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(log->Append("acked").ok());
+  env_.SetSpaceLimit(0);
+  EXPECT_TRUE(log->Sync().IsNoSpace());
+  EXPECT_TRUE(log->Append("critical", Durability::kImmediate).status().IsNoSpace());
+  EXPECT_EQ(log->LastLsn(), 20u);
+  env_.ClearSpaceLimit();
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->DurableLsn(), 20u);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReadAll(), std::vector<std::string>(20, "acked"));
+}
+
+TEST_F(FailureTest, FullDiskAtRotationLeavesTheLogUsable) {
+  auto log = Open(DurabilityPolicy::Always());
+  Lsn last = 0;
+  // Fill the first segment almost completely, then forbid any new file.
+  for (int i = 0; i < 30; ++i) {
+    auto lsn = log->Append(std::string(100, 'a'));
+    ASSERT_TRUE(lsn.ok());
+    last = *lsn;
+  }
+  env_.SetSpaceLimit(0);
+  Status s;
+  for (int i = 0; i < 20 && s.ok(); ++i) s = log->Append(std::string(100, 'b')).status();
+  EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
+  env_.ClearSpaceLimit();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(log->Append(std::string(100, 'c')).ok());
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_GE(ReadAll().size(), last + 50);
+}
+
+TEST_F(FailureTest, PowerLossKeepsEveryAcknowledgedRecord) {
+  auto log = Open(DurabilityPolicy::Always());
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(log->Append("r" + std::to_string(i)).ok());
+  PowerCut(std::move(log), /*tear=*/true);
+  auto reopened = Open(DurabilityPolicy::Always());
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->LastLsn(), 200u);
+  ASSERT_TRUE(reopened->Close().ok());
+  auto records = ReadAll();
+  ASSERT_EQ(records.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(records[i], "r" + std::to_string(i));
+}
+
+TEST_F(FailureTest, PowerLossUnderOsManagedLeavesAPrefixThatAcceptsAppends) {
+  auto log = Open(DurabilityPolicy::OsManaged());
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(log->Append("r" + std::to_string(i)).ok());
+  ASSERT_TRUE(log->Flush().ok());
+  PowerCut(std::move(log), /*tear=*/true);
+  auto reopened = Open(DurabilityPolicy::OsManaged());
+  ASSERT_NE(reopened, nullptr);
+  const Lsn survived = reopened->LastLsn();
+  EXPECT_LT(survived, 500u) << "the unsynced tail is gone";
+  auto lsn = reopened->Append("after");
+  ASSERT_TRUE(lsn.ok());
+  EXPECT_EQ(*lsn, survived + 1);
+  ASSERT_TRUE(reopened->Close().ok());
+  auto records = ReadAll();
+  ASSERT_EQ(records.size(), survived + 1);
+  for (Lsn i = 0; i < survived; ++i) EXPECT_EQ(records[i], "r" + std::to_string(i));
+}
+
+TEST_F(FailureTest, PowerLossRightAfterRecoveryIsSurvived) {
+  auto log = Open(DurabilityPolicy::EveryN(8));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(log->Append("x").ok());
+  const Lsn durable = log->DurableLsn();
+  PowerCut(std::move(log), /*tear=*/true);
+  auto recovered = Open(DurabilityPolicy::EveryN(8));
+  ASSERT_NE(recovered, nullptr);
+  PowerCut(std::move(recovered));
+  auto again = Open(DurabilityPolicy::EveryN(8));
+  ASSERT_NE(again, nullptr);
+  EXPECT_GE(again->LastLsn(), durable);
+}
+
+}  // namespace
+}  // namespace quipu
