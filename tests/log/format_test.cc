@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "util/coding.h"
+#include "util/crc32c.h"
+
 namespace quipu::format {
 namespace {
 
@@ -63,6 +66,29 @@ TEST(FormatTest, FrameLayoutIsCrcLengthPayload) {
   EXPECT_EQ(frame.substr(0, 4), std::string("\x04\x03\x02\x01", 4));
   EXPECT_EQ(frame.substr(4, 4), std::string("\x03\x00\x00\x00", 4));
   EXPECT_EQ(frame.substr(8), "abc");
+}
+
+// docs/format.md: frame_crc = ror(crc32c(length ‖ payload ‖ base_lsn), 17) + 0x9A3C5E71.
+TEST(FormatTest, FrameCrcMatchesTheDocumentedFormula) {
+  const std::string payload = "hello, quipu";
+  std::string covered;
+  PutFixed32(&covered, static_cast<uint32_t>(payload.size()));
+  covered += payload;
+  PutFixed64(&covered, 77);
+  const uint32_t crc = crc32c::Value(covered);
+  const uint32_t masked = ((crc >> 17) | (crc << 15)) + 0x9A3C5E71u;
+  EXPECT_EQ(FinishFrameCrc(PartialFrameCrc(payload), 77), masked);
+}
+
+// docs/format.md: the header's fields sit at the documented offsets.
+TEST(FormatTest, HeaderFieldsSitAtDocumentedOffsets) {
+  const std::string h = EncodeSegmentHeader(0x0102030405060708ull);
+  EXPECT_EQ(h.substr(0, 8), "QUIPULOG");
+  EXPECT_EQ(DecodeFixed32(h.data() + 8), 1u);
+  EXPECT_EQ(DecodeFixed32(h.data() + 12), 0u);
+  EXPECT_EQ(DecodeFixed64(h.data() + 16), 0x0102030405060708ull);
+  EXPECT_EQ(DecodeFixed32(h.data() + 24), 0u);
+  EXPECT_EQ(crc32c::Unmask(DecodeFixed32(h.data() + 28)), crc32c::Value(h.data(), 28));
 }
 
 }  // namespace
