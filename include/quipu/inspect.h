@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "quipu/reader.h"
@@ -44,9 +45,14 @@ struct LogSummary {
 
 Result<LogSummary> InspectLog(const std::string& dir, Env* env = nullptr);
 
-// OK when every segment is intact (a torn tail counts as damage here: a clean
-// Close never leaves one); otherwise the first problem, naming file and offset.
-Status CheckLog(const std::string& dir, Env* env = nullptr);
+// The summary when every segment is intact (a torn tail counts as damage
+// here: a clean Close never leaves one); otherwise the first problem, naming
+// file and offset.
+Result<LogSummary> CheckLog(const std::string& dir, Env* env = nullptr);
+
+// True for the names of files quipu keeps in a log directory (segments, the
+// lock, the recovery journal): what a tool may remove when it removes a log.
+bool IsLogFileName(std::string_view name);
 
 }  // namespace quipu
 

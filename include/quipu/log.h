@@ -23,8 +23,9 @@
 // second opener gets Status::Busy naming the holder's pid.
 //
 // Thread safety: all methods may be called concurrently from any thread,
-// except that nothing may run concurrently with or after Close() other than
-// destruction.
+// except that nothing may run concurrently with Close(). After Close(),
+// DurableLsn, LastLsn, Stats and Recovery report the final state; every other
+// call returns FailedPrecondition.
 #ifndef QUIPU_LOG_H_
 #define QUIPU_LOG_H_
 

@@ -64,7 +64,7 @@ Result<LogSummary> InspectLog(const std::string& dir, Env* env) {
   return log;
 }
 
-Status CheckLog(const std::string& dir, Env* env) {
+Result<LogSummary> CheckLog(const std::string& dir, Env* env) {
   auto log = InspectLog(dir, env);
   if (!log.ok()) return log.status();
   if (log->torn_bytes > 0) {
@@ -74,7 +74,13 @@ Status CheckLog(const std::string& dir, Env* env) {
                       "torn tail: " + std::to_string(newest.torn_bytes) +
                           " bytes after the last whole record (the next open will cut them)"));
   }
-  return Status::OK();
+  return log;
+}
+
+bool IsLogFileName(std::string_view name) {
+  Lsn base;
+  return format::ParseSegmentFileName(name, &base) || name == format::kLockFileName ||
+         name == format::kRecoveryJournalName;
 }
 
 }  // namespace quipu

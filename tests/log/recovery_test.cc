@@ -137,7 +137,7 @@ TEST(RecoveryTest, TornTailEndsADirectoryReaderAndFailsCheck) {
     ++n;
   }
   EXPECT_EQ(n, 5);
-  Status check = CheckLog(dir.log());
+  Status check = CheckLog(dir.log()).status();
   EXPECT_TRUE(check.IsCorruption());
   EXPECT_NE(check.message().find(name), std::string::npos);
   EXPECT_NE(check.message().find("torn tail"), std::string::npos);
@@ -165,7 +165,7 @@ TEST(RecoveryTest, CorruptionInSealedSegmentIsRefused) {
   EXPECT_EQ(fs::file_size(victim), size_before) << "nothing is cut without salvage";
   EXPECT_EQ(SegmentFiles(dir.log()), files) << "nothing is deleted";
 
-  Status check = CheckLog(dir.log());
+  Status check = CheckLog(dir.log()).status();
   EXPECT_TRUE(check.IsCorruption());
   EXPECT_NE(check.message().find("offset " + std::to_string(frame)), std::string::npos);
 

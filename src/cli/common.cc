@@ -1,0 +1,162 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+namespace quipu::cli {
+
+namespace {
+
+VerbOutcome& MutableOutcome() {
+  static VerbOutcome outcome;
+  return outcome;
+}
+
+// Length of the UTF-8 sequence starting at `lead`, or 0 if no sequence can
+// start with it (continuation bytes, overlong C0/C1, leads past U+10FFFF).
+size_t SequenceLength(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;
+}
+
+// The allowed range of the byte after `lead`; it is narrower than 80..BF
+// exactly where the shortest form, the surrogates or U+10FFFF would be crossed.
+bool SecondByteOk(unsigned char lead, unsigned char second) {
+  switch (lead) {
+    case 0xE0:
+      return second >= 0xA0 && second <= 0xBF;
+    case 0xED:
+      return second >= 0x80 && second <= 0x9F;
+    case 0xF0:
+      return second >= 0x90 && second <= 0xBF;
+    case 0xF4:
+      return second >= 0x80 && second <= 0x8F;
+    default:
+      return second >= 0x80 && second <= 0xBF;
+  }
+}
+
+}  // namespace
+
+const VerbOutcome& LastOutcome() { return MutableOutcome(); }
+
+void SetAction(CLI::App* verb, std::function<Status()> action) {
+  verb->callback([verb, action = std::move(action)] {
+    VerbOutcome& outcome = MutableOutcome();
+    outcome.verb = verb->get_name();
+    outcome.status = action();
+  });
+}
+
+void AddDurabilityFlag(CLI::App* verb, std::string* spec) {
+  *spec = "always";
+  CLI::Validator parses(
+      [](std::string& value) -> std::string {
+        Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(value);
+        return policy.ok() ? std::string() : policy.status().ToString();
+      },
+      "POLICY");
+  verb->add_option("--durability", *spec,
+                   "when appends reach stable storage: always | every:N | every:N,MS | "
+                   "group[:MS] | os")
+      ->check(parses)
+      ->capture_default_str();
+}
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    size_t len = SequenceLength(*p);
+    if (len == 0 || static_cast<size_t>(end - p) < len) return false;
+    if (len > 1 && !SecondByteOk(p[0], p[1])) return false;
+    for (size_t i = 2; i < len; i++) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    hex.push_back(kDigits[c >> 4]);
+    hex.push_back(kDigits[c & 0xF]);
+  }
+  return hex;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows, bool text_last) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); i++) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string text;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); i++) {
+      bool left = i == 0 || (text_last && i + 1 == width.size());
+      std::string pad(width[i] - row[i].size(), ' ');
+      if (i > 0) line += "  ";
+      line += left ? row[i] + pad : pad + row[i];
+    }
+    // Trailing padding would only show up as noise in diffs and terminals.
+    line.erase(line.find_last_not_of(' ') + 1);
+    text += line + "\n";
+  }
+  return text;
+}
+
+FdWriter::FdWriter(int fd, size_t flush_at) : fd_(fd), flush_at_(flush_at) {
+  pending_.reserve(flush_at_ + 4096);
+}
+
+Status FdWriter::Write(std::string_view text) {
+  pending_.append(text);
+  return MaybeFlush();
+}
+
+Status FdWriter::WriteNumberLine(std::string_view word, uint64_t number) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), number);
+  (void)ec;  // 24 chars always hold a uint64_t
+  pending_.append(word);
+  pending_.push_back(' ');
+  pending_.append(digits, end);
+  pending_.push_back('\n');
+  return MaybeFlush();
+}
+
+Status FdWriter::MaybeFlush() { return pending_.size() >= flush_at_ ? Flush() : error_; }
+
+Status FdWriter::Flush() {
+  if (!error_.ok()) return error_;
+  size_t done = 0;
+  while (done < pending_.size()) {
+    ssize_t n = ::write(fd_, pending_.data() + done, pending_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      error_ =
+          Status::IOError("write to fd " + std::to_string(fd_) + ": " + std::strerror(err), err);
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  pending_.clear();
+  return error_;
+}
+
+}  // namespace quipu::cli

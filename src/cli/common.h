@@ -1,0 +1,78 @@
+// cli/common.h — helpers shared by the `quipu` verbs.
+//
+// Verbs are thin: each parses its flags, calls library functions and prints.
+// What they share lives here: how a verb's outcome reaches main() (which turns
+// it into the exit code), the --durability flag, and a buffered writer that
+// writes straight to a file descriptor, because ingest and dump print one line
+// per record and must keep up with the log.
+#ifndef QUIPU_CLI_COMMON_H_
+#define QUIPU_CLI_COMMON_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quipu/options.h"
+#include "quipu/status.h"
+
+namespace quipu::cli {
+
+// The verb that ran and how it ended. main() prints a failure as
+// "quipu <verb>: <status>" and exits 1.
+struct VerbOutcome {
+  std::string verb;  // empty if no verb ran
+  Status status;
+};
+
+// The outcome recorded by the verb that ran in this process.
+const VerbOutcome& LastOutcome();
+
+// Makes `action` the body of subcommand `verb`; its Status becomes LastOutcome().
+void SetAction(CLI::App* verb, std::function<Status()> action);
+
+// Adds `--durability POLICY` to `verb`, stored in `*spec` (default "always").
+// Spellings DurabilityPolicy::Parse rejects are usage errors.
+void AddDurabilityFlag(CLI::App* verb, std::string* spec);
+
+// True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points above U+10FFFF), i.e. JSON can carry it as a string.
+bool IsValidUtf8(std::string_view text);
+
+// Lower-case hex of `bytes`.
+std::string HexEncode(std::string_view bytes);
+
+// Lays out `rows` (the first one is the header) in columns separated by two
+// spaces: the first column left-aligned, the others right-aligned, except
+// that the last column is left-aligned when `text_last` is set (free text).
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows, bool text_last);
+
+// Collects output in memory and writes it to `fd` in large write(2) calls:
+// when more than `flush_at` bytes are pending, and on Flush(). Not thread
+// safe; callers that share one add their own lock.
+class FdWriter {
+ public:
+  explicit FdWriter(int fd, size_t flush_at = 1 << 20);
+  FdWriter(const FdWriter&) = delete;
+  FdWriter& operator=(const FdWriter&) = delete;
+
+  // The first write error, if any, sticks: later calls keep returning it.
+  Status Write(std::string_view text);
+  // Writes "<word> <number>\n", the shape of ingest's progress lines.
+  Status WriteNumberLine(std::string_view word, uint64_t number);
+  Status Flush();
+
+ private:
+  Status MaybeFlush();
+
+  int fd_;
+  size_t flush_at_;
+  std::string pending_;
+  Status error_;
+};
+
+}  // namespace quipu::cli
+
+#endif  // QUIPU_CLI_COMMON_H_

@@ -1,0 +1,257 @@
+// quipu ingest DIR: stdin lines become records.
+//
+// Three threads at most:
+//   reader   (the main thread) reads stdin in chunks and appends each line,
+//            printing "appended <lsn>".
+//   watcher  waits on the durable watermark and prints "durable <lsn>".
+//   syncer   only under group[:MS]: the reader appends without waiting and the
+//            syncer calls Sync() whenever appends are pending, so one fdatasync
+//            runs while the next group of lines is appended.
+// Under the other policies the engine decides when to sync (and its interval
+// timer syncs in the background for every:N,MS).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "cli/common.h"
+#include "cli/line_reader.h"
+#include "cli/verbs.h"
+#include "quipu/log.h"
+
+namespace quipu::cli {
+
+namespace {
+
+Status FirstError(const Status& a, const Status& b) { return a.ok() ? b : a; }
+
+// Prints the progress lines. Thread safe.
+//
+// Invariant: "durable N" is printed only when the log has reported N durable
+// AND "appended N" has been printed, so a consumer never sees an LSN called
+// durable before it was announced. Durable lines are flushed at once.
+class Progress {
+ public:
+  // `announced` and `durable` describe the log as opened: those records were
+  // there before this run and are not reported again.
+  Progress(Lsn announced, Lsn durable)
+      : out_(STDOUT_FILENO), announced_(announced), watermark_(durable), printed_(durable) {}
+
+  Status Appended(Lsn lsn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    announced_ = lsn;
+    Status s = out_.WriteNumberLine("appended", lsn);
+    // Under `always` the watermark usually moves before Append returns.
+    if (s.ok() && watermark_ > printed_) s = PrintDurable();
+    return s;
+  }
+
+  Status DurableAt(Lsn watermark) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (watermark > watermark_) watermark_ = watermark;
+    return PrintDurable();
+  }
+
+  Status Flush() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return out_.Flush();
+  }
+
+ private:
+  // Requires mu_.
+  Status PrintDurable() {
+    Lsn printable = std::min(watermark_, announced_);
+    if (printable <= printed_) return Status::OK();
+    printed_ = printable;
+    Status s = out_.WriteNumberLine("durable", printable);
+    return FirstError(s, out_.Flush());
+  }
+
+  std::mutex mu_;
+  FdWriter out_;   // guarded by mu_
+  Lsn announced_;  // guarded by mu_: last "appended" printed
+  Lsn watermark_;  // guarded by mu_: highest durable LSN the log reported
+  Lsn printed_;    // guarded by mu_: last "durable" printed
+};
+
+// Waits on the durable watermark and hands each advance to Progress.
+class Watcher {
+ public:
+  Watcher(Log* log, Progress* progress)
+      : log_(log), progress_(progress), thread_([this](std::stop_token stop) { Loop(stop); }) {}
+
+  // Stops the thread (within one wait) and returns the error that ended it early, if any.
+  Status Stop() {
+    thread_.request_stop();
+    thread_.join();
+    return error_;
+  }
+
+ private:
+  void Loop(std::stop_token stop) {
+    Lsn seen = log_->DurableLsn();
+    while (!stop.stop_requested()) {
+      Result<Lsn> now = log_->AwaitDurableAbove(seen, std::chrono::milliseconds(100));
+      if (!now.ok()) {
+        error_ = now.status();
+        return;
+      }
+      if (*now <= seen) continue;
+      seen = *now;
+      Status s = progress_->DurableAt(seen);
+      if (!s.ok()) {
+        error_ = s;
+        return;
+      }
+    }
+  }
+
+  Log* log_;
+  Progress* progress_;
+  Status error_;         // written by the thread, read after join
+  std::jthread thread_;  // last: starts once the members above exist
+};
+
+// group[:MS]: makes pending appends durable, one Sync() at a time.
+class GroupSyncer {
+ public:
+  GroupSyncer(Log* log, std::chrono::microseconds gather)
+      : log_(log), gather_(gather), thread_([this](std::stop_token stop) { Loop(stop); }) {}
+
+  // Tells the syncer that appends are pending.
+  void Poke() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+
+  bool failed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !error_.ok();
+  }
+
+  // Stops the thread; the caller makes the final sync. Returns the sync error, if any.
+  Status Stop() {
+    thread_.request_stop();
+    thread_.join();
+    return error_;
+  }
+
+ private:
+  void Loop(std::stop_token stop) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (!cv_.wait(lock, stop, [this] { return pending_; })) return;
+        // Appends after this point set pending_ again; the Sync below covers
+        // at least everything appended before it.
+        pending_ = false;
+      }
+      if (gather_.count() > 0) std::this_thread::sleep_for(gather_);
+      Status s = log_->Sync();
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        error_ = s;
+        return;
+      }
+    }
+  }
+
+  Log* log_;
+  std::chrono::microseconds gather_;
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool pending_ = false;  // guarded by mu_
+  Status error_;          // guarded by mu_
+  std::jthread thread_;   // last: starts once the members above exist
+};
+
+// Appends every line of stdin, printing its LSN. Returns at EOF or the first error.
+Status AppendLines(Log* log, Durability durability, Progress* progress, GroupSyncer* syncer) {
+  LineReader input(STDIN_FILENO);
+  auto append = [&](std::string_view line) -> Status {
+    Result<Lsn> lsn = log->Append(line, durability);
+    if (!lsn.ok()) return lsn.status();
+    return progress->Appended(*lsn);
+  };
+  for (;;) {
+    Result<bool> more = input.Fill();
+    if (!more.ok()) return more.status();
+    std::string_view line;
+    while (input.NextLine(&line)) QUIPU_RETURN_IF_ERROR(append(line));
+    if (!*more && input.LastLine(&line)) QUIPU_RETURN_IF_ERROR(append(line));
+    if (syncer != nullptr) {
+      syncer->Poke();
+      if (syncer->failed()) return Status::OK();  // Stop() reports the error
+    }
+    // Nothing processed may wait in the buffer while read(2) blocks.
+    QUIPU_RETURN_IF_ERROR(progress->Flush());
+    if (!*more) return Status::OK();
+  }
+}
+
+struct IngestFlags {
+  std::string dir;
+  std::string durability;
+  uint64_t segment_size = LogOptions().segment_size;
+};
+
+Status Ingest(const IngestFlags& flags) {
+  Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
+  if (!policy.ok()) return policy.status();
+  LogOptions options;
+  options.durability = *policy;
+  options.segment_size = flags.segment_size;
+  // Small segments (for tests) take proportionally small records, so that any
+  // --segment-size works without a second flag.
+  options.max_record_size =
+      static_cast<uint32_t>(std::min<uint64_t>(options.max_record_size, flags.segment_size / 2));
+  Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, options);
+  if (!opened.ok()) return opened.status();
+  Log* log = opened->get();
+
+  bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
+  Progress progress(log->LastLsn(), log->DurableLsn());
+  Status s;
+  {
+    Watcher watcher(log, &progress);
+    std::unique_ptr<GroupSyncer> syncer;
+    if (group) syncer = std::make_unique<GroupSyncer>(log, policy->interval());
+    s = AppendLines(log, group ? Durability::kBuffered : Durability::kPolicy, &progress,
+                    syncer.get());
+    if (syncer) s = FirstError(s, syncer->Stop());
+    s = FirstError(s, watcher.Stop());
+  }
+  if (s.ok()) s = log->Sync();
+  // Also after an error: report what did become durable.
+  s = FirstError(s, progress.DurableAt(log->DurableLsn()));
+  s = FirstError(s, progress.Flush());
+  return FirstError(s, log->Close());
+}
+
+}  // namespace
+
+void RegisterIngest(CLI::App& app) {
+  auto flags = std::make_shared<IngestFlags>();
+  CLI::App* verb = app.add_subcommand(
+      "ingest",
+      "Append each line of stdin (without its newline) as one record. Prints 'appended <lsn>' "
+      "per record and 'durable <lsn>' whenever every record up to <lsn> is durable.");
+  verb->add_option("dir", flags->dir, "log directory (created if missing)")->required();
+  AddDurabilityFlag(verb, &flags->durability);
+  verb->add_option("--segment-size", flags->segment_size,
+                   "bytes per segment file before a new one starts (for testing and tuning); "
+                   "records may use up to half of it, at most 1 MiB")
+      ->capture_default_str();
+  SetAction(verb, [flags] { return Ingest(*flags); });
+}
+
+}  // namespace quipu::cli

@@ -1,0 +1,61 @@
+// The `quipu` command: parses arguments with CLI11, runs one verb, and maps
+// its outcome to the exit code.
+//
+// Exit codes: 0 success (and --help); 1 the verb failed, with one line
+// "quipu <verb>: <status>" on stderr; 2 the command line was wrong.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli/common.h"
+#include "cli/verbs.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// CLI11's own message spans two lines; scripts are easier to write against one.
+std::string OneLineUsageError(const CLI::App* app, const CLI::Error& e) {
+  std::string prefix = "quipu";
+  std::vector<CLI::App*> verbs = app->get_subcommands();
+  if (!verbs.empty()) prefix += " " + verbs.back()->get_name();
+  return prefix + ": " + e.what() + " (see --help)\n";
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"quipu: an embedded durable append-only log", "quipu"};
+  app.require_subcommand(1);
+  app.failure_message(OneLineUsageError);
+  quipu::cli::RegisterIngest(app);
+  quipu::cli::RegisterDump(app);
+  quipu::cli::RegisterStat(app);
+  quipu::cli::RegisterCheck(app);
+  quipu::cli::RegisterDemo(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  const quipu::cli::VerbOutcome& outcome = quipu::cli::LastOutcome();
+  if (outcome.status.ok()) return 0;
+  std::fprintf(stderr, "quipu %s: %s\n", outcome.verb.c_str(), outcome.status.ToString().c_str());
+  return kExitFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Library code reports errors as values; an exception here is a bug (or
+  // std::bad_alloc), and still deserves one readable line.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "quipu: unexpected error: %s\n", e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,27 @@
+// cli/verbs.h — the verbs of the `quipu` command.
+//
+// Each Register* adds one subcommand, with its flags and --help, to `app`.
+// When that subcommand is chosen its action runs after parsing and records
+// its Status in LastOutcome() (cli/common.h); main() turns that into the exit
+// code. Verbs print their results on stdout and never exit the process.
+#ifndef QUIPU_CLI_VERBS_H_
+#define QUIPU_CLI_VERBS_H_
+
+#include <CLI/CLI.hpp>
+
+namespace quipu::cli {
+
+// ingest DIR: appends stdin's lines as records, reporting LSNs as they become durable.
+void RegisterIngest(CLI::App& app);
+// dump DIR: prints records (payloads, or JSON lines) in LSN order.
+void RegisterDump(CLI::App& app);
+// stat DIR: segments, record counts and recovery history.
+void RegisterStat(CLI::App& app);
+// check DIR: verifies every record; exit 1 names the first damage.
+void RegisterCheck(CLI::App& app);
+// demo: runs the same workload under each durability policy and compares them.
+void RegisterDemo(CLI::App& app);
+
+}  // namespace quipu::cli
+
+#endif  // QUIPU_CLI_VERBS_H_
