@@ -15,21 +15,13 @@
 #include <thread>
 #include <vector>
 
+#include "test_dir.h"
+
 namespace quipu {
 namespace {
 
 class FaultEnvTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "quipu_fault_env_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
   // The real file's content, read behind the FaultEnv's back; "<absent>" if none.
@@ -59,7 +51,8 @@ class FaultEnvTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  std::string dir_;
+  testing::TestDir temp_;
+  const std::string dir_ = temp_.path();
   FaultEnv env_{Env::Default()};
 };
 

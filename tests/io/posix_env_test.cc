@@ -13,22 +13,13 @@
 #include <vector>
 
 #include "quipu/env.h"
+#include "test_dir.h"
 
 namespace quipu {
 namespace {
 
 class PosixEnvTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "quipu_posix_env_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
   // Reads a whole file without going through the Env under test.
@@ -44,7 +35,8 @@ class PosixEnvTest : public ::testing::Test {
   }
 
   Env* env_ = Env::Default();
-  std::string dir_;
+  testing::TestDir temp_;
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(PosixEnvTest, DefaultIsASingleton) { EXPECT_EQ(Env::Default(), Env::Default()); }

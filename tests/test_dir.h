@@ -1,6 +1,6 @@
 // A temporary directory for one test, removed with everything in it.
-#ifndef QUIPU_TESTS_LOG_TEST_DIR_H_
-#define QUIPU_TESTS_LOG_TEST_DIR_H_
+#ifndef QUIPU_TESTS_TEST_DIR_H_
+#define QUIPU_TESTS_TEST_DIR_H_
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ namespace quipu::testing {
 class TestDir {
  public:
   TestDir() {
-    std::string templ = ::testing::TempDir() + "quipu-log-XXXXXX";
+    std::string templ = ::testing::TempDir() + "quipu-test-XXXXXX";
     path_ = mkdtemp(templ.data());
   }
   ~TestDir() { std::filesystem::remove_all(path_); }
@@ -28,4 +28,4 @@ class TestDir {
 
 }  // namespace quipu::testing
 
-#endif  // QUIPU_TESTS_LOG_TEST_DIR_H_
+#endif  // QUIPU_TESTS_TEST_DIR_H_
