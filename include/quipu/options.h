@@ -97,9 +97,10 @@ enum class Durability {
 
 // What Open does with a damaged log.
 enum class RecoveryMode {
-  // A torn or checksum-failing tail of the newest segment is cut back to the
-  // last whole record and reported. Damage anywhere else fails Open with an
-  // error naming the file and offset.
+  // A torn or checksum-failing tail of the newest segment (bytes that were
+  // never synced) is cut back to the last whole record and reported. Damage
+  // anywhere else, including to synced bytes of the newest segment, fails Open
+  // with an error naming the file and offset.
   kTolerateTornTail,
   // Keep the longest valid prefix of the log, whatever follows it: damage is
   // cut away (later segments removed) and reported. For a human who has read

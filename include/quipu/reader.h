@@ -8,8 +8,9 @@
 //   - OpenLogReader: on a directory, without the writer lock and without
 //     changing any file (safe while another process writes). A torn or
 //     unfinished frame at the end of the newest segment ends the iteration.
-// Damage before the end (a bad frame in a sealed segment, or followed by valid
-// frames) is an error naming the file and offset, never skipped.
+// Other damage (in a sealed segment, or in bytes a later sync marker says were
+// durable; see docs/format.md) is an error naming the file and offset, never
+// skipped.
 //
 // Thread safety: one reader per thread; readers are independent of each other
 // and of the writer.

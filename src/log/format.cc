@@ -75,6 +75,23 @@ uint32_t FinishFrameCrc(uint32_t partial, Lsn segment_base) {
   return crc32c::Mask(crc32c::Extend(partial, base, 8));
 }
 
+uint32_t FrameCrc(uint32_t length_field, std::string_view payload, Lsn segment_base) {
+  char len[4];
+  EncodeFixed32(len, length_field);
+  return FinishFrameCrc(crc32c::Extend(crc32c::Value(len, 4), payload.data(), payload.size()),
+                        segment_base);
+}
+
+void AppendMarker(std::string* dst, Lsn segment_base, uint64_t synced_through) {
+  char frame[kMarkerFrameSize];
+  const uint32_t length_field = kMarkerFlag | static_cast<uint32_t>(kMarkerPayloadSize);
+  EncodeFixed64(frame + kFrameHeaderSize, synced_through);
+  const std::string_view payload(frame + kFrameHeaderSize, kMarkerPayloadSize);
+  EncodeFixed32(frame, FrameCrc(length_field, payload, segment_base));
+  EncodeFixed32(frame + 4, length_field);
+  dst->append(frame, kMarkerFrameSize);
+}
+
 void AppendFrame(std::string* dst, uint32_t stored_crc, std::string_view payload) {
   char header[kFrameHeaderSize];
   EncodeFixed32(header, stored_crc);

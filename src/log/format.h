@@ -4,13 +4,19 @@
 //   segment := header frame*
 //   header  := magic[8] "QUIPULOG" | version:u32 | flags:u32 | base_lsn:u64 |
 //              reserved:u32 | header_crc:u32            (32 bytes)
-//   frame   := frame_crc:u32 | length:u32 | payload[length]
+//   frame   := frame_crc:u32 | length:u32 | payload[length & 0x7fffffff]
 //
 // Integers are little-endian. header_crc is the masked CRC-32C of the 28 bytes
 // before it. frame_crc is the masked CRC-32C of length:u32 ‖ payload ‖
 // base_lsn:u64 — the segment's base LSN is checksummed but not stored in the
-// frame, so a frame copied from another segment never validates. The n-th
-// frame of a segment (from 0) holds LSN base_lsn + n.
+// frame, so a frame copied from another segment never validates.
+//
+// A frame whose length has the top bit (kMarkerFlag) set is a sync marker,
+// not a record: its 8-byte payload is synced_through:u64, an offset in this
+// segment below which every byte had been fdatasynced before the marker was
+// written. Markers let recovery tell an unsynced tail with holes (torn, safe to
+// cut) from damage to bytes that were durable (corruption). The n-th record
+// frame of a segment (from 0, markers not counted) holds LSN base_lsn + n.
 #ifndef QUIPU_LOG_FORMAT_H_
 #define QUIPU_LOG_FORMAT_H_
 
@@ -28,6 +34,11 @@ inline constexpr std::string_view kMagic = "QUIPULOG";
 inline constexpr uint32_t kVersion = 1;
 inline constexpr size_t kSegmentHeaderSize = 32;
 inline constexpr size_t kFrameHeaderSize = 8;
+inline constexpr uint32_t kMarkerFlag = 0x80000000u;
+inline constexpr size_t kMarkerPayloadSize = 8;
+inline constexpr size_t kMarkerFrameSize = kFrameHeaderSize + kMarkerPayloadSize;
+// Records are at most this large, so their length never has kMarkerFlag set.
+inline constexpr uint32_t kMaxRecordSizeLimit = kMarkerFlag - 1;
 inline constexpr std::string_view kSegmentSuffix = ".qlog";
 inline constexpr std::string_view kLockFileName = "LOCK";
 inline constexpr std::string_view kRecoveryJournalName = "RECOVERY";
@@ -47,8 +58,14 @@ Status DecodeSegmentHeader(std::string_view header, const std::string& file, Lsn
 uint32_t PartialFrameCrc(std::string_view payload);
 // The stored (masked) frame CRC, from the partial one.
 uint32_t FinishFrameCrc(uint32_t partial, Lsn segment_base);
-// Appends a complete frame to *dst.
+// Appends a complete record frame to *dst.
 void AppendFrame(std::string* dst, uint32_t stored_crc, std::string_view payload);
+// Appends a sync marker claiming bytes [0, synced_through) of the segment
+// with base `segment_base` were durable before it was written.
+void AppendMarker(std::string* dst, Lsn segment_base, uint64_t synced_through);
+
+// The CRC a frame with this (raw) length field and payload must carry.
+uint32_t FrameCrc(uint32_t length_field, std::string_view payload, Lsn segment_base);
 
 }  // namespace quipu::format
 

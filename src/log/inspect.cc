@@ -22,7 +22,7 @@ Result<SegmentSummary> Summarize(Env* env, const std::string& dir,
     summary.torn_bytes = scan->file_size;
     return summary;
   }
-  if (scan->damaged && (!newest || scan->frames_after_damage)) {
+  if (scan->damaged && (!newest || scan->durable_damage)) {
     return Status::Corruption(DamageMessage(ref.name, scan->bad_offset, scan->bad_reason));
   }
   if (scan->damaged) summary.torn_bytes = scan->file_size - scan->bad_offset;

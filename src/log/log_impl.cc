@@ -80,6 +80,8 @@ Status LogImpl::Init() {
 
   active_size_ = recovered->active_size;
   active_bytes_ = active_size_;
+  synced_size_ = active_size_;
+  marked_size_ = std::max<uint64_t>(recovered->active_marker_claim, format::kSegmentHeaderSize);
   active_records_ = recovered->active_records;
   next_lsn_ = recovered->next_lsn;
   flushed_lsn_ = next_lsn_ - 1;
@@ -120,7 +122,9 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
 
   std::unique_lock<std::mutex> lock(mu_);
   QUIPU_RETURN_IF_ERROR(UsableLocked());
-  QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size));
+  // Room for a sync marker is reserved too, whether or not one is due.
+  QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size + format::kMarkerFrameSize));
+  MarkSyncedLocked();
   const Lsn lsn = next_lsn_++;
   const size_t epoch = rollback_floors_.size();
   format::AppendFrame(&buf_, format::FinishFrameCrc(partial_crc, segments_.back().base), payload);
@@ -233,16 +237,19 @@ void LogImpl::DropUnacknowledgedLocked() {
   // for a sync that just failed. They are taken out (and their LSNs reused)
   // so that an Append that returned NoSpace never shows up in the log later.
   const Lsn floor = std::max(acked_lsn_, flushed_lsn_);
-  size_t keep = 0;
-  for (Lsn lsn = flushed_lsn_ + 1; lsn <= floor; ++lsn) {
-    keep += format::kFrameHeaderSize + DecodeFixed32(buf_.data() + keep + 4);
-  }
   const Lsn dropped = next_lsn_ - 1 - floor;
   if (dropped == 0) return;
+  size_t keep = 0;
+  for (Lsn lsn = flushed_lsn_ + 1; lsn <= floor;) {
+    const uint32_t length_field = DecodeFixed32(buf_.data() + keep + 4);
+    keep += format::kFrameHeaderSize + (length_field & ~format::kMarkerFlag);
+    if ((length_field & format::kMarkerFlag) == 0) ++lsn;
+  }
   active_bytes_ -= buf_.size() - keep;
   active_records_ -= dropped;
   counters_.appends -= dropped;
   buf_.resize(keep);
+  marked_size_ = format::kSegmentHeaderSize;  // a dropped marker's claim is made again
   next_lsn_ = floor + 1;
   rollback_floors_.push_back(floor);
   io_cv_.notify_all();
@@ -277,6 +284,7 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   }
   QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
   const Lsn target = flushed_lsn_;
+  const uint64_t target_size = active_size_;
   const Clock::time_point covered_until = Clock::now();
   WritableFile* file = active_.get();
 
@@ -289,7 +297,29 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
     PoisonLocked(s);
     return poison_;
   }
+  synced_size_ = std::max(synced_size_, target_size);
   AdvanceDurableLocked(target, covered_until);
+  return Status::OK();
+}
+
+void LogImpl::MarkSyncedLocked() {
+  if (synced_size_ <= marked_size_) return;
+  format::AppendMarker(&buf_, segments_.back().base, synced_size_);
+  marked_size_ = synced_size_;
+  active_bytes_ += format::kMarkerFrameSize;
+}
+
+Status LogImpl::WriteClosingMarkerLocked() {
+  if (active_ == nullptr || synced_size_ <= marked_size_) return Status::OK();
+  std::string marker;
+  format::AppendMarker(&marker, segments_.back().base, synced_size_);
+  Status s = active_->Append(marker);
+  if (s.ok()) s = active_->Sync();
+  ++counters_.writes;
+  ++counters_.syncs;
+  if (!s.ok()) return s;
+  active_size_ += marker.size();
+  marked_size_ = synced_size_;
   return Status::OK();
 }
 
@@ -350,6 +380,8 @@ Status LogImpl::SealAndStartNextLocked() {
   active_size_ = format::kSegmentHeaderSize;
   active_bytes_ = active_size_;
   active_records_ = 0;
+  synced_size_ = active_size_;
+  marked_size_ = active_size_;
   ++counters_.rotations;
   return Status::OK();
 }
@@ -443,6 +475,7 @@ Status LogImpl::Close() {
     lock.lock();
   }
   Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size()) : poison_;
+  if (s.ok()) s = WriteClosingMarkerLocked();
   closed_ = true;
   io_cv_.notify_all();
   if (active_ != nullptr) {

@@ -88,6 +88,12 @@ class LogImpl final : public Log {
   // After a full disk: removes buffered records no Append has returned for.
   void DropUnacknowledgedLocked();
   void AdvanceDurableLocked(Lsn target, Clock::time_point covered_until);
+  // Buffers a sync marker if a sync has made bytes durable that no marker
+  // claims yet (see docs/format.md).
+  void MarkSyncedLocked();
+  // At Close: a final marker, synced, so recovery can tell every record of
+  // the active segment was durable.
+  Status WriteClosingMarkerLocked();
   void TimerLoop();
 
   const std::string dir_;
@@ -106,6 +112,8 @@ class LogImpl final : public Log {
   uint64_t active_size_ = 0;
   uint64_t active_bytes_ = 0;
   uint64_t active_records_ = 0;
+  uint64_t synced_size_ = 0;  // bytes of the active segment covered by a successful sync
+  uint64_t marked_size_ = 0;  // the highest claim of a sync marker in it (written or buffered)
   std::string buf_;
   std::string spare_;  // the buffer being written by the flush_busy_ holder
   Lsn next_lsn_ = 1;

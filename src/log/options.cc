@@ -74,8 +74,12 @@ Status DurabilityPolicy::Validate() const {
 Status LogOptions::Validate() const {
   QUIPU_RETURN_IF_ERROR(durability.Validate());
   if (buffer_size == 0) return Status::InvalidArgument("buffer_size must be > 0");
-  const uint64_t smallest_segment =
-      format::kSegmentHeaderSize + format::kFrameHeaderSize + uint64_t{max_record_size};
+  if (max_record_size > format::kMaxRecordSizeLimit) {
+    return Status::InvalidArgument("max_record_size is limited to " +
+                                   std::to_string(format::kMaxRecordSizeLimit));
+  }
+  const uint64_t smallest_segment = format::kSegmentHeaderSize + format::kMarkerFrameSize +
+                                    format::kFrameHeaderSize + uint64_t{max_record_size};
   if (segment_size < smallest_segment) {
     return Status::InvalidArgument("segment_size " + std::to_string(segment_size) +
                                    " cannot hold a record of max_record_size " +

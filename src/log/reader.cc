@@ -130,9 +130,9 @@ Result<bool> LogReaderImpl::Advance() {
 Result<bool> LogReaderImpl::OnBadFrame() {
   const bool newest = index_ + 1 == segments_.size();
   if (newest && !source_->live()) {
-    auto follows = ValidFrameFollows(file_.get(), scanner_->base(), scanner_->offset());
-    if (!follows.ok()) return follows.status();
-    if (!*follows) return false;  // a torn tail: the log ends here
+    auto durable = DurableDataFollows(file_.get(), scanner_->base(), scanner_->offset());
+    if (!durable.ok()) return durable.status();
+    if (!*durable) return false;  // a torn tail: the log ends here
   }
   return Status::Corruption(DamageMessage(name_, scanner_->offset(), scanner_->reason()));
 }

@@ -132,9 +132,11 @@ Status Recovery::RecoverNewest() {
   if (!scan.ok()) return scan.status();
   if (scan->unborn) return RebuildUnborn(ref, scan->file_size);
   if (scan->damaged) {
-    if (scan->frames_after_damage) {
+    if (scan->durable_damage) {
       return Damage(last, scan->bad_offset,
-                    scan->bad_reason + ", and valid frames follow it (not a torn tail)",
+                    scan->bad_reason +
+                        ", in bytes a later sync marker says were durable (not a "
+                        "torn tail)",
                     scan->file_size);
     }
     QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, scan->bad_offset));
@@ -145,6 +147,7 @@ Status Recovery::RecoverNewest() {
   }
   out_.active_records = scan->records;
   out_.active_size = scan->valid_end;
+  out_.active_marker_claim = scan->marker_claim;
   out_.next_lsn = ref.base + scan->records;
   return Status::OK();
 }

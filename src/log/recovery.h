@@ -24,6 +24,8 @@ struct RecoveredLog {
   std::vector<SegmentRef> segments;  // in LSN order; the last is the active one
   uint64_t active_records = 0;
   uint64_t active_size = 0;  // bytes of the active segment, header included
+  // Highest offset a sync marker in the active segment claims durable.
+  uint64_t active_marker_claim = 0;
   Lsn next_lsn = 1;
   RecoveryReport report;
 };

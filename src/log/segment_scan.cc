@@ -42,6 +42,17 @@ Result<bool> FrameScanner::Ensure(uint64_t pos, size_t n) {
 }
 
 Result<FrameScanner::Outcome> FrameScanner::Next(std::string_view* payload) {
+  for (;;) {
+    bool is_marker = false;
+    auto outcome = ReadFrame(payload, &is_marker);
+    if (!outcome.ok() || *outcome != Outcome::kRecord || !is_marker) return outcome;
+    // A marker that claims everything before itself covers itself too.
+    const uint64_t claim = DecodeFixed64(payload->data());
+    marker_claim_ = std::max(marker_claim_, claim == frame_offset_ ? pos_ : claim);
+  }
+}
+
+Result<FrameScanner::Outcome> FrameScanner::ReadFrame(std::string_view* payload, bool* is_marker) {
   frame_offset_ = pos_;
   auto have_header = Ensure(pos_, format::kFrameHeaderSize);
   if (!have_header.ok()) return have_header.status();
@@ -54,7 +65,13 @@ Result<FrameScanner::Outcome> FrameScanner::Next(std::string_view* payload) {
   }
   const char* h = window_.data() + (pos_ - window_start_);
   const uint32_t stored_crc = DecodeFixed32(h);
-  const uint32_t length = DecodeFixed32(h + 4);
+  const uint32_t length_field = DecodeFixed32(h + 4);
+  *is_marker = (length_field & format::kMarkerFlag) != 0;
+  const uint32_t length = length_field & ~format::kMarkerFlag;
+  if (*is_marker && length != format::kMarkerPayloadSize) {
+    reason_ = "sync marker with length " + std::to_string(length);
+    return Outcome::kBad;
+  }
   const uint64_t frame_size = format::kFrameHeaderSize + uint64_t{length};
   // Ask the file's size before reading a frame the window lacks, so that a
   // damaged length never becomes a multi-gigabyte allocation.
@@ -73,33 +90,30 @@ Result<FrameScanner::Outcome> FrameScanner::Next(std::string_view* payload) {
     return Outcome::kBad;
   }
   const char* body = window_.data() + (pos_ - window_start_) + format::kFrameHeaderSize;
-  std::string_view record(body, length);
-  if (format::FinishFrameCrc(format::PartialFrameCrc(record), base_) != stored_crc) {
+  std::string_view frame_payload(body, length);
+  if (format::FrameCrc(length_field, frame_payload, base_) != stored_crc) {
     reason_ = "frame checksum mismatch";
     return Outcome::kBad;
   }
-  *payload = record;
-  pos_ += format::kFrameHeaderSize + length;
+  *payload = frame_payload;
+  pos_ += frame_size;
   return Outcome::kRecord;
 }
 
-Result<bool> ValidFrameFollows(const RandomAccessFile* file, Lsn base, uint64_t after) {
+Result<bool> DurableDataFollows(const RandomAccessFile* file, Lsn base, uint64_t after) {
   auto size = file->Size();
   if (!size.ok()) return size.status();
   if (*size <= after + 1) return false;
   std::string rest;
   QUIPU_RETURN_IF_ERROR(file->Read(after + 1, *size - after - 1, &rest));
   // Try every offset: damage can shift frame boundaries arbitrarily. Only
-  // candidates whose length fits the file cost a CRC, so zero-filled or
-  // random tails are cheap to rule out.
-  for (size_t i = 0; i + format::kFrameHeaderSize <= rest.size(); ++i) {
-    const uint32_t length = DecodeFixed32(rest.data() + i + 4);
-    if (length > rest.size() - i - format::kFrameHeaderSize) continue;
-    std::string_view record(rest.data() + i + format::kFrameHeaderSize, length);
-    if (format::FinishFrameCrc(format::PartialFrameCrc(record), base) ==
-        DecodeFixed32(rest.data() + i)) {
-      return true;
-    }
+  // marker-shaped candidates cost a CRC, so this is one cheap pass.
+  const uint32_t marker_field = format::kMarkerFlag | format::kMarkerPayloadSize;
+  for (size_t i = 0; i + format::kMarkerFrameSize <= rest.size(); ++i) {
+    if (DecodeFixed32(rest.data() + i + 4) != marker_field) continue;
+    std::string_view claim(rest.data() + i + format::kFrameHeaderSize, format::kMarkerPayloadSize);
+    if (format::FrameCrc(marker_field, claim, base) != DecodeFixed32(rest.data() + i)) continue;
+    if (DecodeFixed64(claim.data()) > after) return true;
   }
   return false;
 }
@@ -152,13 +166,14 @@ Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentR
       continue;
     }
     scan.valid_end = scanner.valid_end();
+    scan.marker_claim = scanner.marker_claim();
     if (*outcome == FrameScanner::Outcome::kBad) {
       scan.damaged = true;
       scan.bad_offset = scanner.offset();
       scan.bad_reason = scanner.reason();
-      auto follows = ValidFrameFollows(file->get(), base, scan.bad_offset);
-      if (!follows.ok()) return follows.status();
-      scan.frames_after_damage = *follows;
+      auto durable = DurableDataFollows(file->get(), base, scan.bad_offset);
+      if (!durable.ok()) return durable.status();
+      scan.durable_damage = *durable;
     }
     return scan;
   }

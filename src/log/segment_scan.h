@@ -27,7 +27,8 @@ inline std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
-// Iterates the frames of one open segment file from the end of its header.
+// Iterates the records of one open segment file from the end of its header,
+// stepping over sync markers (noting the highest offset they claim durable).
 // The file may grow while scanned (a live log): reaching its current end is
 // kEnd, and a later Next() looks again.
 class FrameScanner {
@@ -44,14 +45,20 @@ class FrameScanner {
 
   // Start of the frame just returned, or of the bad bytes.
   uint64_t offset() const { return frame_offset_; }
-  // End of the last whole frame returned.
+  // End of the last whole frame read.
   uint64_t valid_end() const { return pos_; }
   const std::string& reason() const { return reason_; }
   Lsn base() const { return base_; }
+  // The highest synced_through of the sync markers read so far (0 if none);
+  // a marker claiming everything before it counts as claiming itself.
+  uint64_t marker_claim() const { return marker_claim_; }
 
  private:
   // Makes [pos, pos + n) available in window_; false if the file is shorter.
   Result<bool> Ensure(uint64_t pos, size_t n);
+  // Reads the frame at pos_: kRecord (a record or a marker; *is_marker says
+  // which), kEnd or kBad.
+  Result<Outcome> ReadFrame(std::string_view* payload, bool* is_marker);
 
   const RandomAccessFile* file_;
   Lsn base_;
@@ -59,13 +66,14 @@ class FrameScanner {
   uint64_t frame_offset_;
   std::string window_;  // bytes of the file starting at window_start_
   uint64_t window_start_ = 0;
-  std::string scratch_;
   std::string reason_;
+  uint64_t marker_claim_ = 0;
 };
 
-// True if some offset in (after, end of file) starts a frame whose CRC checks:
-// evidence that damage at `after` is not a torn tail.
-Result<bool> ValidFrameFollows(const RandomAccessFile* file, Lsn base, uint64_t after);
+// True if some offset in (after, end of file) holds a valid sync marker that
+// claims bytes past `after` were durable: proof that damage at `after` hit
+// durable data and is not a torn (never synced) tail, whatever else follows.
+Result<bool> DurableDataFollows(const RandomAccessFile* file, Lsn base, uint64_t after);
 
 // The result of scanning a whole segment.
 struct SegmentScan {
@@ -75,7 +83,8 @@ struct SegmentScan {
   bool damaged = false;    // bytes after valid_end that are not frames
   uint64_t bad_offset = 0;
   std::string bad_reason;
-  bool frames_after_damage = false;  // a valid frame follows the damage
+  bool durable_damage = false;  // a sync marker after the damage claims it was durable
+  uint64_t marker_claim = 0;    // highest synced_through among markers before valid_end
   // The file is shorter than a header, or its header is all zero bytes:
   // the segment was being created when the process or machine stopped.
   bool unborn = false;
