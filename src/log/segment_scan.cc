@@ -33,9 +33,13 @@ FrameScanner::FrameScanner(const RandomAccessFile* file, Lsn base)
 
 Result<bool> FrameScanner::Ensure(uint64_t pos, size_t n) {
   if (pos >= window_start_ && pos + n <= window_start_ + window_.size()) return true;
-  // Refill from `pos`, reading at least a chunk so that small frames cost one
-  // read per chunk rather than one per frame.
-  const size_t want = std::max(n, kReadChunk);
+  // Refill from `pos`, reading up to a chunk so that small frames cost one
+  // read per chunk rather than one per frame, but never past the end of the
+  // file (a small segment must not cost a chunk-sized buffer).
+  auto size = file_->Size();
+  if (!size.ok()) return size.status();
+  const uint64_t left = *size > pos ? *size - pos : 0;
+  const size_t want = std::max<size_t>(n, std::min<uint64_t>(kReadChunk, left));
   QUIPU_RETURN_IF_ERROR(file_->Read(pos, want, &window_));
   window_start_ = pos;
   return window_.size() >= n;
@@ -103,17 +107,20 @@ Result<FrameScanner::Outcome> FrameScanner::ReadFrame(std::string_view* payload,
 Result<bool> DurableDataFollows(const RandomAccessFile* file, Lsn base, uint64_t after) {
   auto size = file->Size();
   if (!size.ok()) return size.status();
-  if (*size <= after + 1) return false;
-  std::string rest;
-  QUIPU_RETURN_IF_ERROR(file->Read(after + 1, *size - after - 1, &rest));
   // Try every offset: damage can shift frame boundaries arbitrarily. Only
-  // marker-shaped candidates cost a CRC, so this is one cheap pass.
+  // marker-shaped candidates cost a CRC, so this is one cheap pass, read in
+  // chunks that overlap by one marker so none is missed at a boundary.
   const uint32_t marker_field = format::kMarkerFlag | format::kMarkerPayloadSize;
-  for (size_t i = 0; i + format::kMarkerFrameSize <= rest.size(); ++i) {
-    if (DecodeFixed32(rest.data() + i + 4) != marker_field) continue;
-    std::string_view claim(rest.data() + i + format::kFrameHeaderSize, format::kMarkerPayloadSize);
-    if (format::FrameCrc(marker_field, claim, base) != DecodeFixed32(rest.data() + i)) continue;
-    if (DecodeFixed64(claim.data()) > after) return true;
+  std::string chunk;
+  for (uint64_t start = after + 1; start + format::kMarkerFrameSize <= *size; start += kReadChunk) {
+    QUIPU_RETURN_IF_ERROR(file->Read(start, kReadChunk + format::kMarkerFrameSize - 1, &chunk));
+    for (size_t i = 0; i < kReadChunk && i + format::kMarkerFrameSize <= chunk.size(); ++i) {
+      if (DecodeFixed32(chunk.data() + i + 4) != marker_field) continue;
+      std::string_view claim(chunk.data() + i + format::kFrameHeaderSize,
+                             format::kMarkerPayloadSize);
+      if (format::FrameCrc(marker_field, claim, base) != DecodeFixed32(chunk.data() + i)) continue;
+      if (DecodeFixed64(claim.data()) > after) return true;
+    }
   }
   return false;
 }
@@ -128,6 +135,16 @@ bool AllZero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
+// True when the whole file is zero bytes, read a chunk at a time.
+Result<bool> FileIsAllZero(const RandomAccessFile* file, uint64_t size) {
+  std::string chunk;
+  for (uint64_t pos = 0; pos < size; pos += kReadChunk) {
+    QUIPU_RETURN_IF_ERROR(file->Read(pos, kReadChunk, &chunk));
+    if (!AllZero(chunk)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentRef& ref) {
@@ -140,11 +157,14 @@ Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentR
 
   std::string header;
   QUIPU_RETURN_IF_ERROR((*file)->Read(0, format::kSegmentHeaderSize, &header));
-  if (header.size() < format::kSegmentHeaderSize || AllZero(header)) {
-    std::string whole;
-    QUIPU_RETURN_IF_ERROR((*file)->Read(0, scan.file_size, &whole));
-    const std::string expected = format::EncodeSegmentHeader(ref.base);
-    if (AllZero(whole) || expected.starts_with(whole)) {
+  // A short file is all in `header`; a full-size one counts as unborn only
+  // when every byte of it is zero (its size was extended, nothing written).
+  const bool short_prefix = header.size() < format::kSegmentHeaderSize &&
+                            format::EncodeSegmentHeader(ref.base).starts_with(header);
+  if (short_prefix || AllZero(header)) {
+    auto zero = FileIsAllZero(file->get(), scan.file_size);
+    if (!zero.ok()) return zero.status();
+    if (short_prefix || *zero) {
       scan.unborn = true;
       return scan;
     }
