@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 mode=(-i)
 [[ ${1:-} == --check ]] && mode=(--dry-run -Werror)
 
-find include src tests bench -type f \( -name '*.h' -o -name '*.cc' \) -print0 |
+find include src tests bench fuzz -type f \( -name '*.h' -o -name '*.cc' \) -print0 |
   xargs -0 -r clang-format --style=file "${mode[@]}"
