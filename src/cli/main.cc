@@ -33,6 +33,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterStat(app);
   quipu::cli::RegisterCheck(app);
   quipu::cli::RegisterDemo(app);
+  quipu::cli::RegisterDrill(app);
 
   try {
     app.parse(argc, argv);

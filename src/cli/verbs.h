@@ -21,6 +21,8 @@ void RegisterStat(CLI::App& app);
 void RegisterCheck(CLI::App& app);
 // demo: runs the same workload under each durability policy and compares them.
 void RegisterDemo(CLI::App& app);
+// drill: crashes logs under each policy, checks recovery, prints the measured losses.
+void RegisterDrill(CLI::App& app);
 
 }  // namespace quipu::cli
 

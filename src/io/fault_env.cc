@@ -43,6 +43,7 @@ namespace quipu {
 namespace {
 
 constexpr uint64_t kTearGranularity = 512;
+constexpr uint64_t kPageSize = 4096;
 
 Status CrashedStatus() { return Status::IOError("simulated crash", EIO); }
 
@@ -249,6 +250,8 @@ struct FaultEnv::State {
   void CommitDir(const std::string& dir);
   Status PowerLoss(const PowerLossOptions& options);
   Status RollBack(Inode& ino, const PowerLossOptions& options, std::mt19937_64& rng);
+  Result<uint64_t> KeepRandomPages(WritableFile& w, uint64_t from, uint64_t to,
+                                   const PowerLossOptions& options, std::mt19937_64& rng);
   Status Restore(const Inode& ino);
 };
 
@@ -288,7 +291,11 @@ Status FaultEnv::State::RollBack(Inode& ino, const PowerLossOptions& options,
     size = std::max(size, u->offset + u->bytes.size());
   }
   uint64_t cut = ino.synced_size;
-  if (options.tear_last_write && !ino.unsynced.empty()) {
+  if (options.keep_random_pages) {
+    auto end = KeepRandomPages(w, cut, size, options, rng);
+    if (!end.ok()) return end.status();
+    cut = *end;
+  } else if (options.tear_last_write && !ino.unsynced.empty()) {
     const uint64_t hi = std::min(ino.unsynced.front().end, size);
     if (hi > cut) {
       const uint64_t pick = std::uniform_int_distribution<uint64_t>(cut, hi)(rng);
@@ -298,6 +305,31 @@ Status FaultEnv::State::RollBack(Inode& ino, const PowerLossOptions& options,
   QUIPU_RETURN_IF_ERROR(w.Truncate(cut));
   ino.size = cut;
   return w.Close();
+}
+
+// Decides page by page which of the unsynced bytes in [from, to) reached the
+// disk; returns the new file size. Dropped pages below it are zeroed, which
+// is what a file system shows for blocks it allocated but never wrote.
+Result<uint64_t> FaultEnv::State::KeepRandomPages(WritableFile& w, uint64_t from, uint64_t to,
+                                                  const PowerLossOptions& options,
+                                                  std::mt19937_64& rng) {
+  std::bernoulli_distribution keep(options.page_keep_probability);
+  std::vector<std::pair<uint64_t, uint64_t>> dropped;
+  uint64_t end = from;
+  for (uint64_t page = from / kPageSize * kPageSize; page < to; page += kPageSize) {
+    const uint64_t lo = std::max(page, from);
+    const uint64_t hi = std::min(page + kPageSize, to);
+    if (keep(rng)) {
+      end = hi;
+    } else {
+      dropped.emplace_back(lo, hi);
+    }
+  }
+  for (const auto& [lo, hi] : dropped) {
+    if (lo >= end) break;
+    QUIPU_RETURN_IF_ERROR(w.WriteAt(lo, std::string(hi - lo, '\0')));
+  }
+  return end;
 }
 
 // Writes a removed inode's saved durable content back under its durable name.

@@ -8,7 +8,8 @@
 //
 //   PowerLoss(opts)   Every file is cut back to its last synced size (keeping,
 //                     if asked, a torn prefix of the first unsynced write at
-//                     512-byte granularity); files created since their
+//                     512-byte granularity, or a random subset of its
+//                     unsynced 4 KiB pages); files created since their
 //                     directory was last synced disappear, and files removed
 //                     since then come back (their durable bytes). Call it only
 //                     after the code under test has stopped touching files:
@@ -48,6 +49,13 @@ struct PowerLossOptions {
   // Keep a prefix of the first unsynced write, torn at a 512-byte boundary of
   // the file, chosen with `seed`.
   bool tear_last_write = false;
+  // Models a disk that wrote back dirty pages in any order: each file-aligned
+  // 4 KiB page holding unsynced appended bytes survives with probability
+  // `page_keep_probability`; the file ends with the last kept page, and the
+  // dropped pages before it read as zeros (a hole). Overwrites of synced
+  // bytes are still undone. Takes precedence over tear_last_write.
+  bool keep_random_pages = false;
+  double page_keep_probability = 0.5;
   uint64_t seed = 0;
 };
 

@@ -290,6 +290,53 @@ TEST_F(FaultEnvTest, TearNeverAppliesWithoutTheOption) {
   EXPECT_EQ(Disk("a"), "x");
 }
 
+TEST_F(FaultEnvTest, RandomPagesKeepSomeUnsyncedPagesAndZeroTheHoles) {
+  const std::string synced = Pattern(1000, 7);
+  const std::string unsynced = Pattern(9 * 4096, 8);
+  const std::string full = synced + unsynced;
+  bool saw_hole = false;
+  bool saw_cut = false;
+  for (uint64_t seed = 0; seed < 32; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const std::string name = "p" + std::to_string(seed);
+    auto f = CreateDurable(name, synced);
+    ASSERT_TRUE(f->Append(unsynced).ok());
+    PowerLoss({.keep_random_pages = true, .seed = seed});
+    const std::string after = Disk(name);
+    ASSERT_GE(after.size(), synced.size());
+    ASSERT_LE(after.size(), full.size());
+    EXPECT_EQ(after.substr(0, synced.size()), synced) << "synced bytes are never touched";
+    if (after.size() < full.size()) {
+      saw_cut = true;
+      EXPECT_TRUE(after.size() == synced.size() || after.size() % 4096 == 0);
+    }
+    // Every page past the synced size is either what was written or zeros.
+    for (size_t page = 0; page < after.size(); page += 4096) {
+      const size_t lo = std::max(page, synced.size());
+      const size_t hi = std::min(page + 4096, after.size());
+      if (lo >= hi) continue;
+      const std::string got = after.substr(lo, hi - lo);
+      if (got == full.substr(lo, hi - lo)) continue;
+      EXPECT_EQ(got, std::string(hi - lo, '\0')) << "page at " << page;
+      saw_hole = true;
+    }
+  }
+  EXPECT_TRUE(saw_hole);
+  EXPECT_TRUE(saw_cut);
+}
+
+TEST_F(FaultEnvTest, RandomPagesWithCertaintyKeepEverythingOrNothing) {
+  auto f = CreateDurable("a", "s");
+  ASSERT_TRUE(f->Append(Pattern(10000, 9)).ok());
+  PowerLoss({.keep_random_pages = true, .page_keep_probability = 1.0, .seed = 3});
+  EXPECT_EQ(Disk("a"), "s" + Pattern(10000, 9));
+  auto again = env_.ReopenWritableFile(Path("a"));
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->Append(Pattern(10000, 10)).ok());
+  PowerLoss({.keep_random_pages = true, .page_keep_probability = 0.0, .seed = 3});
+  EXPECT_EQ(Disk("a"), "s" + Pattern(10000, 9));
+}
+
 TEST_F(FaultEnvTest, FailSyncsPoisonsOnlyTheNextKSyncs) {
   auto f = CreateDurable("a", "base;");
   env_.FailSyncs(2);
