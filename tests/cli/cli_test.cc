@@ -257,6 +257,26 @@ TEST_F(CliTest, StatJson) {
   EXPECT_EQ(summary["segments"][0]["sealed"], false);
 }
 
+TEST_F(CliTest, DrillReportsEveryPolicyAndLosesNothingDurable) {
+  RunResult drill = Run({"drill", "--policy", "all", "--iterations", "3", "--seed", "11", "--mode",
+                         "torn", "--json"});
+  ASSERT_EQ(drill.exit_code, 0) << drill.err;
+  nlohmann::json report = nlohmann::json::parse(drill.out);
+  EXPECT_EQ(report["seed"], 11);
+  ASSERT_GE(report["policies"].size(), 5u);
+  for (const auto& policy : report["policies"]) {
+    SCOPED_TRACE(policy["policy"].get<std::string>());
+    EXPECT_EQ(policy["crashes"], 3);
+    EXPECT_EQ(policy["durable_lost"], 0);
+  }
+}
+
+TEST_F(CliTest, DrillRejectsAnUnknownPolicy) {
+  RunResult drill = Run({"drill", "--policy", "sometimes", "--iterations", "1"});
+  EXPECT_NE(drill.exit_code, 0);
+  EXPECT_FALSE(drill.err.empty());
+}
+
 TEST_F(CliTest, StatText) {
   ASSERT_EQ(Ingest("a\nb\n").exit_code, 0);
   RunResult stat = Run({"stat", log_dir_});
@@ -320,7 +340,7 @@ TEST_F(CliTest, DumpOfMissingLogFails) {
 }
 
 TEST_F(CliTest, HelpForEachVerb) {
-  for (const char* verb : {"ingest", "dump", "stat", "check", "demo"}) {
+  for (const char* verb : {"ingest", "dump", "stat", "check", "demo", "drill"}) {
     SCOPED_TRACE(verb);
     RunResult help = Run({verb, "--help"});
     EXPECT_EQ(help.exit_code, 0) << help.err;
