@@ -121,7 +121,6 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
   const uint32_t partial_crc = format::PartialFrameCrc(payload);
 
   std::unique_lock<std::mutex> lock(mu_);
-  QUIPU_RETURN_IF_ERROR(UsableLocked());
   // Room for a sync marker is reserved too, whether or not one is due.
   QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size + format::kMarkerFrameSize));
   MarkSyncedLocked();
@@ -144,6 +143,7 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
   return lsn;
 }
 
+// Also the check that the log is usable at all: Append relies on it.
 Status LogImpl::MakeRoomLocked(std::unique_lock<std::mutex>& lock, size_t frame_size) {
   for (;;) {
     QUIPU_RETURN_IF_ERROR(UsableLocked());

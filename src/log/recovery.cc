@@ -67,7 +67,7 @@ class Recovery {
   Status RebuildUnborn(const SegmentRef& ref, uint64_t file_size);
   // Handles damage at (segment i, offset): an error, or under salvage a cut
   // there and removal of every later segment.
-  Status Damage(size_t i, uint64_t offset, const std::string& reason, uint64_t file_size);
+  Status Damage(size_t i, uint64_t offset, const std::string& reason, const SegmentScan& scan);
 
   Env* env_;
   const std::string& dir_;
@@ -109,8 +109,8 @@ Status Recovery::CheckSealed(size_t i) {
   }
   auto scan = ScanSegment(env_, dir_, ref);
   if (!scan.ok()) return scan.status();
-  if (scan->unborn) return Damage(i, 0, "sealed segment has no header", scan->file_size);
-  if (scan->damaged) return Damage(i, scan->bad_offset, scan->bad_reason, scan->file_size);
+  if (scan->unborn) return Damage(i, 0, "sealed segment has no header", *scan);
+  if (scan->damaged) return Damage(i, scan->bad_offset, scan->bad_reason, *scan);
   const uint64_t expected = next_base - ref.base;
   if (scan->records != expected) {
     const std::string reason = "sealed segment holds " + std::to_string(scan->records) +
@@ -120,7 +120,7 @@ Status Recovery::CheckSealed(size_t i) {
     if (scan->records > expected) {
       return Status::Corruption(DamageMessage(ref.name, scan->valid_end, reason));
     }
-    return Damage(i, scan->valid_end, reason, scan->file_size);
+    return Damage(i, scan->valid_end, reason, *scan);
   }
   return Status::OK();
 }
@@ -137,7 +137,7 @@ Status Recovery::RecoverNewest() {
                     scan->bad_reason +
                         ", in bytes a later sync marker says were durable (not a "
                         "torn tail)",
-                    scan->file_size);
+                    *scan);
     }
     QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, scan->bad_offset));
     out_.report.dropped_bytes += scan->file_size - scan->bad_offset;
@@ -175,7 +175,10 @@ Status Recovery::RebuildUnborn(const SegmentRef& ref, uint64_t file_size) {
   return Status::OK();
 }
 
-Status Recovery::Damage(size_t i, uint64_t offset, const std::string& reason, uint64_t file_size) {
+// `offset` is where the valid frames of `scan` end (or 0 for a missing
+// header), so what survives a cut there is exactly what `scan` counted.
+Status Recovery::Damage(size_t i, uint64_t offset, const std::string& reason,
+                        const SegmentScan& scan) {
   const SegmentRef ref = out_.segments[i];
   if (options_.recovery != RecoveryMode::kSalvage) {
     return Status::Corruption(DamageMessage(ref.name, offset, reason) +
@@ -188,17 +191,15 @@ Status Recovery::Damage(size_t i, uint64_t offset, const std::string& reason, ui
   out_.report.offset = keep;
   out_.report.reason = "salvage: " + reason;
   if (offset < format::kSegmentHeaderSize) {
-    out_.report.dropped_bytes += file_size;
+    out_.report.dropped_bytes += scan.file_size;
     return RebuildUnborn(ref, 0);
   }
   QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, keep));
-  out_.report.dropped_bytes += file_size - keep;
-  // Count what is left by scanning the cut segment again.
-  auto scan = ScanSegment(env_, dir_, ref);
-  if (!scan.ok()) return scan.status();
-  out_.active_records = scan->records;
-  out_.active_size = scan->valid_end;
-  out_.next_lsn = ref.base + scan->records;
+  out_.report.dropped_bytes += scan.file_size - keep;
+  out_.active_records = scan.records;
+  out_.active_size = keep;
+  out_.active_marker_claim = std::min(scan.marker_claim, keep);
+  out_.next_lsn = ref.base + scan.records;
   return Status::OK();
 }
 
