@@ -45,6 +45,9 @@ class LogReader {
   virtual std::string_view payload() const = 0;
   // File name (not path) of the segment holding the current record.
   virtual const std::string& segment() const = 0;
+  // Byte offset of the current record's frame in segment(), for messages
+  // that point a human at it.
+  virtual uint64_t offset() const = 0;
 };
 
 // Reader over the log in `dir` from LSN `from` (values below the first LSN

@@ -9,21 +9,29 @@
 //            runs while the next group of lines is appended.
 // Under the other policies the engine decides when to sync (and its interval
 // timer syncs in the background for every:N,MS).
+//
+// With --signing-key a LogTree follows the log too: it signs a checkpoint at
+// every sealed segment and one more at the end, each handed to --anchor-cmd.
+// Checkpoint and anchor failures are warnings on stderr; they never stop the
+// appends.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
 
+#include "cli/anchor.h"
 #include "cli/common.h"
 #include "cli/line_reader.h"
 #include "cli/verbs.h"
 #include "quipu/log.h"
+#include "quipu/tree.h"
 
 namespace quipu::cli {
 
@@ -202,7 +210,37 @@ struct IngestFlags {
   std::string dir;
   std::string durability;
   uint64_t segment_size = LogOptions().segment_size;
+  std::string signing_key;
+  std::string anchor_cmd;
 };
+
+// The tree that signs checkpoints, if --signing-key was given; else null.
+Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const IngestFlags& flags) {
+  if (flags.signing_key.empty()) return std::unique_ptr<LogTree>();
+  TreeOptions options;
+  options.signing_key_path = flags.signing_key;
+  if (!flags.anchor_cmd.empty()) {
+    options.anchor = [cmd = flags.anchor_cmd](const Checkpoint&, const std::string& json) {
+      return RunAnchorCommand(cmd, json);
+    };
+  }
+  // stderr is unbuffered and each warning one fprintf, so lines never interleave.
+  options.on_background_error = [](const Status& s) {
+    std::fprintf(stderr, "quipu ingest: warning: %s\n", s.ToString().c_str());
+  };
+  return LogTree::Open(log, flags.dir, options);
+}
+
+// Signs the records this run appended since the last sealed segment, then
+// closes the tree. Failures are warnings: the records themselves are durable.
+void CloseSigningTree(LogTree* tree) {
+  if (tree == nullptr) return;
+  Result<Checkpoint> cp = tree->WriteCheckpoint();
+  Status closed = tree->Close();
+  for (const Status& s : {cp.status(), closed}) {
+    if (!s.ok()) std::fprintf(stderr, "quipu ingest: warning: %s\n", s.ToString().c_str());
+  }
+}
 
 Status Ingest(const IngestFlags& flags) {
   Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
@@ -217,6 +255,8 @@ Status Ingest(const IngestFlags& flags) {
   Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, options);
   if (!opened.ok()) return opened.status();
   Log* log = opened->get();
+  Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags);
+  if (!tree.ok()) return FirstError(tree.status(), log->Close());
 
   bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
   Progress progress(log->LastLsn(), log->DurableLsn());
@@ -234,6 +274,7 @@ Status Ingest(const IngestFlags& flags) {
   // Also after an error: report what did become durable.
   s = FirstError(s, progress.DurableAt(log->DurableLsn()));
   s = FirstError(s, progress.Flush());
+  CloseSigningTree(tree->get());
   return FirstError(s, log->Close());
 }
 
@@ -251,6 +292,12 @@ void RegisterIngest(CLI::App& app) {
                    "bytes per segment file before a new one starts (for testing and tuning); "
                    "records may use up to half of it, at most 1 MiB")
       ->capture_default_str();
+  CLI::Option* key = verb->add_option(
+      "--signing-key", flags->signing_key,
+      "Ed25519 private key (PEM, from `quipu keygen`): sign a checkpoint at each sealed segment "
+      "and at the end");
+  AddAnchorFlag(verb, &flags->anchor_cmd);
+  verb->get_option("--anchor-cmd")->needs(key);
   SetAction(verb, [flags] { return Ingest(*flags); });
 }
 

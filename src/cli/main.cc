@@ -34,6 +34,10 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterCheck(app);
   quipu::cli::RegisterDemo(app);
   quipu::cli::RegisterDrill(app);
+  quipu::cli::RegisterTreeVerbs(app);
+  quipu::cli::RegisterVerify(app);
+  quipu::cli::RegisterVerifyProof(app);
+  quipu::cli::RegisterKeygen(app);
 
   try {
     app.parse(argc, argv);

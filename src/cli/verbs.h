@@ -24,6 +24,15 @@ void RegisterDemo(CLI::App& app);
 // drill: crashes logs under each policy, checks recovery, prints the measured losses.
 void RegisterDrill(CLI::App& app);
 
+// root, prove, consistency, checkpoint DIR: the Merkle tree, its proofs, signed checkpoints.
+void RegisterTreeVerbs(CLI::App& app);
+// keygen --out PATH: an Ed25519 key pair for checkpoints.
+void RegisterKeygen(CLI::App& app);
+// verify DIR: every record against the tree, every checkpoint; exit 1 names the first break.
+void RegisterVerify(CLI::App& app);
+// verify-proof: checks a proof file against a trusted root, without a store.
+void RegisterVerifyProof(CLI::App& app);
+
 }  // namespace quipu::cli
 
 #endif  // QUIPU_CLI_VERBS_H_

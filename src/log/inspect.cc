@@ -80,7 +80,7 @@ Result<LogSummary> CheckLog(const std::string& dir, Env* env) {
 bool IsLogFileName(std::string_view name) {
   Lsn base;
   return format::ParseSegmentFileName(name, &base) || name == format::kLockFileName ||
-         name == format::kRecoveryJournalName;
+         name == format::kRecoveryJournalName || name == "SPINE";  // the tree (quipu/tree.h)
 }
 
 }  // namespace quipu

@@ -19,6 +19,7 @@ class LogReaderImpl final : public LogReader {
   Lsn lsn() const override { return lsn_; }
   std::string_view payload() const override { return payload_; }
   const std::string& segment() const override { return name_; }
+  uint64_t offset() const override { return offset_; }
 
  private:
   Status Refresh() { return source_->View(&segments_, &readable_); }
@@ -42,6 +43,7 @@ class LogReaderImpl final : public LogReader {
   Lsn scan_lsn_ = 0;  // LSN of the frame the scanner yields next
   Lsn lsn_ = 0;
   std::string_view payload_;
+  uint64_t offset_ = 0;
   std::string name_;
 };
 
@@ -64,6 +66,7 @@ Result<bool> LogReaderImpl::Next() {
         if (lsn < want_) continue;
         lsn_ = lsn;
         payload_ = payload;
+        offset_ = scanner_->offset();
         want_ = lsn + 1;
         return true;
       }

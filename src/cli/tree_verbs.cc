@@ -1,0 +1,270 @@
+// quipu root | prove | consistency | checkpoint DIR: the Merkle tree of a
+// store, its proofs, and signed checkpoints, through LogTree (quipu/tree.h).
+//
+// Each verb opens the log and its tree (taking the writer lock, so not beside
+// a running `ingest`), catches the tree up, answers, and closes both. JSON
+// output is one object per line with hashes as lowercase hex; the shapes are
+// what `verify-proof` reads back.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "cli/anchor.h"
+#include "cli/common.h"
+#include "cli/verbs.h"
+#include "quipu/checkpoint.h"
+#include "quipu/log.h"
+#include "quipu/tree.h"
+
+namespace quipu::cli {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+// A log and its tree, closed in the right order (tree first).
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const TreeOptions& options) {
+    LogOptions log_options;
+    // A typo in DIR must not create an empty store that then "verifies".
+    log_options.create_if_missing = false;
+    Result<std::unique_ptr<Log>> log = Log::Open(dir, log_options);
+    if (!log.ok()) return log.status();
+    Result<std::unique_ptr<LogTree>> tree = LogTree::Open(log->get(), dir, options);
+    if (!tree.ok()) {
+      (void)(*log)->Close();  // the tree's error is the one to report
+      return tree.status();
+    }
+    return std::unique_ptr<Store>(new Store(std::move(*log), std::move(*tree)));
+  }
+
+  LogTree* tree() { return tree_.get(); }
+
+  // Closes both; `s` (the verb's result) wins over a close error.
+  Status Close(Status s) {
+    Status t = tree_->Close();
+    Status l = log_->Close();
+    if (!s.ok()) return s;
+    return t.ok() ? l : t;
+  }
+
+ private:
+  Store(std::unique_ptr<Log> log, std::unique_ptr<LogTree> tree)
+      : log_(std::move(log)), tree_(std::move(tree)) {}
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<LogTree> tree_;
+};
+
+// Runs `body` on the opened store and closes it.
+template <typename Body>
+Status WithStore(const std::string& dir, const TreeOptions& options, Body body) {
+  Result<std::unique_ptr<Store>> store = Store::Open(dir, options);
+  if (!store.ok()) return store.status();
+  return (*store)->Close(body((*store)->tree()));
+}
+
+Status Print(const std::string& text) {
+  FdWriter out(STDOUT_FILENO);
+  QUIPU_RETURN_IF_ERROR(out.Write(text));
+  return out.Flush();
+}
+
+ordered_json HexList(const std::vector<merkle::Hash>& hashes) {
+  ordered_json list = ordered_json::array();
+  for (const merkle::Hash& h : hashes) list.push_back(h.ToHex());
+  return list;
+}
+
+std::string IndentedHexLines(const std::vector<merkle::Hash>& hashes) {
+  if (hashes.empty()) return "  (empty)\n";
+  std::string text;
+  for (const merkle::Hash& h : hashes) text += "  " + h.ToHex() + "\n";
+  return text;
+}
+
+std::optional<uint64_t> OptionalSize(const CLI::Option* flag, uint64_t value) {
+  if (flag->count() == 0) return std::nullopt;
+  return value;
+}
+
+// --- root -------------------------------------------------------------------
+
+struct RootFlags {
+  std::string dir;
+  uint64_t size = 0;
+  CLI::Option* size_flag = nullptr;
+  bool json = false;
+};
+
+Status Root(const RootFlags& flags) {
+  return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
+    std::optional<uint64_t> size = OptionalSize(flags.size_flag, flags.size);
+    Result<merkle::Hash> root = tree->Root(size);
+    if (!root.ok()) return root.status();
+    uint64_t n = size ? *size : tree->Size();
+    if (flags.json) {
+      ordered_json out;
+      out["tree_size"] = n;
+      out["root"] = root->ToHex();
+      return Print(out.dump() + "\n");
+    }
+    return Print(FormatTable({{"tree size", std::to_string(n)}, {"root", root->ToHex()}},
+                             /*text_last=*/true));
+  });
+}
+
+// --- prove ------------------------------------------------------------------
+
+struct ProveFlags {
+  std::string dir;
+  Lsn lsn = 0;
+  uint64_t size = 0;
+  CLI::Option* size_flag = nullptr;
+  bool json = false;
+};
+
+std::string InclusionText(const InclusionProof& p) {
+  std::string text = FormatTable({{"leaf index", std::to_string(p.leaf_index) + " (LSN " +
+                                                     std::to_string(p.leaf_index + 1) + ")"},
+                                  {"tree size", std::to_string(p.tree_size)},
+                                  {"leaf hash", p.leaf_hash.ToHex()},
+                                  {"root", p.root.ToHex()}},
+                                 /*text_last=*/true);
+  return text + "path (leaf to root):\n" + IndentedHexLines(p.path);
+}
+
+Status Prove(const ProveFlags& flags) {
+  return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
+    Result<InclusionProof> proof =
+        tree->ProveInclusion(flags.lsn, OptionalSize(flags.size_flag, flags.size));
+    if (!proof.ok()) return proof.status();
+    if (!flags.json) return Print(InclusionText(*proof));
+    ordered_json out;
+    out["leaf_index"] = proof->leaf_index;
+    out["tree_size"] = proof->tree_size;
+    out["leaf_hash"] = proof->leaf_hash.ToHex();
+    out["path"] = HexList(proof->path);
+    out["root"] = proof->root.ToHex();
+    return Print(out.dump() + "\n");
+  });
+}
+
+// --- consistency ------------------------------------------------------------
+
+struct ConsistencyFlags {
+  std::string dir;
+  uint64_t old_size = 0;
+  uint64_t new_size = 0;
+  CLI::Option* new_flag = nullptr;
+  bool json = false;
+};
+
+Status Consistency(const ConsistencyFlags& flags) {
+  return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
+    Result<ConsistencyProof> proof =
+        tree->ProveConsistency(flags.old_size, OptionalSize(flags.new_flag, flags.new_size));
+    if (!proof.ok()) return proof.status();
+    if (flags.json) {
+      ordered_json out;
+      out["old_size"] = proof->old_size;
+      out["new_size"] = proof->new_size;
+      out["old_root"] = proof->old_root.ToHex();
+      out["new_root"] = proof->new_root.ToHex();
+      out["proof"] = HexList(proof->proof);
+      return Print(out.dump() + "\n");
+    }
+    std::string text = FormatTable({{"old size", std::to_string(proof->old_size)},
+                                    {"new size", std::to_string(proof->new_size)},
+                                    {"old root", proof->old_root.ToHex()},
+                                    {"new root", proof->new_root.ToHex()}},
+                                   /*text_last=*/true);
+    return Print(text + "proof:\n" + IndentedHexLines(proof->proof));
+  });
+}
+
+// --- checkpoint -------------------------------------------------------------
+
+struct CheckpointFlags {
+  std::string dir;
+  std::string key;
+  std::string anchor_cmd;
+  bool json = false;
+};
+
+Status WriteOneCheckpoint(const CheckpointFlags& flags) {
+  TreeOptions options;
+  options.signing_key_path = flags.key;
+  options.checkpoint_on_seal = false;  // this verb writes exactly one
+  if (!flags.anchor_cmd.empty()) {
+    options.anchor = [cmd = flags.anchor_cmd](const Checkpoint&, const std::string& json) {
+      return RunAnchorCommand(cmd, json);
+    };
+  }
+  return WithStore(flags.dir, options, [&](LogTree* tree) -> Status {
+    Result<Checkpoint> cp = tree->WriteCheckpoint();
+    if (!cp.ok()) return cp.status();
+    std::string text = flags.json ? CheckpointToJson(*cp) + "\n"
+                                  : FormatTable({{"tree size", std::to_string(cp->tree_size)},
+                                                 {"root", cp->root.ToHex()},
+                                                 {"time_us", std::to_string(cp->time_us)},
+                                                 {"signature", HexEncode(cp->signature)}},
+                                                /*text_last=*/true);
+    QUIPU_RETURN_IF_ERROR(Print(text));
+    // The checkpoint is durable either way; a failed anchor still fails the
+    // verb, because shipping it was what the caller asked for.
+    Status anchored = tree->Stats().last_anchor_error;
+    if (!anchored.ok()) return anchored.WithContext("checkpoint written, but not anchored");
+    return Status::OK();
+  });
+}
+
+}  // namespace
+
+void RegisterTreeVerbs(CLI::App& app) {
+  auto root = std::make_shared<RootFlags>();
+  CLI::App* verb = app.add_subcommand(
+      "root", "Print the Merkle tree size and root (RFC 6962) of the log's records.");
+  verb->add_option("dir", root->dir, "log directory")->required();
+  root->size_flag = verb->add_option("--size", root->size, "root of the first N records only");
+  verb->add_flag("--json", root->json, "one JSON object: {\"tree_size\",\"root\"}");
+  SetAction(verb, [root] { return Root(*root); });
+
+  auto prove = std::make_shared<ProveFlags>();
+  verb = app.add_subcommand(
+      "prove", "Print the inclusion proof (audit path) of record LSN; check it with verify-proof.");
+  verb->add_option("dir", prove->dir, "log directory")->required();
+  verb->add_option("lsn", prove->lsn, "the record to prove")->required();
+  prove->size_flag = verb->add_option("--size", prove->size, "prove against the first N records");
+  verb->add_flag("--json", prove->json,
+                 "one JSON object: {\"leaf_index\",\"tree_size\",\"leaf_hash\",\"path\",\"root\"}");
+  SetAction(verb, [prove] { return Prove(*prove); });
+
+  auto cons = std::make_shared<ConsistencyFlags>();
+  verb = app.add_subcommand(
+      "consistency",
+      "Print the proof that the tree of the first --old records is a prefix of the current tree.");
+  verb->add_option("dir", cons->dir, "log directory")->required();
+  verb->add_option("--old", cons->old_size, "the older tree size (> 0)")->required();
+  cons->new_flag = verb->add_option("--new", cons->new_size, "the newer size (default: all)");
+  verb->add_flag(
+      "--json", cons->json,
+      "one JSON object: {\"old_size\",\"new_size\",\"old_root\",\"new_root\",\"proof\"}");
+  SetAction(verb, [cons] { return Consistency(*cons); });
+
+  auto cp = std::make_shared<CheckpointFlags>();
+  verb = app.add_subcommand("checkpoint",
+                            "Sign (time, tree size, root) with the private key and append it to "
+                            "DIR/CHECKPOINTS; --anchor-cmd also ships it elsewhere.");
+  verb->add_option("dir", cp->dir, "log directory")->required();
+  verb->add_option("--key", cp->key, "Ed25519 private key (PEM), from `quipu keygen`")->required();
+  AddAnchorFlag(verb, &cp->anchor_cmd);
+  verb->add_flag("--json", cp->json, "print the checkpoint's JSON line");
+  SetAction(verb, [cp] { return WriteOneCheckpoint(*cp); });
+}
+
+}  // namespace quipu::cli

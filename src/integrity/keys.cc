@@ -1,0 +1,283 @@
+// integrity/keys.cc — Ed25519 keys through OpenSSL's EVP interface: PEM
+// encoding, signing, verification, and writing a new key pair to disk.
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "io/errno_status.h"
+#include "quipu/checkpoint.h"
+
+namespace quipu {
+
+// Owns one EVP_PKEY; shared (read-only) by every copy of a key object.
+// OpenSSL documents EVP_PKEY as safe for concurrent signing and verifying
+// once it is no longer modified.
+struct VerifyingKey::Impl {
+  explicit Impl(EVP_PKEY* k) : pkey(k) {}
+  ~Impl() { EVP_PKEY_free(pkey); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  EVP_PKEY* pkey;
+};
+
+namespace {
+
+using Impl = VerifyingKey::Impl;
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// OpenSSL keeps errors on a thread-local queue; take the newest reason for
+// our message and clear the rest so it cannot leak into a later call.
+std::string OpenSslError() {
+  unsigned long code = ERR_peek_last_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+// Failures that can only mean memory exhaustion or a broken OpenSSL build;
+// as with SHA-256 (hash.cc) no caller could act on them.
+[[noreturn]] void CryptoFailed(const char* what) {
+  std::fprintf(stderr, "quipu: OpenSSL %s failed: %s\n", what, OpenSslError().c_str());
+  std::abort();
+}
+
+Result<PkeyPtr> CheckEd25519(EVP_PKEY* raw, std::string_view what) {
+  PkeyPtr key(raw);
+  if (key == nullptr) {
+    return Status::InvalidArgument("not a PEM " + std::string(what) + ": " + OpenSslError());
+  }
+  if (EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
+    return Status::InvalidArgument(std::string(what) + " is not an Ed25519 key");
+  }
+  return key;
+}
+
+std::string RawPublicKey(EVP_PKEY* key) {
+  std::string raw(kEd25519PublicKeySize, '\0');
+  size_t len = raw.size();
+  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 ||
+      len != kEd25519PublicKeySize) {
+    CryptoFailed("EVP_PKEY_get_raw_public_key");
+  }
+  return raw;
+}
+
+BioPtr ReadBio(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) CryptoFailed("BIO_new_mem_buf");
+  return bio;
+}
+
+// Writes whatever `write` puts into a memory BIO and returns it as a string.
+template <typename WriteFn>
+std::string PemText(WriteFn write) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || write(bio.get()) != 1) CryptoFailed("PEM write");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+Result<std::string> ReadWholeFile(Env* env, const std::string& path) {
+  Result<std::unique_ptr<RandomAccessFile>> file = env->NewRandomAccessFile(path);
+  if (!file.ok()) return file.status();
+  Result<uint64_t> size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  // A PEM key is a few hundred bytes; anything large is the wrong file.
+  if (*size > 64 * 1024) return Status::InvalidArgument(path + " is too large to be a key file");
+  std::string text;
+  QUIPU_RETURN_IF_ERROR((*file)->Read(0, static_cast<size_t>(*size), &text));
+  return text;
+}
+
+// Creates `path` with `mode` (never replacing a file), writes `text`, fsyncs.
+// POSIX directly rather than the Env: the Env cannot set a file mode, and a
+// private key must never exist, even briefly, with a readable mode.
+Status WriteNewFile(const std::string& path, std::string_view text, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) {
+    return Status::InvalidArgument(path + " already exists; refusing to overwrite a key");
+  }
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  Status s;
+  size_t done = 0;
+  while (s.ok() && done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) s = ErrnoStatus("write", path, errno);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  // The umask may have narrowed `mode`; a public key should still be readable.
+  if (s.ok() && ::fchmod(fd, mode) != 0) s = ErrnoStatus("fchmod", path, errno);
+  if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus("fsync", path, errno);
+  ::close(fd);
+  return s;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+// --- VerifyingKey -----------------------------------------------------------
+
+Result<VerifyingKey> VerifyingKey::Load(Env* env, const std::string& pem_path) {
+  Result<std::string> pem = ReadWholeFile(env, pem_path);
+  if (!pem.ok()) return pem.status();
+  Result<VerifyingKey> key = FromPem(*pem);
+  if (!key.ok()) return key.status().WithContext(pem_path);
+  return key;
+}
+
+Result<VerifyingKey> VerifyingKey::FromPem(std::string_view pem) {
+  // Handing the private key where the public one is expected is a common
+  // slip, and the private key must not travel to verifiers: say so.
+  if (pem.find("PRIVATE KEY-----") != std::string_view::npos) {
+    return Status::InvalidArgument("this is a private key; verifiers need the public key (.pub)");
+  }
+  BioPtr bio = ReadBio(pem);
+  Result<PkeyPtr> key =
+      CheckEd25519(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), "public key");
+  if (!key.ok()) return key.status();
+  return VerifyingKey(std::make_shared<const Impl>(key->release()));
+}
+
+Result<VerifyingKey> VerifyingKey::FromRaw(std::string_view raw) {
+  if (raw.size() != kEd25519PublicKeySize) {
+    return Status::InvalidArgument("an Ed25519 public key is 32 bytes, got " +
+                                   std::to_string(raw.size()));
+  }
+  EVP_PKEY* key = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  if (key == nullptr) return Status::InvalidArgument("bad Ed25519 key: " + OpenSslError());
+  return VerifyingKey(std::make_shared<const Impl>(key));
+}
+
+Status VerifyingKey::Verify(std::string_view message, std::string_view signature) const {
+  if (signature.size() != kEd25519SignatureSize) {
+    return Status::Corruption("signature is " + std::to_string(signature.size()) +
+                              " bytes, not 64");
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey) != 1) {
+    CryptoFailed("EVP_DigestVerifyInit");
+  }
+  int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                            signature.size(),
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size());
+  ERR_clear_error();  // a bad signature leaves a queue entry we do not need
+  if (rc != 1) return Status::Corruption("Ed25519 signature does not verify");
+  return Status::OK();
+}
+
+std::string VerifyingKey::Raw() const { return RawPublicKey(impl_->pkey); }
+
+std::string VerifyingKey::ToPem() const {
+  return PemText([this](BIO* bio) { return PEM_write_bio_PUBKEY(bio, impl_->pkey); });
+}
+
+// --- SigningKey -------------------------------------------------------------
+
+Result<SigningKey> SigningKey::Load(Env* env, const std::string& pem_path) {
+  Result<std::string> pem = ReadWholeFile(env, pem_path);
+  if (!pem.ok()) return pem.status();
+  Result<SigningKey> key = FromPem(*pem);
+  if (!key.ok()) return key.status().WithContext(pem_path);
+  return key;
+}
+
+Result<SigningKey> SigningKey::FromPem(std::string_view pem) {
+  BioPtr bio = ReadBio(pem);
+  Result<PkeyPtr> key =
+      CheckEd25519(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), "private key");
+  if (!key.ok()) return key.status();
+  return SigningKey(std::make_shared<const Impl>(key->release()));
+}
+
+Result<SigningKey> SigningKey::Generate() {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr));
+  EVP_PKEY* key = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_keygen(ctx.get(), &key) != 1) {
+    return Status::IOError("Ed25519 key generation failed: " + OpenSslError());
+  }
+  return SigningKey(std::make_shared<const Impl>(key));
+}
+
+std::string SigningKey::Sign(std::string_view message) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  std::string sig(kEd25519SignatureSize, '\0');
+  size_t len = sig.size();
+  if (ctx == nullptr ||
+      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
+      len != kEd25519SignatureSize) {
+    CryptoFailed("Ed25519 signing");
+  }
+  return sig;
+}
+
+VerifyingKey SigningKey::Public() const {
+  // An Ed25519 private EVP_PKEY verifies too; a fresh public-only key keeps
+  // the private half out of objects handed to verifiers.
+  Result<VerifyingKey> pub = VerifyingKey::FromRaw(RawPublicKey(impl_->pkey));
+  if (!pub.ok()) CryptoFailed("Ed25519 public key extraction");
+  return *pub;
+}
+
+std::string SigningKey::ToPem() const {
+  return PemText([this](BIO* bio) {
+    return PEM_write_bio_PKCS8PrivateKey(bio, impl_->pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  });
+}
+
+// --- key files --------------------------------------------------------------
+
+Status GenerateKeyPair(const std::string& private_path) {
+  const std::string public_path = private_path + ".pub";
+  // Checked first so a half-written pair (private written, public refused)
+  // cannot happen in the common case of re-running keygen.
+  if (::access(public_path.c_str(), F_OK) == 0) {
+    return Status::InvalidArgument(public_path + " already exists; refusing to overwrite a key");
+  }
+  Result<SigningKey> key = SigningKey::Generate();
+  if (!key.ok()) return key.status();
+  QUIPU_RETURN_IF_ERROR(WriteNewFile(private_path, key->ToPem(), 0600));
+  QUIPU_RETURN_IF_ERROR(WriteNewFile(public_path, key->Public().ToPem(), 0644));
+  return Env::Default()->SyncDir(DirName(private_path));
+}
+
+}  // namespace quipu

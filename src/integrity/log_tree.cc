@@ -1,0 +1,499 @@
+// integrity/log_tree.cc — the on-disk tree of a log, fed by a follower thread.
+//
+// Threads and locks (taken in this order, never the reverse):
+//   ckpt_mu_  one checkpoint at a time, so CHECKPOINTS grows in tree order
+//             and one anchor call runs at a time.
+//   file_mu_  the spine's WritableFile and what is known about its bytes
+//             (written_, header_): the follower appends under it, SyncSpine
+//             syncs and rewrites the header under it.
+//   mu_       stop/wake flags, counters, the follower's error; the condition
+//             variables wait on it.
+// The follower alone owns reader_, builder_, batch_ and segment_. Readers of
+// the tree (Root, proofs) use read_file_, which is safe for concurrent reads,
+// and never look past size_, which is published only after the nodes it
+// covers were handed to the OS.
+//
+// Invariants:
+//   header_.synced_leaves ≤ written_ = size_ ≤ the log's flushed LSN
+//   the file holds exactly FileSizeFor(written_) meaningful bytes (plus, after
+//   a failed append, garbage that the next Open truncates).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "integrity/spine.h"
+#include "quipu/env.h"
+#include "quipu/log.h"
+#include "quipu/tree.h"
+
+namespace quipu {
+namespace {
+
+// Nodes the follower buffers before one write to the spine (64 KiB).
+constexpr size_t kBatchBytes = 2048 * spine::kNodeSize;
+
+int64_t NowMicros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+class LogTreeImpl final : public LogTree {
+ public:
+  LogTreeImpl(Log* log, std::string dir, const TreeOptions& options)
+      : log_(log),
+        dir_(std::move(dir)),
+        options_(options),
+        env_(options.env != nullptr ? options.env : Env::Default()) {}
+  ~LogTreeImpl() override {
+    if (follower_.joinable()) (void)Close();
+  }
+
+  Status Init();
+
+  uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
+  Status CatchUp() override;
+  Result<merkle::Hash> Root(std::optional<uint64_t> size) override;
+  Result<InclusionProof> ProveInclusion(Lsn lsn, std::optional<uint64_t> size) override;
+  Result<ConsistencyProof> ProveConsistency(uint64_t old_size,
+                                            std::optional<uint64_t> new_size) override;
+  Result<Checkpoint> WriteCheckpoint() override;
+  Result<VerifyReport> VerifyIntegrity(const VerifyOptions& options) override;
+  TreeStats Stats() const override;
+  Status Close() override;
+
+ private:
+  Status LoadKey();
+  // Checks the spine's synced leaves against the recovered log and cuts off
+  // the unsynced tail; returns the synced leaf count.
+  Result<uint64_t> OpenSpine();
+  Status CheckLastSyncedLeaf(uint64_t synced);
+
+  void FollowerMain();
+  Status Follow();
+  Status Consume();
+  Status FlushBatch();
+  // Waits for a CatchUp or the poll interval; false once Close began.
+  bool WaitForWork();
+  Status OnSegmentSealed(uint64_t end);
+
+  // Makes the spine durable up to min(written, log's DurableLsn) and records
+  // that in the header. A failure is sticky (as a failed fsync must be).
+  Status SyncSpine();
+  Status WaitForSize(uint64_t target);
+  Status Usable() const;
+  // The tree size a query means (nullopt: everything, after CatchUp).
+  Result<uint64_t> ResolveSize(std::optional<uint64_t> size);
+  // Signs and appends the checkpoint of the first `size` (synced) leaves.
+  Result<Checkpoint> CheckpointLocked(uint64_t size);
+  void ReportBackground(const Status& s);
+
+  Log* const log_;
+  const std::string dir_;
+  const TreeOptions options_;
+  Env* const env_;
+  std::optional<SigningKey> key_;
+  std::unique_ptr<RandomAccessFile> read_file_;
+  std::atomic<uint64_t> size_{0};
+  std::atomic<bool> stopping_{false};  // Close began
+
+  // --- follower thread only ---
+  std::unique_ptr<LogReader> reader_;
+  merkle::TreeBuilder builder_;
+  std::vector<merkle::Subtree> completed_;
+  std::string batch_;
+  std::string segment_;  // segment of the last record hashed
+
+  std::mutex ckpt_mu_;
+  uint64_t last_checkpoint_size_ = 0;  // guarded by ckpt_mu_
+
+  mutable std::mutex file_mu_;
+  std::unique_ptr<WritableFile> spine_;  // guarded by file_mu_
+  uint64_t written_ = 0;                 // guarded by file_mu_
+  spine::Header header_;                 // guarded by file_mu_
+  Status sync_error_;                    // guarded by file_mu_
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_cv_;      // CatchUp or Close wants the follower
+  std::condition_variable progress_cv_;  // size_ moved or the follower stopped
+  bool stop_ = false;                    // guarded by mu_
+  bool wake_ = false;                    // guarded by mu_
+  bool closed_ = false;                  // guarded by mu_
+  bool follower_done_ = false;           // guarded by mu_
+  Status follower_error_;                // guarded by mu_
+  TreeStats counters_;                   // guarded by mu_ (size fields unused)
+  std::thread follower_;
+};
+
+Status LogTreeImpl::LoadKey() {
+  if (options_.signing_key && options_.signing_key_path) {
+    return Status::InvalidArgument("TreeOptions: set signing_key or signing_key_path, not both");
+  }
+  if (options_.signing_key) key_ = options_.signing_key;
+  if (options_.signing_key_path) {
+    auto key = SigningKey::Load(env_, *options_.signing_key_path);
+    if (!key.ok()) return key.status();
+    key_ = std::move(*key);
+  }
+  return Status::OK();
+}
+
+Status LogTreeImpl::Init() {
+  QUIPU_RETURN_IF_ERROR(LoadKey());
+  auto synced = OpenSpine();
+  if (!synced.ok()) return synced.status().WithContext(spine::SpinePath(dir_));
+  auto reader = log_->NewReader(*synced + 1);
+  if (!reader.ok()) return reader.status();
+  reader_ = std::move(*reader);
+  counters_.recomputed_at_open = log_->LastLsn() - *synced;
+  follower_ = std::thread([this] { FollowerMain(); });
+  return Status::OK();
+}
+
+Result<uint64_t> LogTreeImpl::OpenSpine() {
+  const std::string path = spine::SpinePath(dir_);
+  auto exists = env_->FileExists(path);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) QUIPU_RETURN_IF_ERROR(spine::CreateSpine(env_, dir_));
+  auto file = env_->NewRandomAccessFile(path);
+  if (!file.ok()) return file.status();
+  read_file_ = std::move(*file);
+  auto snapshot = spine::ReadSnapshot(*read_file_, std::string(kSpineFileName));
+  if (!snapshot.ok()) return snapshot.status();
+  const uint64_t synced = snapshot->header.synced_leaves;
+  if (snapshot->leaves < synced) {
+    return Status::Corruption("the header says " + std::to_string(synced) +
+                              " leaves were synced but the file holds only " +
+                              std::to_string(snapshot->leaves));
+  }
+  const Lsn last = log_->LastLsn();
+  if (synced > last) {
+    return Status::Corruption("the tree vouches for " + std::to_string(synced) +
+                              " durable records but the log holds only " + std::to_string(last) +
+                              ": records " + std::to_string(last + 1) + ".." +
+                              std::to_string(synced) + " were lost or cut off");
+  }
+  QUIPU_RETURN_IF_ERROR(CheckLastSyncedLeaf(synced));
+  // Nodes past the synced claim may belong to records a power cut took, or
+  // be garbage: they are recomputed from the recovered records.
+  auto writable = env_->ReopenWritableFile(path);
+  if (!writable.ok()) return writable.status();
+  QUIPU_RETURN_IF_ERROR((*writable)->Truncate(spine::FileSizeFor(synced)));
+  auto builder =
+      merkle::TreeBuilder::FromSource(spine::FileSource(read_file_.get(), synced), synced);
+  if (!builder.ok()) return builder.status();
+  builder_ = std::move(*builder);
+  std::lock_guard<std::mutex> guard(file_mu_);
+  spine_ = std::move(*writable);
+  written_ = synced;
+  header_ = snapshot->header;
+  size_.store(synced, std::memory_order_release);
+  return synced;
+}
+
+// One read that catches a spine from another log (or a log rewritten under
+// its spine) at Open; VerifyIntegrity checks every leaf.
+Status LogTreeImpl::CheckLastSyncedLeaf(uint64_t synced) {
+  if (synced == 0) return Status::OK();
+  auto reader = log_->NewReader(synced);
+  if (!reader.ok()) return reader.status();
+  auto more = (*reader)->Next();
+  if (!more.ok()) return more.status();
+  if (!*more || (*reader)->lsn() != synced) return Status::OK();  // its segment is gone
+  auto stored = spine::FileSource(read_file_.get(), synced).SubtreeHash(0, synced - 1);
+  if (!stored.ok()) return stored.status();
+  if (merkle::LeafHash((*reader)->payload()) != *stored) {
+    return Status::Corruption("LSN " + std::to_string(synced) + " in " + (*reader)->segment() +
+                              " at offset " + std::to_string((*reader)->offset()) +
+                              " does not match its leaf in the spine");
+  }
+  return Status::OK();
+}
+
+void LogTreeImpl::FollowerMain() {
+  Status s = Follow();
+  if (!s.ok()) ReportBackground(s.WithContext("tree follower stopped"));
+  std::lock_guard<std::mutex> guard(mu_);
+  follower_error_ = s;
+  follower_done_ = true;
+  progress_cv_.notify_all();
+}
+
+Status LogTreeImpl::Follow() {
+  for (;;) {
+    // Checked per record too: a busy log would otherwise keep Close waiting.
+    if (stopping_.load(std::memory_order_relaxed)) return FlushBatch();
+    auto more = reader_->Next();
+    if (!more.ok()) return more.status();
+    if (*more) {
+      QUIPU_RETURN_IF_ERROR(Consume());
+      continue;
+    }
+    QUIPU_RETURN_IF_ERROR(FlushBatch());
+    if (!WaitForWork()) return Status::OK();
+  }
+}
+
+Status LogTreeImpl::Consume() {
+  const Lsn lsn = reader_->lsn();
+  if (lsn != builder_.size() + 1) {
+    return Status::Corruption("the tree needs LSN " + std::to_string(builder_.size() + 1) +
+                              " next but the log continues at LSN " + std::to_string(lsn));
+  }
+  // A reader moves to the next segment only once it exists, and a segment
+  // is synced and sealed before its successor is created.
+  if (!segment_.empty() && reader_->segment() != segment_) {
+    QUIPU_RETURN_IF_ERROR(OnSegmentSealed(lsn - 1));
+  }
+  if (segment_ != reader_->segment()) segment_ = reader_->segment();
+  completed_.clear();
+  builder_.Append(merkle::LeafHash(reader_->payload()), &completed_);
+  for (const merkle::Subtree& node : completed_) batch_.append(node.hash.AsBytes());
+  if (batch_.size() >= kBatchBytes) QUIPU_RETURN_IF_ERROR(FlushBatch());
+  return Status::OK();
+}
+
+Status LogTreeImpl::FlushBatch() {
+  if (batch_.empty()) return Status::OK();
+  {
+    std::lock_guard<std::mutex> guard(file_mu_);
+    QUIPU_RETURN_IF_ERROR(spine_->Append(batch_));
+    written_ = builder_.size();
+  }
+  batch_.clear();
+  std::lock_guard<std::mutex> guard(mu_);
+  size_.store(builder_.size(), std::memory_order_release);
+  progress_cv_.notify_all();
+  return Status::OK();
+}
+
+bool LogTreeImpl::WaitForWork() {
+  std::unique_lock<std::mutex> lock(mu_);
+  wake_cv_.wait_for(lock, options_.poll_interval, [this] { return stop_ || wake_; });
+  wake_ = false;
+  return !stop_;
+}
+
+Status LogTreeImpl::OnSegmentSealed(uint64_t end) {
+  QUIPU_RETURN_IF_ERROR(FlushBatch());
+  std::lock_guard<std::mutex> guard(ckpt_mu_);
+  QUIPU_RETURN_IF_ERROR(SyncSpine());
+  if (!key_ || !options_.checkpoint_on_seal || end <= last_checkpoint_size_) {
+    return Status::OK();
+  }
+  auto cp = CheckpointLocked(end);
+  if (!cp.ok()) {
+    {
+      std::lock_guard<std::mutex> stats(mu_);
+      ++counters_.checkpoint_failures;
+    }
+    ReportBackground(cp.status().WithContext("checkpoint at segment seal"));
+  }
+  return Status::OK();
+}
+
+Status LogTreeImpl::SyncSpine() {
+  std::lock_guard<std::mutex> guard(file_mu_);
+  QUIPU_RETURN_IF_ERROR(sync_error_);
+  const uint64_t target = std::min<uint64_t>(written_, log_->DurableLsn());
+  if (target <= header_.synced_leaves) return Status::OK();
+  // Nodes first, then the claim: the header never vouches for nodes that a
+  // power cut could still take.
+  const spine::Header next{header_.sequence + 1, target};
+  Status s = spine_->Sync();
+  if (s.ok()) s = spine_->WriteAt((next.sequence % 2) * spine::kSlotSize, spine::EncodeSlot(next));
+  if (s.ok()) s = spine_->Sync();
+  if (!s.ok()) {
+    sync_error_ = s.WithContext("spine sync failed (reopen to recover)");
+    return sync_error_;
+  }
+  header_ = next;
+  std::lock_guard<std::mutex> stats(mu_);
+  counters_.spine_syncs += 2;
+  return Status::OK();
+}
+
+Status LogTreeImpl::Usable() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  if (closed_) return Status::FailedPrecondition(dir_ + ": tree is closed");
+  return Status::OK();
+}
+
+Status LogTreeImpl::WaitForSize(uint64_t target) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) return Status::FailedPrecondition(dir_ + ": tree is closed");
+  wake_ = true;
+  wake_cv_.notify_all();
+  progress_cv_.wait(lock, [&] { return Size() >= target || follower_done_; });
+  if (Size() >= target) return Status::OK();
+  if (!follower_error_.ok()) return follower_error_;
+  return Status::FailedPrecondition(dir_ + ": tree is closing");
+}
+
+Status LogTreeImpl::CatchUp() {
+  const Lsn target = log_->LastLsn();
+  QUIPU_RETURN_IF_ERROR(log_->Flush());
+  return WaitForSize(target);
+}
+
+Result<uint64_t> LogTreeImpl::ResolveSize(std::optional<uint64_t> size) {
+  QUIPU_RETURN_IF_ERROR(Usable());
+  if (!size) {
+    QUIPU_RETURN_IF_ERROR(CatchUp());
+    return Size();
+  }
+  if (*size > Size()) {
+    const Lsn last = log_->LastLsn();
+    if (*size > last) {
+      return Status::InvalidArgument("tree size " + std::to_string(*size) + " exceeds the log's " +
+                                     std::to_string(last) + " records");
+    }
+    QUIPU_RETURN_IF_ERROR(CatchUp());
+  }
+  return *size;
+}
+
+Result<merkle::Hash> LogTreeImpl::Root(std::optional<uint64_t> size) {
+  auto n = ResolveSize(size);
+  if (!n.ok()) return n.status();
+  return merkle::RootHash(spine::FileSource(read_file_.get(), *n), *n);
+}
+
+Result<InclusionProof> LogTreeImpl::ProveInclusion(Lsn lsn, std::optional<uint64_t> size) {
+  auto n = ResolveSize(size);
+  if (!n.ok()) return n.status();
+  if (lsn == 0 || lsn > *n) {
+    return Status::InvalidArgument("LSN " + std::to_string(lsn) + " is not in the tree of size " +
+                                   std::to_string(*n));
+  }
+  const spine::FileSource source(read_file_.get(), *n);
+  InclusionProof proof;
+  proof.leaf_index = lsn - 1;
+  proof.tree_size = *n;
+  auto leaf = source.SubtreeHash(0, proof.leaf_index);
+  if (!leaf.ok()) return leaf.status();
+  proof.leaf_hash = *leaf;
+  auto path = merkle::ProveInclusion(source, proof.leaf_index, *n);
+  if (!path.ok()) return path.status();
+  proof.path = std::move(*path);
+  auto root = merkle::RootHash(source, *n);
+  if (!root.ok()) return root.status();
+  proof.root = *root;
+  return proof;
+}
+
+Result<ConsistencyProof> LogTreeImpl::ProveConsistency(uint64_t old_size,
+                                                       std::optional<uint64_t> new_size) {
+  auto n = ResolveSize(new_size);
+  if (!n.ok()) return n.status();
+  if (old_size == 0 || old_size > *n) {
+    return Status::InvalidArgument("consistency needs 0 < old size (" + std::to_string(old_size) +
+                                   ") ≤ new size (" + std::to_string(*n) + ")");
+  }
+  const spine::FileSource source(read_file_.get(), *n);
+  ConsistencyProof proof;
+  proof.old_size = old_size;
+  proof.new_size = *n;
+  auto old_root = merkle::RootHash(source, old_size);
+  if (!old_root.ok()) return old_root.status();
+  proof.old_root = *old_root;
+  auto new_root = merkle::RootHash(source, *n);
+  if (!new_root.ok()) return new_root.status();
+  proof.new_root = *new_root;
+  auto hashes = merkle::ProveConsistency(source, old_size, *n);
+  if (!hashes.ok()) return hashes.status();
+  proof.proof = std::move(*hashes);
+  return proof;
+}
+
+Result<Checkpoint> LogTreeImpl::WriteCheckpoint() {
+  QUIPU_RETURN_IF_ERROR(Usable());
+  if (!key_) return Status::FailedPrecondition(dir_ + ": no signing key, so no checkpoints");
+  QUIPU_RETURN_IF_ERROR(WaitForSize(log_->DurableLsn()));
+  std::lock_guard<std::mutex> guard(ckpt_mu_);
+  QUIPU_RETURN_IF_ERROR(SyncSpine());
+  uint64_t synced;
+  {
+    std::lock_guard<std::mutex> file(file_mu_);
+    synced = header_.synced_leaves;
+  }
+  return CheckpointLocked(synced);
+}
+
+Result<Checkpoint> LogTreeImpl::CheckpointLocked(uint64_t size) {
+  auto root = merkle::RootHash(spine::FileSource(read_file_.get(), size), size);
+  if (!root.ok()) return root.status();
+  auto cp = SignCheckpoint(*key_, NowMicros(), size, *root);
+  if (!cp.ok()) return cp.status();
+  QUIPU_RETURN_IF_ERROR(AppendCheckpoint(env_, dir_, *cp));
+  last_checkpoint_size_ = std::max(last_checkpoint_size_, size);
+  Status anchored;
+  if (options_.anchor) anchored = options_.anchor(*cp, CheckpointToJson(*cp));
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    ++counters_.checkpoints;
+    if (options_.anchor) counters_.last_anchor_error = anchored;
+    if (!anchored.ok()) ++counters_.anchor_failures;
+  }
+  if (!anchored.ok()) ReportBackground(anchored.WithContext("anchor"));
+  return cp;
+}
+
+Result<VerifyReport> LogTreeImpl::VerifyIntegrity(const VerifyOptions& options) {
+  QUIPU_RETURN_IF_ERROR(CatchUp());
+  VerifyOptions with_env = options;
+  if (with_env.env == nullptr) with_env.env = env_;
+  return quipu::VerifyIntegrity(dir_, with_env);
+}
+
+TreeStats LogTreeImpl::Stats() const {
+  TreeStats stats;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    stats = counters_;
+    stats.follower_error = follower_error_;
+  }
+  stats.size = Size();
+  std::lock_guard<std::mutex> file(file_mu_);
+  stats.synced_size = header_.synced_leaves;
+  return stats;
+}
+
+void LogTreeImpl::ReportBackground(const Status& s) {
+  if (options_.on_background_error) options_.on_background_error(s);
+}
+
+Status LogTreeImpl::Close() {
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (closed_) return Status::FailedPrecondition(dir_ + ": tree is closed");
+    closed_ = true;
+    stop_ = true;
+    stopping_.store(true, std::memory_order_relaxed);
+    wake_cv_.notify_all();
+  }
+  if (follower_.joinable()) follower_.join();
+  Status s = follower_error_;  // the follower has stopped: no lock needed
+  if (s.ok()) s = FlushBatch();
+  Status synced = SyncSpine();
+  if (s.ok()) s = synced;
+  std::lock_guard<std::mutex> guard(file_mu_);
+  if (spine_ != nullptr) {
+    Status closed = spine_->Close();
+    if (s.ok()) s = closed;
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LogTree>> LogTree::Open(Log* log, const std::string& dir,
+                                               const TreeOptions& options) {
+  if (log == nullptr) return Status::InvalidArgument("LogTree::Open: no log");
+  auto tree = std::make_unique<LogTreeImpl>(log, dir, options);
+  QUIPU_RETURN_IF_ERROR(tree->Init());
+  return std::unique_ptr<LogTree>(std::move(tree));
+}
+
+}  // namespace quipu

@@ -1,0 +1,106 @@
+// Runs the built `quipu` binary as a child process for the integrity CLI
+// tests: a fresh temporary directory per test, stdin from a string, stdout,
+// stderr and the exit code collected.
+#ifndef QUIPU_TESTS_CLI_CLI_RUNNER_H_
+#define QUIPU_TESTS_CLI_CLI_RUNNER_H_
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef QUIPU_CLI_PATH
+#define QUIPU_CLI_PATH "./quipu"
+#endif
+
+extern char** environ;
+
+namespace quipu::clitest {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+inline void WriteFile(const fs::path& path, std::string_view data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+class CliFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "quipu-integrity-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    tmp_ = pattern;
+    dir_ = (tmp_ / "store").string();
+  }
+  void TearDown() override { fs::remove_all(tmp_); }
+
+  // Runs `quipu args...` with `input` on stdin.
+  RunResult Run(std::vector<std::string> args, std::string_view input = "") {
+    fs::path in = tmp_ / "stdin", out = tmp_ / "stdout", err = tmp_ / "stderr";
+    WriteFile(in, input);
+    args.insert(args.begin(), QUIPU_CLI_PATH);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    RunResult result;
+    if (rc != 0) {
+      result.err = std::string("posix_spawn failed: ") + std::strerror(rc);
+      return result;
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    result.out = ReadFile(out);
+    result.err = ReadFile(err);
+    return result;
+  }
+
+  // Runs and expects exit 0; returns stdout.
+  std::string RunOk(std::vector<std::string> args, std::string_view input = "") {
+    std::string shown;
+    for (const std::string& a : args) shown += a + " ";
+    RunResult r = Run(std::move(args), input);
+    EXPECT_EQ(r.exit_code, 0) << "quipu " << shown << "\nstderr: " << r.err;
+    return r.out;
+  }
+
+  std::string Path(const std::string& name) const { return (tmp_ / name).string(); }
+
+  fs::path tmp_;
+  std::string dir_;
+};
+
+}  // namespace quipu::clitest
+
+#endif  // QUIPU_TESTS_CLI_CLI_RUNNER_H_

@@ -1,0 +1,283 @@
+// The threat table of docs/integrity.md, one test per row, each on a real
+// store on disk attacked the way the row says and then checked with the
+// `quipu` binary. The attacks keep every CRC valid, so only the integrity
+// layer (spine, segment chain, signed checkpoints, proofs) can notice.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/cli_runner.h"
+#include "log/format.h"
+#include "quipu/merkle.h"
+
+namespace quipu::clitest {
+namespace {
+
+using nlohmann::json;
+
+uint32_t Load32(const std::string& b, size_t at) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(b[at + i]);
+  return v;
+}
+
+void Store32(std::string* b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; i++) (*b)[at + i] = static_cast<char>(v >> (8 * i));
+}
+
+// One frame of a segment file, as src/log/format.h lays it out.
+struct Frame {
+  size_t offset;  // of the frame header
+  uint32_t length_field;
+  std::string payload;
+  bool marker() const { return (length_field & format::kMarkerFlag) != 0; }
+};
+
+std::vector<Frame> Frames(const std::string& seg) {
+  std::vector<Frame> out;
+  size_t at = format::kSegmentHeaderSize;
+  while (at + format::kFrameHeaderSize <= seg.size()) {
+    uint32_t length_field = Load32(seg, at + 4);
+    size_t len = length_field & ~format::kMarkerFlag;
+    out.push_back({at, length_field, seg.substr(at + format::kFrameHeaderSize, len)});
+    at += format::kFrameHeaderSize + len;
+  }
+  return out;
+}
+
+std::vector<std::string> Records(const std::string& seg) {
+  std::vector<std::string> out;
+  for (const Frame& f : Frames(seg)) {
+    if (!f.marker()) out.push_back(f.payload);
+  }
+  return out;
+}
+
+// A whole segment file holding `records` for `base`, every CRC valid: what a
+// forger with the format spec writes.
+std::string ForgeSegment(Lsn base, const std::vector<std::string>& records) {
+  std::string seg = format::EncodeSegmentHeader(base);
+  for (const std::string& r : records) {
+    format::AppendFrame(&seg, format::FrameCrc(static_cast<uint32_t>(r.size()), r, base), r);
+  }
+  return seg;
+}
+
+class ThreatTest : public CliFixture {
+ protected:
+  // 40 records over 5 segments, a checkpoint at every seal and at the end.
+  void SetUp() override {
+    CliFixture::SetUp();
+    key_ = Path("key");
+    RunOk({"keygen", "--out", key_});
+    std::string input;
+    for (int i = 1; i <= 40; i++) input += "record-" + std::to_string(i) + "\n";
+    RunOk({"ingest", dir_, "--segment-size", "256", "--signing-key", key_}, input);
+    ASSERT_GE(Segments().size(), 4u);
+  }
+
+  std::vector<std::string> Segments() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      if (e.path().extension() == ".qlog") out.push_back(e.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  static Lsn BaseOf(const std::string& path) {
+    Lsn base = 0;
+    EXPECT_TRUE(format::ParseSegmentFileName(fs::path(path).filename().string(), &base));
+    return base;
+  }
+
+  // Changes one byte of record `lsn`'s payload in place and fixes its CRC.
+  // Returns the segment file name.
+  std::string EditRecordKeepingCrc(Lsn lsn) {
+    std::vector<std::string> segs = Segments();
+    auto it = std::find_if(segs.rbegin(), segs.rend(),
+                           [&](const std::string& s) { return BaseOf(s) <= lsn; });
+    std::string seg = ReadFile(*it);
+    Lsn n = BaseOf(*it);
+    for (const Frame& f : Frames(seg)) {
+      if (f.marker() || n++ != lsn) continue;
+      std::string payload = f.payload;
+      payload[0] ^= 0x20;  // 'r' -> 'R'
+      seg.replace(f.offset + format::kFrameHeaderSize, payload.size(), payload);
+      Store32(&seg, f.offset, format::FrameCrc(f.length_field, payload, BaseOf(*it)));
+      WriteFile(*it, seg);
+      return fs::path(*it).filename().string();
+    }
+    ADD_FAILURE() << "no LSN " << lsn;
+    return "";
+  }
+
+  RunResult Verify() { return Run({"verify", dir_, "--public-key", key_ + ".pub"}); }
+
+  // Expects verify to fail, its one error line containing each of `words`.
+  void ExpectCaught(const std::vector<std::string>& words) {
+    RunResult r = Verify();
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    for (const std::string& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << r.err;
+  }
+
+  std::string key_;
+};
+
+TEST_F(ThreatTest, CleanStoreVerifies) {
+  RunResult r = Verify();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("records       40"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verified"), std::string::npos) << r.out;
+}
+
+TEST_F(ThreatTest, ByteEditedInPlaceWithItsCrcFixedIsCaught) {
+  std::string file = EditRecordKeepingCrc(12);
+  // Every frame still checks out, so the log layer sees nothing wrong...
+  EXPECT_EQ(Run({"check", dir_}).exit_code, 0);
+  // ...but the record no longer hashes to its leaf.
+  ExpectCaught({"LSN 12", file, "offset"});
+}
+
+TEST_F(ThreatTest, SegmentRemovedIsCaught) {
+  std::vector<std::string> segs = Segments();
+  Lsn missing = BaseOf(segs[1]);
+  fs::remove(segs[1]);
+  ExpectCaught({"LSN " + std::to_string(missing)});
+}
+
+TEST_F(ThreatTest, SegmentsSwappedAreCaught) {
+  std::vector<std::string> segs = Segments();
+  std::string a = ReadFile(segs[1]), b = ReadFile(segs[2]);
+  WriteFile(segs[1], b);
+  WriteFile(segs[2], a);
+  ExpectCaught({"LSN"});
+}
+
+TEST_F(ThreatTest, SegmentReorderedAndReframedWithValidCrcsIsCaught) {
+  // The forger reorders a sealed segment's records and reframes them so
+  // every header and frame CRC is valid: only the spine notices.
+  std::vector<std::string> segs = Segments();
+  std::vector<std::string> records = Records(ReadFile(segs[1]));
+  ASSERT_GE(records.size(), 2u);
+  std::reverse(records.begin(), records.end());
+  WriteFile(segs[1], ForgeSegment(BaseOf(segs[1]), records));
+  EXPECT_EQ(Run({"check", dir_}).exit_code, 0) << "the forgery is well-framed";
+  ExpectCaught({"LSN " + std::to_string(BaseOf(segs[1])), fs::path(segs[1]).filename().string()});
+}
+
+TEST_F(ThreatTest, NewestRecordsTruncatedBelowACheckpointAreCaught) {
+  // Cut the last two records at a frame boundary (a clean-looking log), and
+  // remove the SPINE too, so only the checkpoints remember the lost records.
+  std::string last = Segments().back();
+  std::string seg = ReadFile(last);
+  std::vector<Frame> frames = Frames(seg);
+  std::vector<size_t> record_offsets;
+  for (const Frame& f : frames) {
+    if (!f.marker()) record_offsets.push_back(f.offset);
+  }
+  ASSERT_GE(record_offsets.size(), 2u);
+  fs::resize_file(last, record_offsets[record_offsets.size() - 2]);
+  ExpectCaught({});
+  fs::remove(dir_ + "/SPINE");
+  ExpectCaught({"CHECKPOINTS"});
+}
+
+TEST_F(ThreatTest, SpineRewrittenFromScratchIsCaughtOnlyByTheSignedCheckpoint) {
+  // The forger edits a record, fixes its CRC, deletes the spine and has
+  // quipu rebuild it from the edited records.
+  EditRecordKeepingCrc(5);
+  fs::remove(dir_ + "/SPINE");
+  RunOk({"root", dir_});
+  ASSERT_TRUE(fs::exists(dir_ + "/SPINE"));
+  // Spine and records agree again: without checkpoints nothing is wrong.
+  fs::rename(dir_ + "/CHECKPOINTS", Path("CHECKPOINTS.real"));
+  EXPECT_EQ(Verify().exit_code, 0);
+  // The real checkpoints were signed over the original records.
+  fs::rename(Path("CHECKPOINTS.real"), dir_ + "/CHECKPOINTS");
+  ExpectCaught({"CHECKPOINTS"});
+  // Re-signing with the forger's own key is caught by the owner's public key.
+  fs::remove(dir_ + "/CHECKPOINTS");
+  RunOk({"keygen", "--out", Path("forger")});
+  RunOk({"checkpoint", dir_, "--key", Path("forger")});
+  EXPECT_EQ(Run({"verify", dir_}).exit_code, 0) << "without the key only roots are checked";
+  ExpectCaught({"signature"});
+}
+
+TEST_F(ThreatTest, CheckpointFileEditedIsCaught) {
+  const std::string path = dir_ + "/CHECKPOINTS";
+  const std::string original = ReadFile(path);
+  std::string first = original.substr(0, original.find('\n'));
+  json cp = json::parse(first);
+  auto with_first_line = [&](const std::string& line) {
+    WriteFile(path, line + original.substr(original.find('\n')));
+  };
+
+  // A different root: caught against the records even without the key.
+  json edited = cp;
+  edited["root"] = merkle::LeafHash("forged").ToHex();
+  with_first_line(edited.dump());
+  EXPECT_EQ(Run({"verify", dir_}).exit_code, 1);
+  ExpectCaught({"CHECKPOINTS"});
+
+  // A different time: the roots still match, only the signature catches it.
+  edited = cp;
+  edited["time_us"] = cp["time_us"].get<int64_t>() - 1000000;
+  with_first_line(edited.dump());
+  EXPECT_EQ(Run({"verify", dir_}).exit_code, 0);
+  ExpectCaught({"CHECKPOINTS", "signature"});
+
+  // A line that is no checkpoint at all.
+  with_first_line("{\"tree_size\":3}");
+  ExpectCaught({"CHECKPOINTS line 1"});
+
+  WriteFile(path, original);
+  EXPECT_EQ(Verify().exit_code, 0);
+}
+
+TEST_F(ThreatTest, ForgedProofsAreRejected) {
+  std::string cps = dir_ + "/CHECKPOINTS";
+  std::string lines = ReadFile(cps);
+  ASSERT_EQ(json::parse(lines.substr(lines.rfind('\n', lines.size() - 2) + 1))["tree_size"], 40)
+      << "the proofs below are checked against the last checkpoint";
+  const json real = json::parse(RunOk({"prove", dir_, "9", "--json"}));
+  std::string file = Path("proof.json");
+  auto accepted = [&](const json& proof, std::vector<std::string> extra = {}) {
+    WriteFile(file, proof.dump());
+    std::vector<std::string> args = {"verify-proof", "--proof",    file, "--checkpoint", cps,
+                                     "--public-key", key_ + ".pub"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args).exit_code == 0;
+  };
+  std::string data = Path("data");
+  WriteFile(data, "record-9");
+  ASSERT_TRUE(accepted(real, {"--leaf-data", data}));
+
+  // A record that was never appended, with the real path.
+  WriteFile(data, "record-9 (amended)");
+  EXPECT_FALSE(accepted(real, {"--leaf-data", data}));
+  json forged = real;
+  forged["leaf_hash"] = merkle::LeafHash("record-9 (amended)").ToHex();
+  EXPECT_FALSE(accepted(forged));
+  // A tampered path, a moved leaf, a shortened path.
+  forged = real;
+  forged["path"][1] = merkle::LeafHash("x").ToHex();
+  EXPECT_FALSE(accepted(forged));
+  forged = real;
+  forged["leaf_index"] = 9;
+  EXPECT_FALSE(accepted(forged));
+  forged = real;
+  forged["path"].erase(forged["path"].size() - 1);
+  EXPECT_FALSE(accepted(forged));
+  // A consistency proof with one hash replaced.
+  RunOk({"ingest", dir_}, "41\n");
+  json cons = json::parse(RunOk({"consistency", dir_, "--old", "40", "--json"}));
+  ASSERT_TRUE(accepted(cons));
+  cons["proof"][0] = merkle::LeafHash("y").ToHex();
+  EXPECT_FALSE(accepted(cons));
+}
+
+}  // namespace
+}  // namespace quipu::clitest

@@ -1,0 +1,111 @@
+// Shared helpers for the LogTree tests: a log with small segments on a
+// FaultEnv, and the in-memory tree the on-disk one must agree with.
+#ifndef QUIPU_TESTS_INTEGRITY_TREE_FIXTURE_H_
+#define QUIPU_TESTS_INTEGRITY_TREE_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "integrity/memory_tree.h"
+#include "io/fault_env.h"
+#include "quipu/log.h"
+#include "quipu/tree.h"
+#include "test_dir.h"
+
+namespace quipu::testing {
+
+// The seed of a randomized test: QUIPU_SEED if set, else random; printed so
+// a failure can be replayed.
+inline uint64_t TestSeed() {
+  const char* env = std::getenv("QUIPU_SEED");
+  const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
+  std::cout << "QUIPU_SEED=" << seed << "\n";
+  return seed;
+}
+
+class TreeFixture : public ::testing::Test {
+ protected:
+  TreeFixture() : env_(Env::Default()) {}
+
+  LogOptions Options(DurabilityPolicy policy = DurabilityPolicy::Always()) {
+    LogOptions options;
+    options.env = &env_;
+    options.durability = policy;
+    options.segment_size = segment_size_;
+    options.max_record_size = 1024;
+    // Small, so records become readable (flushed) long before they are
+    // durable: the follower then runs ahead of DurableLsn().
+    options.buffer_size = 2048;
+    return options;
+  }
+
+  TreeOptions TreeOpts() {
+    TreeOptions options;
+    options.env = &env_;
+    options.poll_interval = std::chrono::milliseconds(1);
+    return options;
+  }
+
+  void OpenLog(DurabilityPolicy policy = DurabilityPolicy::Always()) {
+    auto log = Log::Open(dir_.log(), Options(policy));
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+  }
+
+  Status OpenTree(const TreeOptions& options) {
+    auto tree = LogTree::Open(log_.get(), dir_.log(), options);
+    if (!tree.ok()) return tree.status();
+    tree_ = std::move(*tree);
+    return Status::OK();
+  }
+  void OpenTree() { ASSERT_TRUE(OpenTree(TreeOpts()).ok()); }
+
+  VerifyOptions VerifyOpts() {
+    VerifyOptions options;
+    options.env = &env_;
+    return options;
+  }
+
+  void CloseAll() {
+    if (tree_ != nullptr) {
+      EXPECT_TRUE(tree_->Close().ok());
+    }
+    tree_.reset();
+    if (log_ != nullptr) {
+      EXPECT_TRUE(log_->Close().ok());
+    }
+    log_.reset();
+  }
+
+  void Append(int count, const std::string& prefix = "record-") {
+    for (int i = 0; i < count; ++i) {
+      const std::string payload = prefix + std::to_string(payloads_.size());
+      auto lsn = log_->Append(payload);
+      ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+      payloads_.push_back(payload);
+    }
+  }
+
+  // The in-memory tree over the first `n` payloads appended.
+  merkle::MemoryTree Memory(size_t n) const {
+    merkle::MemoryTree tree;
+    for (size_t i = 0; i < n; ++i) tree.AppendPayload(payloads_[i]);
+    return tree;
+  }
+
+  uint64_t segment_size_ = 4096;
+  TestDir dir_;
+  FaultEnv env_;
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<LogTree> tree_;
+  std::vector<std::string> payloads_;
+};
+
+}  // namespace quipu::testing
+
+#endif  // QUIPU_TESTS_INTEGRITY_TREE_FIXTURE_H_
