@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  libssl-dev librocksdb-dev clang libclang-rt-14-dev clang-format
+  libssl-dev librocksdb-dev libsqlite3-dev clang libclang-rt-14-dev clang-format
 )
 
 missing=()

@@ -33,6 +33,10 @@ const VerbOutcome& LastOutcome();
 // Makes `action` the body of subcommand `verb`; its Status becomes LastOutcome().
 void SetAction(CLI::App* verb, std::function<Status()> action);
 
+// The first non-OK of the two, else OK: for cleanup steps that must run
+// even after an error without hiding it.
+inline Status FirstError(const Status& a, const Status& b) { return a.ok() ? b : a; }
+
 // Adds `--durability POLICY` to `verb`, stored in `*spec` (default "always").
 // Spellings DurabilityPolicy::Parse rejects are usage errors.
 void AddDurabilityFlag(CLI::App* verb, std::string* spec);

@@ -18,14 +18,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
-#include <stop_token>
 #include <string>
-#include <thread>
 
+#include "cli/acks.h"
 #include "cli/anchor.h"
 #include "cli/common.h"
 #include "cli/line_reader.h"
@@ -36,8 +34,6 @@
 namespace quipu::cli {
 
 namespace {
-
-Status FirstError(const Status& a, const Status& b) { return a.ok() ? b : a; }
 
 // Prints the progress lines. Thread safe.
 //
@@ -86,100 +82,6 @@ class Progress {
   Lsn announced_;  // guarded by mu_: last "appended" printed
   Lsn watermark_;  // guarded by mu_: highest durable LSN the log reported
   Lsn printed_;    // guarded by mu_: last "durable" printed
-};
-
-// Waits on the durable watermark and hands each advance to Progress.
-class Watcher {
- public:
-  Watcher(Log* log, Progress* progress)
-      : log_(log), progress_(progress), thread_([this](std::stop_token stop) { Loop(stop); }) {}
-
-  // Stops the thread (within one wait) and returns the error that ended it early, if any.
-  Status Stop() {
-    thread_.request_stop();
-    thread_.join();
-    return error_;
-  }
-
- private:
-  void Loop(std::stop_token stop) {
-    Lsn seen = log_->DurableLsn();
-    while (!stop.stop_requested()) {
-      Result<Lsn> now = log_->AwaitDurableAbove(seen, std::chrono::milliseconds(100));
-      if (!now.ok()) {
-        error_ = now.status();
-        return;
-      }
-      if (*now <= seen) continue;
-      seen = *now;
-      Status s = progress_->DurableAt(seen);
-      if (!s.ok()) {
-        error_ = s;
-        return;
-      }
-    }
-  }
-
-  Log* log_;
-  Progress* progress_;
-  Status error_;         // written by the thread, read after join
-  std::jthread thread_;  // last: starts once the members above exist
-};
-
-// group[:MS]: makes pending appends durable, one Sync() at a time.
-class GroupSyncer {
- public:
-  GroupSyncer(Log* log, std::chrono::microseconds gather)
-      : log_(log), gather_(gather), thread_([this](std::stop_token stop) { Loop(stop); }) {}
-
-  // Tells the syncer that appends are pending.
-  void Poke() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending_ = true;
-    }
-    cv_.notify_one();
-  }
-
-  bool failed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return !error_.ok();
-  }
-
-  // Stops the thread; the caller makes the final sync. Returns the sync error, if any.
-  Status Stop() {
-    thread_.request_stop();
-    thread_.join();
-    return error_;
-  }
-
- private:
-  void Loop(std::stop_token stop) {
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        if (!cv_.wait(lock, stop, [this] { return pending_; })) return;
-        // Appends after this point set pending_ again; the Sync below covers
-        // at least everything appended before it.
-        pending_ = false;
-      }
-      if (gather_.count() > 0) std::this_thread::sleep_for(gather_);
-      Status s = log_->Sync();
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        error_ = s;
-        return;
-      }
-    }
-  }
-
-  Log* log_;
-  std::chrono::microseconds gather_;
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool pending_ = false;  // guarded by mu_
-  Status error_;          // guarded by mu_
-  std::jthread thread_;   // last: starts once the members above exist
 };
 
 // Appends every line of stdin, printing its LSN. Returns at EOF or the first error.
@@ -262,7 +164,7 @@ Status Ingest(const IngestFlags& flags) {
   Progress progress(log->LastLsn(), log->DurableLsn());
   Status s;
   {
-    Watcher watcher(log, &progress);
+    DurableWatcher watcher(log, [&progress](Lsn lsn) { return progress.DurableAt(lsn); });
     std::unique_ptr<GroupSyncer> syncer;
     if (group) syncer = std::make_unique<GroupSyncer>(log, policy->interval());
     s = AppendLines(log, group ? Durability::kBuffered : Durability::kPolicy, &progress,

@@ -25,7 +25,7 @@ std::string OneLineUsageError(const CLI::App* app, const CLI::Error& e) {
 }
 
 int Run(int argc, char** argv) {
-  CLI::App app{"quipu: an embedded durable append-only log", "quipu"};
+  CLI::App app{"quipu: an embedded durable append-only log and audit store", "quipu"};
   app.require_subcommand(1);
   app.failure_message(OneLineUsageError);
   quipu::cli::RegisterIngest(app);
@@ -38,6 +38,13 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterVerify(app);
   quipu::cli::RegisterVerifyProof(app);
   quipu::cli::RegisterKeygen(app);
+  quipu::cli::RegisterEmit(app);
+  quipu::cli::RegisterDefineType(app);
+  quipu::cli::RegisterDefineColumn(app);
+  quipu::cli::RegisterTypes(app);
+  quipu::cli::RegisterQuery(app);
+  quipu::cli::RegisterHistory(app);
+  quipu::cli::RegisterEntities(app);
 
   try {
     app.parse(argc, argv);

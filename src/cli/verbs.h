@@ -32,6 +32,21 @@ void RegisterKeygen(CLI::App& app);
 void RegisterVerify(CLI::App& app);
 // verify-proof: checks a proof file against a trusted root, without a store.
 void RegisterVerifyProof(CLI::App& app);
+// The audit store (docs/audit.md):
+// emit DIR: records events given as JSON (--json, or NDJSON on --stdin), acking like ingest.
+void RegisterEmit(CLI::App& app);
+// define-type DIR --json SCHEMA: defines or evolves an entity type.
+void RegisterDefineType(CLI::App& app);
+// define-column DIR NAME KIND: registers a custom log-row column.
+void RegisterDefineColumn(CLI::App& app);
+// types DIR: lists entity types and columns.
+void RegisterTypes(CLI::App& app);
+// query DIR: log rows by target, actor, method, time and columns, paged by cursor.
+void RegisterQuery(CLI::App& app);
+// history DIR TYPE ID: every version of one entity.
+void RegisterHistory(CLI::App& app);
+// entities DIR TYPE: the latest version of each entity of a type.
+void RegisterEntities(CLI::App& app);
 
 }  // namespace quipu::cli
 

@@ -1,6 +1,7 @@
-// Runs the built `quipu` binary as a child process for the integrity CLI
-// tests: a fresh temporary directory per test, stdin from a string, stdout,
-// stderr and the exit code collected.
+// tests/cli/cli_runner.h — runs the built `quipu` binary as a child process
+// for black-box CLI tests: a fresh temporary directory per test (dir_ names a
+// store inside it), stdin from a string, stdout, stderr and the exit code
+// collected.
 #ifndef QUIPU_TESTS_CLI_CLI_RUNNER_H_
 #define QUIPU_TESTS_CLI_CLI_RUNNER_H_
 
@@ -46,10 +47,17 @@ inline void WriteFile(const fs::path& path, std::string_view data) {
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
+inline std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 class CliFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "quipu-integrity-XXXXXX").string();
+    std::string pattern = (fs::temp_directory_path() / "quipu-cli-XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     tmp_ = pattern;
     dir_ = (tmp_ / "store").string();

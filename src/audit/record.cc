@@ -1,0 +1,275 @@
+// audit/record.cc — encoder and decoder of audit store records.
+#include "audit/record.h"
+
+#include <bit>
+#include <cstring>
+
+#include "util/coding.h"
+
+namespace quipu::audit {
+
+namespace {
+
+// Field flags in a TypeRecord.
+constexpr uint8_t kRequired = 1;
+constexpr uint8_t kIndexed = 2;
+
+constexpr uint8_t kMaxFutureVersion = 15;
+
+// --- writing ---
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutString(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+void PutHeader(std::string* out, RecordKind kind) {
+  out->push_back(static_cast<char>(kRecordVersion));
+  out->push_back(static_cast<char>(kind));
+}
+
+// kind byte, then a string (text, json) or 8 bytes of IEEE-754 (number).
+void PutValue(std::string* out, const Value& v) {
+  out->push_back(static_cast<char>(v.kind));
+  if (v.kind == FieldKind::kNumber) {
+    PutFixed64(out, std::bit_cast<uint64_t>(v.number));
+  } else {
+    PutString(out, v.text);
+  }
+}
+
+void PutOrdinalValues(std::string* out, const OrdinalValues& values) {
+  PutVarint(out, values.size());
+  for (const auto& [ordinal, value] : values) {
+    PutVarint(out, ordinal);
+    PutValue(out, value);
+  }
+}
+
+void PutRef(std::string* out, const RefRecord& ref) {
+  PutVarint(out, ref.type);
+  PutString(out, ref.id);
+  PutVarint(out, ref.number);
+}
+
+// --- reading ---
+
+// A cursor over a record; every Get* returns false once the bytes run out.
+class Input {
+ public:
+  explicit Input(std::string_view s) : s_(s) {}
+
+  bool Done() const { return s_.empty(); }
+
+  bool GetByte(uint8_t* v) {
+    if (s_.empty()) return false;
+    *v = static_cast<uint8_t>(s_[0]);
+    s_.remove_prefix(1);
+    return true;
+  }
+  bool GetVarint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift <= 63; shift += 7) {
+      uint8_t b;
+      if (!GetByte(&b)) return false;
+      result |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool GetVarint32(uint32_t* v) {
+    uint64_t w;
+    if (!GetVarint(&w) || w > UINT32_MAX) return false;
+    *v = static_cast<uint32_t>(w);
+    return true;
+  }
+  bool GetFixed64(uint64_t* v) {
+    if (s_.size() < 8) return false;
+    *v = DecodeFixed64(s_.data());
+    s_.remove_prefix(8);
+    return true;
+  }
+  bool GetString(std::string* v) {
+    uint64_t n;
+    if (!GetVarint(&n) || n > s_.size()) return false;
+    v->assign(s_.data(), n);
+    s_.remove_prefix(n);
+    return true;
+  }
+  bool GetKind(FieldKind* kind) {
+    uint8_t b;
+    if (!GetByte(&b) || b < 1 || b > 3) return false;
+    *kind = static_cast<FieldKind>(b);
+    return true;
+  }
+  bool GetValue(Value* v) {
+    if (!GetKind(&v->kind)) return false;
+    if (v->kind != FieldKind::kNumber) return GetString(&v->text);
+    uint64_t bits;
+    if (!GetFixed64(&bits)) return false;
+    v->number = std::bit_cast<double>(bits);
+    return true;
+  }
+  bool GetOrdinalValues(OrdinalValues* values) {
+    uint64_t n;
+    if (!GetVarint(&n) || n > s_.size()) return false;
+    values->resize(n);
+    for (auto& [ordinal, value] : *values) {
+      if (!GetVarint32(&ordinal) || !GetValue(&value)) return false;
+    }
+    return true;
+  }
+  bool GetRef(RefRecord* ref) {
+    return GetVarint32(&ref->type) && GetString(&ref->id) && GetVarint32(&ref->number);
+  }
+
+ private:
+  std::string_view s_;
+};
+
+Status Truncated(std::string_view what) {
+  return Status::Corruption("audit " + std::string(what) + " record does not decode");
+}
+
+// Skips the two header bytes already checked by PeekKind.
+Input BodyOf(std::string_view payload) { return Input(payload.substr(2)); }
+
+bool GetVersion(Input* in, VersionRecord* v) {
+  return in->GetVarint32(&v->type) && in->GetString(&v->id) && in->GetVarint32(&v->number) &&
+         in->GetOrdinalValues(&v->fields);
+}
+
+}  // namespace
+
+void EncodeType(const TypeRecord& rec, std::string* out) {
+  PutHeader(out, RecordKind::kType);
+  PutString(out, rec.schema.name);
+  PutVarint(out, rec.schema.fields.size());
+  for (const FieldSpec& f : rec.schema.fields) {
+    PutString(out, f.name);
+    out->push_back(static_cast<char>(f.kind));
+    out->push_back(static_cast<char>((f.required ? kRequired : 0) | (f.indexed ? kIndexed : 0)));
+  }
+}
+
+void EncodeColumn(const ColumnRecord& rec, std::string* out) {
+  PutHeader(out, RecordKind::kColumn);
+  PutString(out, rec.column.name);
+  out->push_back(static_cast<char>(rec.column.kind));
+}
+
+void EncodeEvent(const EventRecord& rec, std::string* out) {
+  PutHeader(out, RecordKind::kEvent);
+  PutVarint(out, rec.log_id);
+  PutFixed64(out, static_cast<uint64_t>(rec.micros));
+  PutVarint(out, rec.versions.size());
+  for (const VersionRecord& v : rec.versions) {
+    PutVarint(out, v.type);
+    PutString(out, v.id);
+    PutVarint(out, v.number);
+    PutOrdinalValues(out, v.fields);
+  }
+  PutRef(out, rec.actor);
+  PutString(out, rec.method);
+  PutString(out, rec.url);
+  if (rec.content) {
+    PutValue(out, *rec.content);
+  } else {
+    out->push_back(0);
+  }
+  PutOrdinalValues(out, rec.columns);
+  PutVarint(out, rec.targets.size());
+  for (const RefRecord& t : rec.targets) PutRef(out, t);
+}
+
+Result<RecordKind> PeekKind(std::string_view payload) {
+  if (payload.size() < 2) return Status::Corruption("audit record shorter than its header");
+  const uint8_t version = static_cast<uint8_t>(payload[0]);
+  // Versions up to kMaxFutureVersion are "too new"; anything else in the
+  // first byte means the record was not written by an audit store at all.
+  if (version > kRecordVersion && version <= kMaxFutureVersion) {
+    return Status::NotSupported("audit record version " + std::to_string(version) +
+                                " is newer than this build understands (" +
+                                std::to_string(kRecordVersion) + ")");
+  }
+  const uint8_t kind = static_cast<uint8_t>(payload[1]);
+  if (version != kRecordVersion || kind < 1 || kind > 3) {
+    return Status::Corruption("not an audit store record (version " + std::to_string(version) +
+                              ", kind " + std::to_string(kind) + ")");
+  }
+  return static_cast<RecordKind>(kind);
+}
+
+Status DecodeType(std::string_view payload, TypeRecord* rec) {
+  Input in = BodyOf(payload);
+  uint64_t n;
+  if (!in.GetString(&rec->schema.name) || !in.GetVarint(&n) || n > payload.size()) {
+    return Truncated("type");
+  }
+  rec->schema.fields.resize(n);
+  for (FieldSpec& f : rec->schema.fields) {
+    uint8_t flags;
+    if (!in.GetString(&f.name) || !in.GetKind(&f.kind) || !in.GetByte(&flags)) {
+      return Truncated("type");
+    }
+    f.required = flags & kRequired;
+    f.indexed = flags & kIndexed;
+  }
+  return in.Done() ? Status::OK() : Truncated("type");
+}
+
+Status DecodeColumn(std::string_view payload, ColumnRecord* rec) {
+  Input in = BodyOf(payload);
+  if (!in.GetString(&rec->column.name) || !in.GetKind(&rec->column.kind) || !in.Done()) {
+    return Truncated("column");
+  }
+  return Status::OK();
+}
+
+Status DecodeEvent(std::string_view payload, EventRecord* rec) {
+  Input in = BodyOf(payload);
+  uint64_t micros, n;
+  if (!in.GetVarint(&rec->log_id) || !in.GetFixed64(&micros) || !in.GetVarint(&n) ||
+      n > payload.size()) {
+    return Truncated("event");
+  }
+  rec->micros = static_cast<int64_t>(micros);
+  rec->versions.resize(n);
+  for (VersionRecord& v : rec->versions) {
+    if (!GetVersion(&in, &v)) return Truncated("event");
+  }
+  uint8_t content_kind;
+  if (!in.GetRef(&rec->actor) || !in.GetString(&rec->method) || !in.GetString(&rec->url) ||
+      !in.GetByte(&content_kind)) {
+    return Truncated("event");
+  }
+  if (content_kind != 0) {
+    Value v;
+    v.kind = static_cast<FieldKind>(content_kind);
+    if (content_kind > 3 || v.kind == FieldKind::kNumber || !in.GetString(&v.text)) {
+      return Truncated("event");
+    }
+    rec->content = std::move(v);
+  }
+  if (!in.GetOrdinalValues(&rec->columns) || !in.GetVarint(&n) || n > payload.size()) {
+    return Truncated("event");
+  }
+  rec->targets.resize(n);
+  for (RefRecord& t : rec->targets) {
+    if (!in.GetRef(&t)) return Truncated("event");
+  }
+  return in.Done() ? Status::OK() : Truncated("event");
+}
+
+}  // namespace quipu::audit

@@ -1,0 +1,198 @@
+// audit/store.cc — AuditStore: the writer path over the log, Open's replay,
+// and the read API.
+//
+// The writer mutex (write_mu_) serializes "check against the current state
+// -> build the record -> Append -> apply", so log_ids and versions follow the
+// order of records in the log, which is the order Open replays them in.
+// Waiting for durability happens after write_mu_ is released: that is what
+// lets concurrent emitters share one fdatasync (the log's group commit).
+#include <chrono>
+
+#include "audit/query.h"
+#include "audit/state.h"
+#include "quipu/audit.h"
+
+namespace quipu {
+
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class AuditStoreImpl final : public AuditStore {
+ public:
+  AuditStoreImpl(std::unique_ptr<Log> log, DurabilityPolicy policy)
+      : log_(std::move(log)), policy_(policy) {}
+  ~AuditStoreImpl() override {
+    if (!closed_) (void)log_->Close();
+  }
+
+  // Replays the whole log into state_.
+  Status Rebuild() {
+    auto reader = log_->NewReader(1);
+    if (!reader.ok()) return reader.status();
+    while (true) {
+      auto more = (*reader)->Next();
+      if (!more.ok()) return more.status();
+      if (!*more) return Status::OK();
+      QUIPU_RETURN_IF_ERROR(state_.ApplyPayload((*reader)->payload(), (*reader)->lsn()));
+    }
+  }
+
+  Status DefineType(const TypeSchema& schema) override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    auto rec = state_.catalog().PrepareType(schema);
+    if (!rec.ok()) return rec.status();
+    if (!*rec) return Status::OK();
+    std::string payload;
+    audit::EncodeType(**rec, &payload);
+    return WriteLocked(lock, payload, Durability::kImmediate,
+                       [&](Lsn) { return state_.catalog().ApplyType(**rec); })
+        .status();
+  }
+
+  std::vector<TypeSchema> Types() const override { return state_.catalog().Types(); }
+
+  Result<TypeSchema> GetType(std::string_view name) const override {
+    auto view = state_.catalog().LookupType(name);
+    if (!view.ok()) return view.status();
+    return *view->schema;
+  }
+
+  Status RegisterColumn(const ColumnSpec& column) override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    auto rec = state_.catalog().PrepareColumn(column);
+    if (!rec.ok()) return rec.status();
+    if (!*rec) return Status::OK();
+    std::string payload;
+    audit::EncodeColumn(**rec, &payload);
+    return WriteLocked(lock, payload, Durability::kImmediate,
+                       [&](Lsn) { return state_.catalog().ApplyColumn(**rec); })
+        .status();
+  }
+
+  std::vector<ColumnSpec> Columns() const override { return state_.catalog().Columns(); }
+
+  Result<EmitResult> Emit(const Event& event, Durability durability) override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    auto rec = state_.PrepareEvent(event, NowMicros());
+    if (!rec.ok()) return rec.status();
+    std::string payload;
+    audit::EncodeEvent(*rec, &payload);
+    const uint64_t log_id = rec->log_id;
+    const int64_t micros = rec->micros;
+    auto lsn = WriteLocked(lock, payload, durability,
+                           [&](Lsn at) { return state_.ApplyEvent(std::move(*rec), at); });
+    if (!lsn.ok()) return lsn.status();
+    return EmitResult{log_id, *lsn, micros};
+  }
+
+  Lsn DurableLsn() const override { return log_->DurableLsn(); }
+  Status WaitDurable(Lsn lsn) override { return log_->WaitDurable(lsn); }
+  Log* log() override { return log_.get(); }
+
+  Result<std::vector<EntityVersion>> EntityHistory(std::string_view type,
+                                                   std::string_view id) const override {
+    return audit::History(state_, type, id);
+  }
+  Result<std::vector<EntityVersion>> ListEntities(std::string_view type) const override {
+    return audit::Latest(state_, type);
+  }
+  Result<QueryPage> Query(const quipu::Query& query) const override {
+    return audit::RunQuery(state_, query);
+  }
+
+  Result<Hit> GetRow(uint64_t log_id) const override {
+    QUIPU_RETURN_IF_ERROR(CheckLogId(log_id));
+    return audit::MaterializeRow(state_, log_id - 1);
+  }
+  Result<Lsn> LsnOfLogId(uint64_t log_id) const override {
+    QUIPU_RETURN_IF_ERROR(CheckLogId(log_id));
+    return state_.row(log_id - 1).lsn;
+  }
+  uint64_t LastLogId() const override { return state_.RowCount(); }
+
+  Status Close() override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    if (closed_) return Status::FailedPrecondition("audit store is closed");
+    closed_ = true;
+    return log_->Close();
+  }
+
+ private:
+  Status CheckLogId(uint64_t log_id) const {
+    if (log_id == 0 || log_id > state_.RowCount()) {
+      return Status::NotFound("no log row " + std::to_string(log_id));
+    }
+    return Status::OK();
+  }
+
+  Status UsableLocked() const {
+    if (closed_) return Status::FailedPrecondition("audit store is closed");
+    return broken_;
+  }
+
+  // Appends `payload`, applies it to the state with `apply`, releases the
+  // writer mutex and waits for durability as `durability` and the policy
+  // require. Returns the record's LSN.
+  template <typename Apply>
+  Result<Lsn> WriteLocked(std::unique_lock<std::mutex>& lock, const std::string& payload,
+                          Durability durability, Apply&& apply) {
+    const bool wait = durability == Durability::kImmediate ||
+                      (durability == Durability::kPolicy && policy_.SyncsEveryAppend());
+    // EveryN and friends decide inside Append which append syncs, so they
+    // get kPolicy; everything that waits does so below, outside the mutex.
+    const Durability mode =
+        durability == Durability::kPolicy && !wait ? Durability::kPolicy : Durability::kBuffered;
+    const Lsn before = log_->LastLsn();
+    auto lsn = log_->Append(payload, mode);
+    if (!lsn.ok()) {
+      // A failed policy sync still leaves the record in the log (with an
+      // LSN); keep memory in step with what a reopen would replay.
+      if (log_->LastLsn() == before + 1) (void)ApplyOrBreak(apply, before + 1);  // kept in broken_
+      return lsn.status();
+    }
+    QUIPU_RETURN_IF_ERROR(ApplyOrBreak(apply, *lsn));
+    lock.unlock();
+    if (wait) QUIPU_RETURN_IF_ERROR(log_->WaitDurable(*lsn));
+    return *lsn;
+  }
+
+  // A record that was checked cannot fail to apply; if it does anyway the
+  // memory no longer matches the log, so no further writes are accepted.
+  template <typename Apply>
+  Status ApplyOrBreak(Apply& apply, Lsn lsn) {
+    Status s = apply(lsn);
+    if (!s.ok())
+      broken_ = Status::FailedPrecondition("audit store state diverged: " + s.ToString());
+    return s;
+  }
+
+  std::unique_ptr<Log> log_;
+  const DurabilityPolicy policy_;
+  audit::AuditState state_;
+  std::mutex write_mu_;
+  // --- guarded by write_mu_ ---
+  bool closed_ = false;
+  Status broken_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& dir,
+                                                     const AuditOptions& options) {
+  auto log = Log::Open(dir, options.log);
+  if (!log.ok()) return log.status();
+  auto store = std::make_unique<AuditStoreImpl>(std::move(*log), options.log.durability);
+  Status s = store->Rebuild();
+  if (!s.ok()) return s.WithContext("rebuilding audit store " + dir);
+  return std::unique_ptr<AuditStore>(std::move(store));
+}
+
+}  // namespace quipu

@@ -1,0 +1,91 @@
+// The registry verbs of the audit store:
+//   quipu history DIR TYPE ID [--json]   every version of one entity, oldest first
+//   quipu entities DIR TYPE [--json]     the latest version of each entity of a type
+// --json prints one version per line: {"type", "id", "version",
+// "created_log_id", "created_at", "fields"}.
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/audit_json.h"
+#include "cli/common.h"
+#include "cli/verbs.h"
+
+namespace quipu::cli {
+
+namespace {
+
+struct RegistryFlags {
+  std::string dir;
+  std::string type;
+  std::string id;  // history only
+  bool json = false;
+};
+
+std::string VersionsText(const std::vector<EntityVersion>& versions) {
+  std::vector<std::vector<std::string>> rows = {
+      {"entity", "created_at", "created_log_id", "fields"}};
+  for (const EntityVersion& v : versions) {
+    rows.push_back({VersionRef(v), FormatRfc3339Utc(v.created_micros),
+                    std::to_string(v.created_log_id),
+                    FieldsToJson(v.fields).dump(-1, ' ', false, Json::error_handler_t::replace)});
+  }
+  return FormatTable(rows, /*text_last=*/true);
+}
+
+std::string VersionsJson(const std::vector<EntityVersion>& versions) {
+  std::string text;
+  for (const EntityVersion& v : versions) text += JsonLine(VersionToJson(v, /*provenance=*/true));
+  return text;
+}
+
+// Reads the versions with `read` and prints them as the flags ask.
+template <typename Fn>
+Status PrintVersions(const RegistryFlags& flags, Fn read) {
+  Result<std::unique_ptr<AuditStore>> store = OpenStore(flags.dir, /*create=*/false);
+  if (!store.ok()) return store.status();
+  Status s;
+  if (Result<std::vector<EntityVersion>> versions = read(**store); !versions.ok()) {
+    s = versions.status();
+  } else {
+    FdWriter out(STDOUT_FILENO);
+    s = out.Write(flags.json ? VersionsJson(*versions) : VersionsText(*versions));
+    s = FirstError(s, out.Flush());
+  }
+  return FirstError(s, (*store)->Close());
+}
+
+void AddCommonFlags(CLI::App* verb, RegistryFlags* flags) {
+  verb->add_option("dir", flags->dir, "store directory")->required();
+  verb->add_option("type", flags->type, "entity type")->required();
+}
+
+}  // namespace
+
+void RegisterHistory(CLI::App& app) {
+  auto flags = std::make_shared<RegistryFlags>();
+  CLI::App* verb = app.add_subcommand(
+      "history", "Every version of one entity, oldest first, with the event that wrote it.");
+  AddCommonFlags(verb, flags.get());
+  verb->add_option("id", flags->id, "entity id")->required();
+  verb->add_flag("--json", flags->json, "one JSON object per version");
+  SetAction(verb, [flags] {
+    return PrintVersions(
+        *flags, [&](const AuditStore& s) { return s.EntityHistory(flags->type, flags->id); });
+  });
+}
+
+void RegisterEntities(CLI::App& app) {
+  auto flags = std::make_shared<RegistryFlags>();
+  CLI::App* verb = app.add_subcommand(
+      "entities", "The latest version of every entity of a type, in order of creation.");
+  AddCommonFlags(verb, flags.get());
+  verb->add_flag("--json", flags->json, "one JSON object per entity");
+  SetAction(verb, [flags] {
+    return PrintVersions(*flags, [&](const AuditStore& s) { return s.ListEntities(flags->type); });
+  });
+}
+
+}  // namespace quipu::cli

@@ -1,0 +1,221 @@
+// quipu query DIR [filters] [--json]: log rows matching every filter given.
+//
+// Entity filters are TYPE.FIELD=VALUE, one flag per operator (--target,
+// --target-contains, --target-prefix, --target-ci and the same for --actor).
+// Type and field names may themselves contain '.', so the split is resolved
+// against the store's catalog: the one split whose type exists and has that
+// field (or "id") wins.
+//
+// Output: --json prints one hit per line, then always a last line
+// {"next_cursor": "..."} (null on the last page), so a script pages with
+//   quipu query DIR --json --cursor "$(... | tail -n1 | jq -r .next_cursor)"
+// Text output is a table, then "next page: --cursor C" when there is more.
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/audit_json.h"
+#include "cli/common.h"
+#include "cli/verbs.h"
+
+namespace quipu::cli {
+
+namespace {
+
+// The filter flags as given, one list per operator.
+struct EntityFlags {
+  std::vector<std::string> exact, contains, prefix, ci;
+};
+
+struct QueryFlags {
+  std::string dir;
+  EntityFlags target, actor;
+  std::string method;
+  std::string since, until;
+  std::vector<std::string> columns;
+  bool oldest_first = false;
+  uint32_t limit = 100;
+  std::string cursor;
+  bool json = false;
+};
+
+bool HasField(const TypeSchema& type, std::string_view field) {
+  if (field == "id") return true;
+  for (const FieldSpec& f : type.fields) {
+    if (f.name == field) return true;
+  }
+  return false;
+}
+
+// TYPE.FIELD=VALUE -> EntityFilter (see the file comment for the split).
+Result<EntityFilter> ParseFilter(const std::string& flag, std::string_view arg, MatchOp op,
+                                 const std::vector<TypeSchema>& types) {
+  size_t eq = arg.find('=');
+  size_t first_dot = arg.find('.');
+  if (eq == std::string_view::npos || first_dot == std::string_view::npos || first_dot > eq) {
+    return Status::InvalidArgument(flag + " wants TYPE.FIELD=VALUE, got '" + std::string(arg) +
+                                   "'");
+  }
+  std::string_view lhs = arg.substr(0, eq);
+  EntityFilter filter{std::string(lhs.substr(0, first_dot)), std::string(lhs.substr(first_dot + 1)),
+                      op, std::string(arg.substr(eq + 1))};
+  int matches = 0;
+  for (size_t dot = first_dot; dot != std::string_view::npos; dot = lhs.find('.', dot + 1)) {
+    std::string_view type = lhs.substr(0, dot), field = lhs.substr(dot + 1);
+    for (const TypeSchema& t : types) {
+      if (t.name != type || !HasField(t, field)) continue;
+      filter.type = type;
+      filter.field = field;
+      matches++;
+    }
+  }
+  if (matches > 1) {
+    return Status::InvalidArgument(flag + " '" + std::string(lhs) +
+                                   "' is ambiguous: more than one TYPE.FIELD split names a field");
+  }
+  // No match: keep the first split and let Query name the unknown type or field.
+  return filter;
+}
+
+Status AddFilters(const std::string& flag, const EntityFlags& given,
+                  const std::vector<TypeSchema>& types, std::vector<EntityFilter>* out) {
+  const std::pair<const std::vector<std::string>*, std::pair<MatchOp, const char*>> forms[] = {
+      {&given.exact, {MatchOp::kExact, ""}},
+      {&given.contains, {MatchOp::kContains, "-contains"}},
+      {&given.prefix, {MatchOp::kPrefix, "-prefix"}},
+      {&given.ci, {MatchOp::kExactCi, "-ci"}}};
+  for (const auto& [args, op] : forms) {
+    for (const std::string& arg : *args) {
+      Result<EntityFilter> filter = ParseFilter(flag + op.second, arg, op.first, types);
+      if (!filter.ok()) return filter.status();
+      out->push_back(std::move(*filter));
+    }
+  }
+  return Status::OK();
+}
+
+Status AddColumns(const std::vector<std::string>& args, const std::vector<ColumnSpec>& specs,
+                  Fields* out) {
+  for (const std::string& arg : args) {
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos) {
+      return Status::InvalidArgument("--column wants NAME=VALUE, got '" + arg + "'");
+    }
+    std::string name = arg.substr(0, eq);
+    const ColumnSpec* spec = nullptr;
+    for (const ColumnSpec& c : specs) {
+      if (c.name == name) spec = &c;
+    }
+    if (spec == nullptr) return Status::InvalidArgument("unknown column '" + name + "'");
+    Result<Value> value = ValueFromArgument(std::string_view(arg).substr(eq + 1), spec->kind);
+    if (!value.ok()) return value.status().WithContext("column '" + name + "'");
+    out->emplace(name, std::move(*value));
+  }
+  return Status::OK();
+}
+
+Result<Query> BuildQuery(const QueryFlags& flags, const AuditStore& store) {
+  Query query;
+  std::vector<TypeSchema> types = store.Types();
+  QUIPU_RETURN_IF_ERROR(AddFilters("--target", flags.target, types, &query.targets));
+  std::vector<EntityFilter> actors;
+  QUIPU_RETURN_IF_ERROR(AddFilters("--actor", flags.actor, types, &actors));
+  if (actors.size() > 1) return Status::InvalidArgument("at most one --actor filter");
+  if (!actors.empty()) query.actor = actors.front();
+  if (!flags.method.empty()) query.method = flags.method;
+  if (!flags.since.empty()) {
+    Result<int64_t> since = ParseTimeArgument(flags.since);
+    if (!since.ok()) return since.status().WithContext("--since");
+    query.since_micros = *since;
+  }
+  if (!flags.until.empty()) {
+    Result<int64_t> until = ParseTimeArgument(flags.until);
+    if (!until.ok()) return until.status().WithContext("--until");
+    query.until_micros = *until;
+  }
+  QUIPU_RETURN_IF_ERROR(AddColumns(flags.columns, store.Columns(), &query.columns));
+  query.order = flags.oldest_first ? Order::kOldestFirst : Order::kNewestFirst;
+  query.limit = flags.limit;
+  query.cursor = flags.cursor;
+  return query;
+}
+
+std::string PageJson(const QueryPage& page) {
+  std::string text;
+  for (const Hit& hit : page.hits) text += JsonLine(HitToJson(hit));
+  OrderedJson last;
+  last["next_cursor"] =
+      page.next_cursor.empty() ? OrderedJson(nullptr) : OrderedJson(page.next_cursor);
+  return text + JsonLine(last);
+}
+
+std::string PageText(const QueryPage& page) {
+  std::vector<std::vector<std::string>> rows = {
+      {"log_id", "timestamp", "actor", "method", "targets", "url"}};
+  for (const Hit& hit : page.hits) {
+    std::string targets;
+    for (const EntityVersion& t : hit.targets)
+      targets += (targets.empty() ? "" : ",") + VersionRef(t);
+    rows.push_back({std::to_string(hit.log_id), FormatRfc3339Utc(hit.timestamp_micros),
+                    VersionRef(hit.actor), hit.method, targets, hit.url});
+  }
+  std::string text = FormatTable(rows, /*text_last=*/true);
+  if (!page.next_cursor.empty()) text += "next page: --cursor " + page.next_cursor + "\n";
+  return text;
+}
+
+Status RunQuery(const QueryFlags& flags) {
+  Result<std::unique_ptr<AuditStore>> store = OpenStore(flags.dir, /*create=*/false);
+  if (!store.ok()) return store.status();
+  Status s;
+  if (Result<Query> query = BuildQuery(flags, **store); !query.ok()) {
+    s = query.status();
+  } else if (Result<QueryPage> page = (*store)->Query(*query); !page.ok()) {
+    s = page.status();
+  } else {
+    FdWriter out(STDOUT_FILENO);
+    s = out.Write(flags.json ? PageJson(*page) : PageText(*page));
+    s = FirstError(s, out.Flush());
+  }
+  return FirstError(s, (*store)->Close());
+}
+
+void AddEntityFlags(CLI::App* verb, const std::string& role, EntityFlags* flags) {
+  std::string what = role == "target" ? "a target" : "the actor";
+  verb->add_option("--" + role, flags->exact,
+                   what + " has (in any version) TYPE.FIELD equal to VALUE: TYPE.FIELD=VALUE");
+  verb->add_option("--" + role + "-contains", flags->contains,
+                   "as --" + role + ", FIELD contains VALUE");
+  verb->add_option("--" + role + "-prefix", flags->prefix,
+                   "as --" + role + ", FIELD starts with VALUE");
+  verb->add_option("--" + role + "-ci", flags->ci, "as --" + role + ", equal ignoring ASCII case");
+}
+
+}  // namespace
+
+void RegisterQuery(CLI::App& app) {
+  auto flags = std::make_shared<QueryFlags>();
+  CLI::App* verb = app.add_subcommand(
+      "query",
+      "Log rows matching every filter given, newest first, one page at a time. Entity filters "
+      "match any version of an entity, on indexed fields or 'id'.");
+  verb->add_option("dir", flags->dir, "store directory")->required();
+  AddEntityFlags(verb, "target", &flags->target);
+  AddEntityFlags(verb, "actor", &flags->actor);
+  verb->add_option("--method", flags->method, "method equals M");
+  verb->add_option("--since", flags->since, "timestamp >= T (RFC 3339 or microseconds)");
+  verb->add_option("--until", flags->until, "timestamp < T (RFC 3339 or microseconds)");
+  verb->add_option("--column", flags->columns, "custom column equals: NAME=VALUE");
+  verb->add_flag("--oldest-first", flags->oldest_first, "oldest rows first");
+  verb->add_option("--limit", flags->limit, "rows per page (1..10000)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  verb->add_option("--cursor", flags->cursor, "next_cursor of the previous page");
+  verb->add_flag("--json", flags->json,
+                 "one JSON hit per line, then {\"next_cursor\": ...} (null on the last page)");
+  SetAction(verb, [flags] { return RunQuery(*flags); });
+}
+
+}  // namespace quipu::cli
