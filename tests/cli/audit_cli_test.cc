@@ -12,9 +12,9 @@
 namespace quipu {
 namespace {
 
-using nlohmann::json;
 using clitest::RunResult;
 using clitest::SplitLines;
+using nlohmann::json;
 
 constexpr char kUser[] =
     R"({"name":"user","fields":[{"name":"email","kind":"text","indexed":true},)"
