@@ -34,6 +34,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterCheck(app);
   quipu::cli::RegisterDemo(app);
   quipu::cli::RegisterDrill(app);
+  quipu::cli::RegisterBench(app);
 
   try {
     app.parse(argc, argv);
