@@ -19,14 +19,17 @@
 //                          t plus one fdatasync of time.
 //   GroupCommit(d)         Like Always, but the thread that leads a group may
 //                          wait up to d for more appenders to join before it
-//                          syncs (d = 0: no wait; the group is whoever arrived
-//                          while the previous fdatasync ran). Loss: nothing
-//                          acknowledged.
+//                          syncs (d = 0: no fixed wait; the group is whoever
+//                          arrived while the previous fdatasync ran, plus the
+//                          writers it released once they append again, which
+//                          Always and GroupCommit wait for up to a quarter of
+//                          that fdatasync). Loss: nothing acknowledged.
 //   OsManaged              Never fdatasync on its own: the buffer is written at
 //                          buffer boundaries and on Flush(); segments are
 //                          synced when sealed and on Close(). Loss on power
 //                          loss: unbounded until OS writeback. On process
-//                          crash: what is in the buffer.
+//                          crash: what is in the buffers (at most two:
+//                          one filling, one being written in the background).
 //
 // Whatever the policy, Append with Durability::kImmediate returns only once
 // that record, and every record before it, is durable; Close() syncs all.
@@ -116,7 +119,8 @@ struct LogOptions {
   uint64_t segment_size = 64ull << 20;
   // Largest payload Append accepts; larger is InvalidArgument.
   uint32_t max_record_size = 1u << 20;
-  // User-space buffer; it is written to the OS when full.
+  // User-space buffer; when full, a flusher thread writes it to the OS while
+  // appends fill a second one of the same size.
   size_t buffer_size = 256u << 10;
   bool create_if_missing = true;
   RecoveryMode recovery = RecoveryMode::kTolerateTornTail;

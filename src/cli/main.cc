@@ -45,6 +45,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterQuery(app);
   quipu::cli::RegisterHistory(app);
   quipu::cli::RegisterEntities(app);
+  quipu::cli::RegisterBench(app);
 
   try {
     app.parse(argc, argv);

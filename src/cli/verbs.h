@@ -23,6 +23,8 @@ void RegisterCheck(CLI::App& app);
 void RegisterDemo(CLI::App& app);
 // drill: crashes logs under each policy, checks recovery, prints the measured losses.
 void RegisterDrill(CLI::App& app);
+// bench: append throughput, fsyncs and latency per policy, with raw-syscall baselines.
+void RegisterBench(CLI::App& app);
 
 // root, prove, consistency, checkpoint DIR: the Merkle tree, its proofs, signed checkpoints.
 void RegisterTreeVerbs(CLI::App& app);

@@ -93,6 +93,7 @@ Status LogImpl::Init() {
   if (options_.durability.kind() == DurabilityPolicy::Kind::kEveryNOrInterval) {
     timer_ = std::thread([this] { TimerLoop(); });
   }
+  flusher_ = std::thread([this] { FlusherLoop(); });
   return Status::OK();
 }
 
@@ -139,7 +140,11 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
     acked_lsn_ = std::max(acked_lsn_, lsn);
     return lsn;
   }
-  QUIPU_RETURN_IF_ERROR(SyncToLocked(lock, lsn, epoch));
+  ++sync_waiters_;
+  if (gathering_ && sync_waiters_ >= expected_waiters_) gather_cv_.notify_one();
+  Status s = SyncToLocked(lock, lsn, epoch);
+  --sync_waiters_;
+  QUIPU_RETURN_IF_ERROR(s);
   return lsn;
 }
 
@@ -152,7 +157,13 @@ Status LogImpl::MakeRoomLocked(std::unique_lock<std::mutex>& lock, size_t frame_
     } else if (active_records_ > 0 && active_bytes_ + frame_size > options_.segment_size) {
       QUIPU_RETURN_IF_ERROR(RotateLocked(lock));
     } else if (!buf_.empty() && buf_.size() + frame_size > options_.buffer_size) {
-      QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
+      if (background_failed_) {
+        QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
+      } else if (flush_busy_) {
+        io_cv_.wait(lock);  // the buffer in flight must land before this one goes
+      } else {
+        HandOffFlushLocked();
+      }
     } else {
       return Status::OK();
     }
@@ -189,14 +200,18 @@ Status LogImpl::FlushLocked(std::unique_lock<std::mutex>& lock) {
     QUIPU_RETURN_IF_ERROR(poison_);
   }
   if (buf_.empty()) return Status::OK();
+  return FinishFlushLocked(lock, BeginFlushLocked());
+}
+
+LogImpl::FlushJob LogImpl::BeginFlushLocked() {
   flush_busy_ = true;
   buf_.swap(spare_);
-  const Lsn last = next_lsn_ - 1;
-  const uint64_t size_before = active_size_;
-  WritableFile* file = active_.get();
+  return FlushJob{next_lsn_ - 1, active_size_, active_.get()};
+}
 
+Status LogImpl::FinishFlushLocked(std::unique_lock<std::mutex>& lock, const FlushJob& job) {
   lock.unlock();
-  Status s = file->Append(spare_);
+  Status s = job.file->Append(spare_);
   lock.lock();
 
   flush_busy_ = false;
@@ -204,13 +219,33 @@ Status LogImpl::FlushLocked(std::unique_lock<std::mutex>& lock) {
   if (s.ok()) {
     active_size_ += spare_.size();
     counters_.bytes_written += spare_.size();
-    flushed_lsn_ = last;
+    flushed_lsn_ = job.last;
     spare_.clear();
+    background_failed_ = false;
   } else {
-    s = UndoFailedWriteLocked(s, size_before);
+    s = UndoFailedWriteLocked(s, job.size_before);
   }
   io_cv_.notify_all();
   return s;
+}
+
+void LogImpl::HandOffFlushLocked() {
+  handed_off_ = BeginFlushLocked();
+  flush_cv_.notify_one();
+}
+
+void LogImpl::FlusherLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    // A job handed off before Close is still written: its records were acknowledged.
+    flush_cv_.wait(lock, [this] { return handed_off_.has_value() || stop_flusher_; });
+    if (!handed_off_.has_value()) return;
+    const FlushJob job = *handed_off_;
+    handed_off_.reset();
+    // A failure is already handled: a full disk puts the bytes back (and the
+    // next append needing room reports it), anything else poisons the log.
+    if (!FinishFlushLocked(lock, job).ok()) background_failed_ = true;
+  }
 }
 
 Status LogImpl::UndoFailedWriteLocked(const Status& write_error, uint64_t size_before) {
@@ -282,6 +317,7 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
     const auto until = Clock::now() + delay;
     while (poison_.ok() && Clock::now() < until) io_cv_.wait_until(lock, until);
   }
+  GatherReleasedWritersLocked(lock);
   QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
   const Lsn target = flushed_lsn_;
   const uint64_t target_size = active_size_;
@@ -289,9 +325,15 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   WritableFile* file = active_.get();
 
   lock.unlock();
+  const Clock::time_point sync_start = Clock::now();
   Status s = file->Sync();
+  const Clock::time_point sync_end = Clock::now();
   lock.lock();
 
+  last_sync_duration_ = sync_end - sync_start;
+  // Every appender waiting now is an active writer; those this sync covers
+  // will append again in a moment (see GatherReleasedWritersLocked).
+  expected_waiters_ = sync_waiters_;
   ++counters_.syncs;
   if (!s.ok()) {
     PoisonLocked(s);
@@ -300,6 +342,24 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   synced_size_ = std::max(synced_size_, target_size);
   AdvanceDurableLocked(target, covered_until);
   return Status::OK();
+}
+
+void LogImpl::GatherReleasedWritersLocked(std::unique_lock<std::mutex>& lock) {
+  if (!options_.durability.SyncsEveryAppend() || expected_waiters_ <= 1) return;
+  // K blocking writers released together by the last sync come back within
+  // microseconds. Syncing before they do splits them into two groups that
+  // alternate, each writer waiting through two fsyncs (K / 2 records per
+  // fsync). So the leader waits for them to be back, but only a fraction of
+  // an fsync: a writer that went away costs little, and one writer (or a
+  // caller of Sync) never waits at all. This is not a fixed delay: it ends
+  // as soon as the group is whole.
+  const auto cap = std::min<Clock::duration>(last_sync_duration_ / 4, std::chrono::milliseconds(1));
+  const auto until = Clock::now() + cap;
+  gathering_ = true;
+  while (poison_.ok() && sync_waiters_ < expected_waiters_ && Clock::now() < until) {
+    gather_cv_.wait_until(lock, until);
+  }
+  gathering_ = false;
 }
 
 void LogImpl::MarkSyncedLocked() {
@@ -469,11 +529,12 @@ Status LogImpl::Close() {
   QUIPU_RETURN_IF_ERROR(closed_ ? UsableLocked() : Status::OK());
   stop_timer_ = true;
   timer_cv_.notify_all();
-  if (timer_.joinable()) {
-    lock.unlock();
-    timer_.join();
-    lock.lock();
-  }
+  stop_flusher_ = true;
+  flush_cv_.notify_all();
+  lock.unlock();
+  if (timer_.joinable()) timer_.join();
+  if (flusher_.joinable()) flusher_.join();
+  lock.lock();
   Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size()) : poison_;
   if (s.ok()) s = WriteClosingMarkerLocked();
   closed_ = true;

@@ -10,7 +10,15 @@
 //                when the leader finishes, each waiter is either covered or
 //                becomes the next leader, whose sync covers every record
 //                appended while the previous one ran: N waiters, one fsync,
-//                and nobody waits for more than two syncs.
+//                and nobody waits for more than two syncs (plus a short
+//                gathering of the writers the last sync released, see
+//                GatherReleasedWritersLocked).
+// A full buffer is not written by the appender that finds it full: it is
+// swapped out and handed to the flusher thread (taking flush_busy_), so a
+// single writer keeps appending on one core while write(2) copies into the
+// page cache on the other. If such a background write fails with a full
+// disk, its bytes go back into the buffer and the next append that needs
+// room writes inline and gets the NoSpace itself (see background_failed_).
 // Rotation needs both tokens free; it sets rotating_ so no new sync starts,
 // waits for the tokens, then writes, syncs and seals the segment and creates
 // the next one while holding mu_ (rare: once per segment_size bytes).
@@ -75,12 +83,29 @@ class LogImpl final : public Log {
   bool NeedsSyncLocked(Lsn lsn, Durability durability) const;
   // Writes the buffer to the OS (waits for a write in flight first).
   Status FlushLocked(std::unique_lock<std::mutex>& lock);
+  // What one write of the swapped-out buffer (spare_) needs to finish.
+  struct FlushJob {
+    Lsn last = 0;              // last LSN in it
+    uint64_t size_before = 0;  // active segment size before it
+    WritableFile* file = nullptr;
+  };
+  // Takes flush_busy_ and swaps buf_ into spare_. Requires !flush_busy_ and a
+  // non-empty buf_.
+  FlushJob BeginFlushLocked();
+  // Writes spare_ without mu_, then does the bookkeeping and releases flush_busy_.
+  Status FinishFlushLocked(std::unique_lock<std::mutex>& lock, const FlushJob& job);
+  // Hands a full buffer to the flusher thread instead of writing it here.
+  void HandOffFlushLocked();
+  void FlusherLoop();
   // Returns once `lsn` is durable, joining or leading group syncs. `epoch` is
   // rollback_floors_.size() when `lsn` was appended: if a full disk has since
   // dropped that record, the wait ends with NoSpace.
   Status SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t epoch);
   // As the holder of sync_busy_: flush, then fdatasync without mu_.
   Status LeadSyncLocked(std::unique_lock<std::mutex>& lock);
+  // Always/GroupCommit: lets the writers the last sync released rejoin the
+  // group before it is closed (bounded by a quarter of the last fsync).
+  void GatherReleasedWritersLocked(std::unique_lock<std::mutex>& lock);
   Status RotateLocked(std::unique_lock<std::mutex>& lock);
   Status SealAndStartNextLocked();
   // Puts bytes that a failed write did not land back in front of buf_.
@@ -103,8 +128,10 @@ class LogImpl final : public Log {
   RecoveryReport recovery_;
 
   mutable std::mutex mu_;
-  std::condition_variable io_cv_;     // tokens released, watermark moved, poison
-  std::condition_variable timer_cv_;  // the interval timer's wake-ups
+  std::condition_variable io_cv_;      // tokens released, watermark moved, poison
+  std::condition_variable timer_cv_;   // the interval timer's wake-ups
+  std::condition_variable flush_cv_;   // the flusher thread's wake-ups
+  std::condition_variable gather_cv_;  // a gathering leader: the group is whole
 
   // --- guarded by mu_ ---
   std::vector<SegmentRef> segments_;  // last is active
@@ -129,10 +156,24 @@ class LogImpl final : public Log {
   // When the oldest not-yet-durable append happened (for the interval timer).
   std::optional<Clock::time_point> oldest_unsynced_;
   bool stop_timer_ = false;
+  // The flusher thread's work: a job begun by HandOffFlushLocked.
+  std::optional<FlushJob> handed_off_;
+  bool stop_flusher_ = false;
+  // The last background write failed (full disk): write inline next time so
+  // an appender, not the flusher, reports NoSpace and the buffer stays bounded.
+  bool background_failed_ = false;
+  // Group gathering: appenders inside SyncToLocked now, how many there were
+  // when the last sync finished, whether a leader waits for them, and how
+  // long that sync took.
+  int sync_waiters_ = 0;
+  int expected_waiters_ = 0;
+  bool gathering_ = false;
+  Clock::duration last_sync_duration_{};
   LogStats counters_;  // appends, syncs, writes, bytes_written, rotations
 
   std::atomic<Lsn> durable_lsn_{0};
   std::thread timer_;
+  std::thread flusher_;
 };
 
 }  // namespace quipu

@@ -151,6 +151,37 @@ TEST_F(FailureTest, FullDiskKeepsAcknowledgedBufferedRecords) {
   EXPECT_EQ(ReadAll(), std::vector<std::string>(20, "acked"));
 }
 
+// A full buffer is written by the flusher thread. When that write hits a
+// full disk, no appender is there to see it: the next append needing room
+// must write inline and get the NoSpace itself, so buffering stays bounded
+// (the buffer filling plus the one that failed) instead of growing forever.
+TEST_F(FailureTest, FullDiskDuringABackgroundFlushFailsAnAppendSoon) {
+  LogOptions options = Options(DurabilityPolicy::OsManaged());
+  options.buffer_size = 1024;
+  options.segment_size = 1 << 20;
+  auto opened = Log::Open(dir_.log(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto log = std::move(*opened);
+  const std::string record(100, 'r');
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(record).ok());
+  env_.SetSpaceLimit(0);
+  int accepted = 5;
+  Status s;
+  for (int i = 0; i < 1000 && s.ok(); ++i) {
+    s = log->Append(record).status();
+    if (s.ok()) ++accepted;
+  }
+  EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
+  // Frames are 108 bytes: two 1 KiB buffers hold at most 18 of them.
+  EXPECT_LE(accepted, 20);
+
+  env_.ClearSpaceLimit();
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(log->Append(record).ok());
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReadAll(), std::vector<std::string>(accepted + 30, record))
+      << "every acknowledged record, in order, nothing refused";
+}
+
 TEST_F(FailureTest, FullDiskAtRotationLeavesTheLogUsable) {
   auto log = Open(DurabilityPolicy::Always());
   Lsn last = 0;

@@ -1,0 +1,236 @@
+// quipu bench: append throughput and latency per durability policy, next to
+// raw-syscall baselines measured in the same run on the same filesystem.
+//
+// Modes:
+//   (default)     one workload: --durability P with --writers K threads, or
+//                 --pipeline W (one producer, W appends in flight).
+//   --baselines   also measures the baselines (bench_baselines.h) and prints
+//                 each quipu figure with its ratio to the matching one.
+//   --matrix      baselines, then every policy at K = 1, 4, 16, 64, then the
+//                 pipelined mode; one table plus the goals of issue 6.
+// Every log lives in a scratch directory under --dir, removed afterwards.
+// Absolute figures on a shared machine mean little: read the ratios.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "cli/bench_baselines.h"
+#include "cli/bench_report.h"
+#include "cli/bench_workload.h"
+#include "cli/common.h"
+#include "cli/verbs.h"
+
+namespace quipu::cli {
+
+namespace {
+
+constexpr uint64_t kDefaultPipeline = 16384;
+const char* const kMatrixPolicies[] = {"always", "every:64", "every:1000,20", "group", "os"};
+constexpr int kMatrixWriters[] = {1, 4, 16, 64};
+
+struct BenchFlags {
+  std::string durability;
+  int writers = 1;
+  uint64_t records = 0;
+  double seconds = 2.0;
+  size_t size = 128;
+  std::string dir = ".";
+  uint64_t max_mb = 128;
+  uint64_t pipeline = 0;
+  bool matrix = false;
+  bool baselines = false;
+  bool json = false;
+};
+
+// Names each step on stderr when it is a terminal; silent otherwise, so
+// piped output and tests see only the report.
+class Progress {
+ public:
+  explicit Progress(size_t steps) : steps_(steps), tty_(isatty(STDERR_FILENO) == 1) {}
+  ~Progress() {
+    if (tty_ && done_ > 0) std::fprintf(stderr, "\r\033[K");
+  }
+  void Step(const std::string& what) {
+    ++done_;
+    if (tty_) std::fprintf(stderr, "\r\033[Kquipu bench [%zu/%zu] %s", done_, steps_, what.c_str());
+  }
+
+ private:
+  size_t steps_;
+  size_t done_ = 0;
+  bool tty_;
+};
+
+// A scratch directory under --dir holding one log per run.
+class Scratch {
+ public:
+  ~Scratch() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  Status Create(const std::string& parent) {
+    std::string templ = parent + "/quipu-bench-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) {
+      return Status::IOError(templ + ": cannot create scratch directory", errno);
+    }
+    path_ = templ;
+    return Status::OK();
+  }
+  // A fresh log directory; the previous run's log is removed first so runs
+  // do not compete with each other's files.
+  std::string NextLog() {
+    std::error_code ec;
+    if (runs_ > 0) std::filesystem::remove_all(path_ + "/log" + std::to_string(runs_), ec);
+    return path_ + "/log" + std::to_string(++runs_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int runs_ = 0;
+};
+
+bench::Workload BaseWorkload(const BenchFlags& flags) {
+  bench::Workload w;
+  w.records = flags.records;
+  w.seconds = flags.seconds;
+  w.record_size = flags.size;
+  w.max_records = (flags.max_mb << 20) / (flags.size + 8);
+  return w;
+}
+
+Status RunQuipu(const BenchFlags& flags, Scratch* scratch, const std::string& config, int writers,
+                uint64_t pipeline, std::vector<bench::Row>* rows) {
+  bench::Workload w = BaseWorkload(flags);
+  w.writers = writers;
+  w.pipeline = pipeline;
+  if (pipeline == 0) {
+    Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(config);
+    if (!policy.ok()) return policy.status();
+    w.policy = *policy;
+  }
+  w.dir = scratch->NextLog();
+  Result<bench::Measurement> m = bench::RunWorkload(w);
+  if (!m.ok()) return m.status().WithContext(config + " K=" + std::to_string(writers));
+  rows->push_back(bench::QuipuRow(config, writers, *m, flags.size));
+  return Status::OK();
+}
+
+Status RunBaselines(const BenchFlags& flags, Scratch* scratch, Progress* progress,
+                    std::vector<bench::Row>* rows) {
+  bench::BaselinePlan plan;
+  plan.dir = scratch->path();
+  plan.seconds = flags.seconds;
+  plan.max_bytes = flags.max_mb << 20;
+  plan.record_size = flags.size;
+  Result<std::vector<bench::Baseline>> got =
+      bench::RunBaselines(plan, [&](const std::string& name) { progress->Step(name); });
+  if (!got.ok()) return got.status();
+  for (const bench::Baseline& b : *got) rows->push_back(bench::BaselineRow(b));
+  return Status::OK();
+}
+
+constexpr size_t kBaselineSteps = std::size(bench::kBufferBatches) + 2;
+
+Status RunMatrix(const BenchFlags& flags, Scratch* scratch, std::vector<bench::Row>* rows) {
+  Progress progress(kBaselineSteps + std::size(kMatrixPolicies) * std::size(kMatrixWriters) + 1);
+  QUIPU_RETURN_IF_ERROR(RunBaselines(flags, scratch, &progress, rows));
+  for (const char* policy : kMatrixPolicies) {
+    for (int k : kMatrixWriters) {
+      progress.Step(std::string(policy) + " K=" + std::to_string(k));
+      QUIPU_RETURN_IF_ERROR(RunQuipu(flags, scratch, policy, k, 0, rows));
+    }
+  }
+  const uint64_t w = flags.pipeline > 0 ? flags.pipeline : kDefaultPipeline;
+  progress.Step("pipeline:" + std::to_string(w));
+  return RunQuipu(flags, scratch, "pipeline:" + std::to_string(w), 1, w, rows);
+}
+
+Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::Row>* rows) {
+  Progress progress((flags.baselines ? kBaselineSteps : 0) + 1);
+  if (flags.baselines) QUIPU_RETURN_IF_ERROR(RunBaselines(flags, scratch, &progress, rows));
+  if (flags.pipeline > 0) {
+    const std::string config = "pipeline:" + std::to_string(flags.pipeline);
+    progress.Step(config);
+    return RunQuipu(flags, scratch, config, 1, flags.pipeline, rows);
+  }
+  progress.Step(flags.durability + " K=" + std::to_string(flags.writers));
+  return RunQuipu(flags, scratch, flags.durability, flags.writers, 0, rows);
+}
+
+Status Bench(const BenchFlags& flags) {
+  Scratch scratch;
+  QUIPU_RETURN_IF_ERROR(scratch.Create(flags.dir));
+  std::vector<bench::Row> rows;
+  QUIPU_RETURN_IF_ERROR(flags.matrix ? RunMatrix(flags, &scratch, &rows)
+                                     : RunSingle(flags, &scratch, &rows));
+  bench::MatchBaselines(&rows);
+  std::vector<bench::Goal> goals;
+  if (flags.matrix) goals = bench::CheckGoals(rows);
+  std::string text;
+  if (flags.json) {
+    text = bench::JsonLines(rows, goals);
+  } else {
+    text = bench::MarkdownTable(rows);
+    if (!goals.empty()) text += "\n" + bench::MarkdownGoals(goals);
+  }
+  FdWriter out(STDOUT_FILENO);
+  QUIPU_RETURN_IF_ERROR(out.Write(text));
+  return out.Flush();
+}
+
+}  // namespace
+
+void RegisterBench(CLI::App& app) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* verb = app.add_subcommand(
+      "bench",
+      "Measure append throughput, fsyncs and latency per durability policy, with ratios to raw "
+      "write/fdatasync baselines measured in the same run and directory.");
+  AddDurabilityFlag(verb, &flags->durability);
+  CLI::Option* writers =
+      verb->add_option("--writers", flags->writers, "threads appending concurrently (K)")
+          ->check(CLI::Range(1, 1024))
+          ->capture_default_str();
+  CLI::Option* records = verb->add_option("--records", flags->records,
+                                          "total records to append (instead of --seconds)")
+                             ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  CLI::Option* seconds = verb->add_option("--seconds", flags->seconds,
+                                          "duration of each run (baselines always run this long)")
+                             ->check(CLI::Range(0.001, 3600.0))
+                             ->capture_default_str();
+  verb->add_option("--size", flags->size, "payload bytes per record")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  verb->add_option("--dir", flags->dir, "directory (filesystem) to benchmark in")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  verb->add_option("--max-mb", flags->max_mb,
+                   "stop a timed run after this many MiB (keeps what Close must sync small)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->capture_default_str();
+  CLI::Option* pipeline =
+      verb->add_option("--pipeline", flags->pipeline,
+                       "one producer keeping up to W appends in flight; a record counts once "
+                       "durable (policy: group)")
+          ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 22));
+  CLI::Option* matrix = verb->add_flag(
+      "--matrix", flags->matrix,
+      "baselines, every policy at K = 1, 4, 16, 64 and the pipelined mode, in one table");
+  verb->add_flag("--baselines", flags->baselines, "also measure the raw baselines");
+  verb->add_flag("--json", flags->json, "JSON lines instead of a markdown table");
+  records->excludes(seconds);
+  pipeline->excludes(writers);
+  pipeline->excludes(verb->get_option("--durability"));
+  matrix->excludes(writers);
+  matrix->excludes(verb->get_option("--durability"));
+  SetAction(verb, [flags] { return Bench(*flags); });
+}
+
+}  // namespace quipu::cli
