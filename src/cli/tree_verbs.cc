@@ -14,8 +14,10 @@
 #include <string>
 
 #include "cli/anchor.h"
+#include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/verbs.h"
+#include "quipu/audit.h"
 #include "quipu/checkpoint.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
@@ -123,6 +125,9 @@ Status Root(const RootFlags& flags) {
 struct ProveFlags {
   std::string dir;
   Lsn lsn = 0;
+  uint64_t log_id = 0;
+  CLI::Option* lsn_arg = nullptr;
+  CLI::Option* log_id_flag = nullptr;
   uint64_t size = 0;
   CLI::Option* size_flag = nullptr;
   bool json = false;
@@ -138,13 +143,45 @@ std::string InclusionText(const InclusionProof& p) {
   return text + "path (leaf to root):\n" + IndentedHexLines(p.path);
 }
 
+// The LSN of an audit store's log row: its event record is the leaf to prove.
+// The store is closed again before the tree opens the log.
+Result<Lsn> LsnOfLogRow(const std::string& dir, uint64_t log_id) {
+  Result<std::unique_ptr<AuditStore>> store = OpenStore(dir, /*create=*/false);
+  if (!store.ok()) return store.status();
+  Result<Lsn> lsn = (*store)->LsnOfLogId(log_id);
+  Status closed = (*store)->Close();
+  if (lsn.ok() && !closed.ok()) return closed;
+  return lsn;
+}
+
 Status Prove(const ProveFlags& flags) {
+  bool by_log_id = flags.log_id_flag->count() > 0;
+  if ((flags.lsn_arg->count() > 0) == by_log_id) {
+    return Status::InvalidArgument("give either LSN or --log-id, not both or neither");
+  }
+  Lsn lsn = flags.lsn;
+  if (by_log_id) {
+    Result<Lsn> mapped = LsnOfLogRow(flags.dir, flags.log_id);
+    if (!mapped.ok()) return mapped.status();
+    lsn = *mapped;
+  }
   return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
     Result<InclusionProof> proof =
-        tree->ProveInclusion(flags.lsn, OptionalSize(flags.size_flag, flags.size));
+        tree->ProveInclusion(lsn, OptionalSize(flags.size_flag, flags.size));
     if (!proof.ok()) return proof.status();
-    if (!flags.json) return Print(InclusionText(*proof));
+    if (!flags.json) {
+      std::string mapping;
+      if (by_log_id) {
+        mapping =
+            "log row " + std::to_string(flags.log_id) + " is LSN " + std::to_string(lsn) + "\n";
+      }
+      return Print(mapping + InclusionText(*proof));
+    }
     ordered_json out;
+    if (by_log_id) {
+      out["log_id"] = flags.log_id;
+      out["lsn"] = lsn;
+    }
     out["leaf_index"] = proof->leaf_index;
     out["tree_size"] = proof->tree_size;
     out["leaf_hash"] = proof->leaf_hash.ToHex();
@@ -238,7 +275,9 @@ void RegisterTreeVerbs(CLI::App& app) {
   verb = app.add_subcommand(
       "prove", "Print the inclusion proof (audit path) of record LSN; check it with verify-proof.");
   verb->add_option("dir", prove->dir, "log directory")->required();
-  verb->add_option("lsn", prove->lsn, "the record to prove")->required();
+  prove->lsn_arg = verb->add_option("lsn", prove->lsn, "the record to prove");
+  prove->log_id_flag = verb->add_option(
+      "--log-id", prove->log_id, "audit store: prove the event record of this log row instead");
   prove->size_flag = verb->add_option("--size", prove->size, "prove against the first N records");
   verb->add_flag("--json", prove->json,
                  "one JSON object: {\"leaf_index\",\"tree_size\",\"leaf_hash\",\"path\",\"root\"}");

@@ -379,5 +379,26 @@ TEST_F(AuditCliTest, DottedTypeNamesResolveAgainstTheCatalog) {
   EXPECT_EQ(Query({"--target", "acme.doc.title=x"}).size(), 1u);
 }
 
+// A log row's event record is a leaf of the Merkle tree: `prove --log-id`
+// maps the row to its LSN (after the schema's own records) and proves that.
+TEST_F(AuditCliTest, ProveByLogIdProvesTheEventRecordOfThatRow) {
+  DefineSchema();  // three records: two types and a column
+  ASSERT_EQ(Emit(DocEvent("1", "a", "first")).exit_code, 0);
+  ASSERT_EQ(Emit(DocEvent("1", "b", "second")).exit_code, 0);
+
+  json by_row = json::parse(RunOk({"prove", dir_, "--log-id", "2", "--json"}));
+  EXPECT_EQ(by_row["log_id"], 2);
+  EXPECT_EQ(by_row["lsn"], 5);
+  json by_lsn = json::parse(RunOk({"prove", dir_, "5", "--json"}));
+  by_row.erase("log_id");
+  by_row.erase("lsn");
+  EXPECT_EQ(by_row, by_lsn);
+
+  RunResult missing = Run({"prove", dir_, "--log-id", "3"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no log row 3"), std::string::npos) << missing.err;
+  EXPECT_EQ(Run({"prove", dir_, "5", "--log-id", "2"}).exit_code, 1);
+}
+
 }  // namespace
 }  // namespace quipu
