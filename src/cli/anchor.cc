@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -108,6 +109,43 @@ void AddAnchorFlag(CLI::App* verb, std::string* command) {
                    "publish it outside this host; its failure is reported but never blocks "
                    "writes (killed after " +
                        std::to_string(kAnchorTimeout.count()) + " s)");
+}
+
+void AddSigningFlags(CLI::App* verb, SigningFlags* flags) {
+  CLI::Option* key = verb->add_option(
+      "--signing-key", flags->key,
+      "Ed25519 private key (PEM, from `quipu keygen`): sign a checkpoint at each sealed segment "
+      "and at the end");
+  AddAnchorFlag(verb, &flags->anchor_cmd);
+  verb->get_option("--anchor-cmd")->needs(key);
+}
+
+Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const std::string& dir,
+                                                 const SigningFlags& flags,
+                                                 const std::string& verb) {
+  if (flags.key.empty()) return std::unique_ptr<LogTree>();
+  TreeOptions options;
+  options.signing_key_path = flags.key;
+  if (!flags.anchor_cmd.empty()) {
+    options.anchor = [cmd = flags.anchor_cmd](const Checkpoint&, const std::string& json) {
+      return RunAnchorCommand(cmd, json);
+    };
+  }
+  // stderr is unbuffered and each warning one fprintf, so lines never interleave.
+  options.on_background_error = [verb](const Status& s) {
+    std::fprintf(stderr, "quipu %s: warning: %s\n", verb.c_str(), s.ToString().c_str());
+  };
+  return LogTree::Open(log, dir, options);
+}
+
+void CloseSigningTree(LogTree* tree, const std::string& verb) {
+  if (tree == nullptr) return;
+  Result<Checkpoint> cp = tree->WriteCheckpoint();
+  Status closed = tree->Close();
+  for (const Status& s : {cp.status(), closed}) {
+    if (!s.ok())
+      std::fprintf(stderr, "quipu %s: warning: %s\n", verb.c_str(), s.ToString().c_str());
+  }
 }
 
 }  // namespace quipu::cli

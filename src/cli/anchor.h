@@ -6,9 +6,12 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "quipu/log.h"
 #include "quipu/status.h"
+#include "quipu/tree.h"
 
 namespace quipu::cli {
 
@@ -24,6 +27,24 @@ Status RunAnchorCommand(const std::string& command, const std::string& json,
 
 // Adds `--anchor-cmd CMD` to `verb`, stored in `*command`.
 void AddAnchorFlag(CLI::App* verb, std::string* command);
+
+// --signing-key and --anchor-cmd of a verb that writes records (ingest, emit).
+struct SigningFlags {
+  std::string key;         // Ed25519 private key (PEM); empty = no checkpoints
+  std::string anchor_cmd;  // needs key
+};
+void AddSigningFlags(CLI::App* verb, SigningFlags* flags);
+
+// With a key, a LogTree follows `log` and signs a checkpoint at every sealed
+// segment, each handed to the anchor command; without one, null. Background
+// checkpoint and anchor failures are warnings on stderr naming `verb`: the
+// records themselves are durable regardless.
+Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const std::string& dir,
+                                                 const SigningFlags& flags,
+                                                 const std::string& verb);
+// Signs what this run appended since the last sealed segment, then closes
+// the tree (null: nothing to do). Failures are warnings, as above.
+void CloseSigningTree(LogTree* tree, const std::string& verb);
 
 }  // namespace quipu::cli
 

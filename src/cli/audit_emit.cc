@@ -10,6 +10,9 @@
 // line that fails (bad JSON, unknown type, missing required field, wrong
 // kind) stops the run with "line N: ..." and exit 1; that line writes
 // nothing, and the events before it stay (they were acked).
+//
+// --signing-key and --anchor-cmd sign checkpoints of the store's Merkle tree
+// as `ingest` does (cli/anchor.h): at each sealed segment and at the end.
 #include <unistd.h>
 
 #include <deque>
@@ -19,6 +22,7 @@
 #include <utility>
 
 #include "cli/acks.h"
+#include "cli/anchor.h"
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/line_reader.h"
@@ -84,6 +88,7 @@ struct EmitFlags {
   std::string json;
   bool stdin_lines = false;
   std::string durability;
+  SigningFlags signing;
 };
 
 bool IsBlank(std::string_view line) {
@@ -133,6 +138,8 @@ Status Emit(const EmitFlags& flags) {
   if (!opened.ok()) return opened.status();
   AuditStore* store = opened->get();
   Log* log = store->log();
+  Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags.dir, flags.signing, "emit");
+  if (!tree.ok()) return FirstError(tree.status(), store->Close());
 
   bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
   Durability durability = group ? Durability::kBuffered : Durability::kPolicy;
@@ -152,6 +159,7 @@ Status Emit(const EmitFlags& flags) {
   s = FirstError(s, log->Sync());
   s = FirstError(s, acks.DurableAt(log->DurableLsn()));
   s = FirstError(s, acks.Flush());
+  CloseSigningTree(tree->get(), "emit");
   return FirstError(s, store->Close());
 }
 
@@ -172,6 +180,7 @@ void RegisterEmit(CLI::App& app) {
   input->add_flag("--stdin", flags->stdin_lines, "read NDJSON events from stdin, one per line");
   input->require_option(1);
   AddDurabilityFlag(verb, &flags->durability);
+  AddSigningFlags(verb, &flags->signing);
   SetAction(verb, [flags] { return Emit(*flags); });
 }
 

@@ -112,37 +112,8 @@ struct IngestFlags {
   std::string dir;
   std::string durability;
   uint64_t segment_size = LogOptions().segment_size;
-  std::string signing_key;
-  std::string anchor_cmd;
+  SigningFlags signing;
 };
-
-// The tree that signs checkpoints, if --signing-key was given; else null.
-Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const IngestFlags& flags) {
-  if (flags.signing_key.empty()) return std::unique_ptr<LogTree>();
-  TreeOptions options;
-  options.signing_key_path = flags.signing_key;
-  if (!flags.anchor_cmd.empty()) {
-    options.anchor = [cmd = flags.anchor_cmd](const Checkpoint&, const std::string& json) {
-      return RunAnchorCommand(cmd, json);
-    };
-  }
-  // stderr is unbuffered and each warning one fprintf, so lines never interleave.
-  options.on_background_error = [](const Status& s) {
-    std::fprintf(stderr, "quipu ingest: warning: %s\n", s.ToString().c_str());
-  };
-  return LogTree::Open(log, flags.dir, options);
-}
-
-// Signs the records this run appended since the last sealed segment, then
-// closes the tree. Failures are warnings: the records themselves are durable.
-void CloseSigningTree(LogTree* tree) {
-  if (tree == nullptr) return;
-  Result<Checkpoint> cp = tree->WriteCheckpoint();
-  Status closed = tree->Close();
-  for (const Status& s : {cp.status(), closed}) {
-    if (!s.ok()) std::fprintf(stderr, "quipu ingest: warning: %s\n", s.ToString().c_str());
-  }
-}
 
 Status Ingest(const IngestFlags& flags) {
   Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
@@ -157,7 +128,7 @@ Status Ingest(const IngestFlags& flags) {
   Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, options);
   if (!opened.ok()) return opened.status();
   Log* log = opened->get();
-  Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags);
+  Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags.dir, flags.signing, "ingest");
   if (!tree.ok()) return FirstError(tree.status(), log->Close());
 
   bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
@@ -176,7 +147,7 @@ Status Ingest(const IngestFlags& flags) {
   // Also after an error: report what did become durable.
   s = FirstError(s, progress.DurableAt(log->DurableLsn()));
   s = FirstError(s, progress.Flush());
-  CloseSigningTree(tree->get());
+  CloseSigningTree(tree->get(), "ingest");
   return FirstError(s, log->Close());
 }
 
@@ -194,12 +165,7 @@ void RegisterIngest(CLI::App& app) {
                    "bytes per segment file before a new one starts (for testing and tuning); "
                    "records may use up to half of it, at most 1 MiB")
       ->capture_default_str();
-  CLI::Option* key = verb->add_option(
-      "--signing-key", flags->signing_key,
-      "Ed25519 private key (PEM, from `quipu keygen`): sign a checkpoint at each sealed segment "
-      "and at the end");
-  AddAnchorFlag(verb, &flags->anchor_cmd);
-  verb->get_option("--anchor-cmd")->needs(key);
+  AddSigningFlags(verb, &flags->signing);
   SetAction(verb, [flags] { return Ingest(*flags); });
 }
 

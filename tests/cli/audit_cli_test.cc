@@ -400,5 +400,20 @@ TEST_F(AuditCliTest, ProveByLogIdProvesTheEventRecordOfThatRow) {
   EXPECT_EQ(Run({"prove", dir_, "5", "--log-id", "2"}).exit_code, 1);
 }
 
+TEST_F(AuditCliTest, EmitWithASigningKeyLeavesACheckpointThatVerifies) {
+  DefineSchema();  // three records
+  const std::string key = Path("signing.pem");
+  RunOk({"keygen", "--out", key});
+  std::string input = DocEvent("1", "a", "first").dump() + "\n" + DocEvent("2", "b", "x").dump();
+  RunOk({"emit", dir_, "--stdin", "--signing-key", key}, input);
+
+  std::vector<std::string> checkpoints =
+      SplitLines(clitest::ReadFile(std::filesystem::path(dir_) / "CHECKPOINTS"));
+  ASSERT_EQ(checkpoints.size(), 1u);
+  EXPECT_EQ(json::parse(checkpoints[0])["tree_size"], 5);
+  RunResult verified = Run({"verify", dir_, "--public-key", key + ".pub"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
 }  // namespace
 }  // namespace quipu
