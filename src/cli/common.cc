@@ -86,17 +86,6 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-std::string HexEncode(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    hex.push_back(kDigits[c >> 4]);
-    hex.push_back(kDigits[c & 0xF]);
-  }
-  return hex;
-}
-
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows, bool text_last) {
   std::vector<size_t> width;
   for (const auto& row : rows) {

@@ -17,6 +17,7 @@
 
 #include "quipu/options.h"
 #include "quipu/status.h"
+#include "util/hex.h"
 
 namespace quipu::cli {
 
@@ -45,8 +46,7 @@ void AddDurabilityFlag(CLI::App* verb, std::string* spec);
 // points above U+10FFFF), i.e. JSON can carry it as a string.
 bool IsValidUtf8(std::string_view text);
 
-// Lower-case hex of `bytes`.
-std::string HexEncode(std::string_view bytes);
+using quipu::HexEncode;  // util/hex.h: lower-case hex of bytes
 
 // Lays out `rows` (the first one is the header) in columns separated by two
 // spaces: the first column left-aligned, the others right-aligned, except

@@ -11,29 +11,13 @@
 #include <string>
 #include <utility>
 
+#include "util/hex.h"
+
 namespace quipu {
 
 namespace {
 
 constexpr std::string_view kMessageHeader = "quipu checkpoint v1\n";
-
-std::string HexOf(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    hex.push_back(kDigits[c >> 4]);
-    hex.push_back(kDigits[c & 0xF]);
-  }
-  return hex;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // A cursor over one JSON object of the shape CheckpointToJson writes. Every
 // method returns false on the first byte it does not expect; the caller turns
@@ -91,12 +75,8 @@ Result<std::string> DecodeHex(std::string_view hex, size_t bytes, std::string_vi
     return Status::Corruption(std::string(field) + " must be " + std::to_string(2 * bytes) +
                               " hex digits");
   }
-  std::string out(bytes, '\0');
-  for (size_t i = 0; i < bytes; i++) {
-    int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Status::Corruption(std::string(field) + " is not hex");
-    out[i] = static_cast<char>(hi << 4 | lo);
-  }
+  std::string out;
+  if (!HexDecode(hex, &out)) return Status::Corruption(std::string(field) + " is not hex");
   return out;
 }
 
@@ -191,7 +171,7 @@ Status VerifyCheckpoint(const VerifyingKey& key, const Checkpoint& cp) {
 std::string CheckpointToJson(const Checkpoint& cp) {
   return "{\"time_us\":" + std::to_string(cp.time_us) +
          ",\"tree_size\":" + std::to_string(cp.tree_size) + ",\"root\":\"" + cp.root.ToHex() +
-         "\",\"signature\":\"" + HexOf(cp.signature) + "\"}";
+         "\",\"signature\":\"" + HexEncode(cp.signature) + "\"}";
 }
 
 Result<Checkpoint> CheckpointFromJson(std::string_view line) {

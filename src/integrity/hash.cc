@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "quipu/merkle.h"
+#include "util/hex.h"
 
 namespace quipu::merkle {
 namespace {
@@ -58,13 +59,6 @@ Hash Digest(std::string_view prefix, std::string_view a, std::string_view b) {
   return Hash(out);
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Result<Hash> Hash::FromBytes(std::string_view bytes) {
@@ -81,25 +75,12 @@ Result<Hash> Hash::FromHex(std::string_view hex) {
     return Status::InvalidArgument("hash must be 64 hex digits, got " + std::to_string(hex.size()) +
                                    " characters");
   }
-  Bytes out;
-  for (size_t i = 0; i < kSize; ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Status::InvalidArgument("hash has a non-hex character");
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return Hash(out);
+  std::string raw;
+  if (!HexDecode(hex, &raw)) return Status::InvalidArgument("hash has a non-hex character");
+  return FromBytes(raw);
 }
 
-std::string Hash::ToHex() const {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * kSize, '\0');
-  for (size_t i = 0; i < kSize; ++i) {
-    out[2 * i] = kDigits[bytes_[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes_[i] & 0xf];
-  }
-  return out;
-}
+std::string Hash::ToHex() const { return HexEncode(AsBytes()); }
 
 Hash LeafHash(std::string_view payload) { return Digest(std::string_view("\x00", 1), payload, {}); }
 

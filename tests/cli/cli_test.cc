@@ -17,36 +17,18 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_runner.h"
 #include "quipu/log.h"
-
-#ifndef QUIPU_CLI_PATH
-#define QUIPU_CLI_PATH "./quipu"
-#endif
-
-extern char** environ;
 
 namespace quipu {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const fs::path& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
+using clitest::ReadFile;
+using clitest::RunResult;
+using clitest::SplitLines;
+using clitest::WriteFile;
 
 std::vector<char*> Argv(std::vector<std::string>& args) {
   std::vector<char*> argv;
@@ -63,53 +45,17 @@ int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-class CliTest : public ::testing::Test {
+class CliTest : public clitest::CliFixture {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "quipu-cli-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    tmp_ = pattern;
-    log_dir_ = (tmp_ / "log").string();
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
-  // Runs `quipu args...` with `input` on stdin; collects stdout, stderr, exit code.
-  RunResult Run(std::vector<std::string> args, std::string_view input = "") {
-    fs::path in = tmp_ / "stdin", out = tmp_ / "stdout", err = tmp_ / "stderr";
-    WriteFile(in, input);
-    args.insert(args.begin(), QUIPU_CLI_PATH);
-    std::vector<char*> argv = Argv(args);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    RunResult result;
-    if (rc != 0) {
-      result.err = std::string("posix_spawn failed: ") + strerror(rc);
-      return result;
-    }
-    result.exit_code = WaitExit(pid);
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
+    CliFixture::SetUp();
+    log_dir_ = dir_;
   }
 
   RunResult Ingest(std::string_view input, const std::string& durability = "always") {
     return Run({"ingest", log_dir_, "--durability", durability}, input);
   }
 
-  fs::path tmp_;
   std::string log_dir_;
 };
 
@@ -117,7 +63,7 @@ class CliTest : public ::testing::Test {
 // "appended k" and never moving back, the last one n.
 void ExpectProgress(const std::string& out, uint64_t n) {
   uint64_t appended = 0, durable = 0;
-  for (const std::string& line : Lines(out)) {
+  for (const std::string& line : SplitLines(out)) {
     if (line.rfind("appended ", 0) == 0) {
       EXPECT_EQ(std::stoull(line.substr(9)), appended + 1) << line;
       appended++;
@@ -227,7 +173,7 @@ TEST_F(CliTest, DumpJson) {
   ASSERT_EQ(Ingest("plain\n" + binary + "\n\"quoted\"\n").exit_code, 0);
   RunResult dump = Run({"dump", log_dir_, "--json"});
   ASSERT_EQ(dump.exit_code, 0) << dump.err;
-  std::vector<std::string> lines = Lines(dump.out);
+  std::vector<std::string> lines = SplitLines(dump.out);
   ASSERT_EQ(lines.size(), 3u);
   std::vector<nlohmann::json> records;
   for (const std::string& line : lines) records.push_back(nlohmann::json::parse(line));
@@ -329,7 +275,7 @@ TEST_F(CliTest, IngestSecondOpenerFailsNamingPid) {
   EXPECT_EQ(ingest.exit_code, 1);
   EXPECT_EQ(ingest.err.rfind("quipu ingest: ", 0), 0u) << ingest.err;
   EXPECT_NE(ingest.err.find("pid"), std::string::npos) << ingest.err;
-  EXPECT_EQ(Lines(ingest.err).size(), 1u) << ingest.err;
+  EXPECT_EQ(SplitLines(ingest.err).size(), 1u) << ingest.err;
   EXPECT_TRUE((*held)->Close().ok());
 }
 
@@ -354,7 +300,7 @@ TEST_F(CliTest, HelpForEachVerb) {
 TEST_F(CliTest, BadDurabilityIsUsageError) {
   RunResult ingest = Ingest("x\n", "sometimes");
   EXPECT_EQ(ingest.exit_code, 2);
-  EXPECT_EQ(Lines(ingest.err).size(), 1u) << ingest.err;
+  EXPECT_EQ(SplitLines(ingest.err).size(), 1u) << ingest.err;
   EXPECT_NE(ingest.err.find("durability"), std::string::npos) << ingest.err;
   EXPECT_FALSE(fs::exists(log_dir_));
 }
@@ -370,7 +316,7 @@ TEST_F(CliTest, DemoRunsSmall) {
   RunResult demo = Run({"demo", "--records", "200", "--dir", dir});
   ASSERT_EQ(demo.exit_code, 0) << demo.err;
   int rows = 0;
-  for (const std::string& line : Lines(demo.out)) {
+  for (const std::string& line : SplitLines(demo.out)) {
     for (const char* policy : {"always ", "every:64 ", "every:1000,20 ", "group ", "os "}) {
       if (line.rfind(policy, 0) == 0) rows++;
     }
@@ -380,7 +326,7 @@ TEST_F(CliTest, DemoRunsSmall) {
     EXPECT_TRUE(fs::is_directory(fs::path(dir) / sub)) << sub;
   }
   RunResult dump = Run({"dump", dir + "/os"});
-  EXPECT_EQ(Lines(dump.out).size(), 200u);
+  EXPECT_EQ(SplitLines(dump.out).size(), 200u);
 }
 
 TEST_F(CliTest, DemoRefusesToRemoveForeignFiles) {
