@@ -327,6 +327,13 @@ TEST_F(CliTest, DemoRunsSmall) {
   }
   RunResult dump = Run({"dump", dir + "/os"});
   EXPECT_EQ(SplitLines(dump.out).size(), 200u);
+  // The audit part: 10 events, a row found by the document's name, a proof checked.
+  EXPECT_NE(demo.out.find("audit store: 10 events"), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("query by the old name \"Document 7\""), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("inclusion proof of log row 1 (LSN 1, 4 hashes): verified"),
+            std::string::npos)
+      << demo.out;
+  EXPECT_EQ(Run({"verify", dir + "/audit"}).exit_code, 0);
 }
 
 TEST_F(CliTest, DemoRefusesToRemoveForeignFiles) {
