@@ -108,6 +108,11 @@ void LogImpl::PoisonLocked(const Status& s) {
   }
   io_cv_.notify_all();
   timer_cv_.notify_all();
+  WakeSyncWaitersLocked();
+}
+
+void LogImpl::WakeSyncWaitersLocked() {
+  if (followers_.load(std::memory_order_relaxed) > 0) sync_gen_.BumpAndWakeAll();
 }
 
 Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
@@ -140,10 +145,10 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
     acked_lsn_ = std::max(acked_lsn_, lsn);
     return lsn;
   }
-  ++sync_waiters_;
-  if (gathering_ && sync_waiters_ >= expected_waiters_) gather_cv_.notify_one();
+  const int waiters = sync_waiters_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (gathering_ && waiters >= expected_waiters_) gather_cv_.notify_one();
   Status s = SyncToLocked(lock, lsn, epoch);
-  --sync_waiters_;
+  sync_waiters_.fetch_sub(1, std::memory_order_relaxed);
   QUIPU_RETURN_IF_ERROR(s);
   return lsn;
 }
@@ -287,7 +292,9 @@ void LogImpl::DropUnacknowledgedLocked() {
   marked_size_ = format::kSegmentHeaderSize;  // a dropped marker's claim is made again
   next_lsn_ = floor + 1;
   rollback_floors_.push_back(floor);
+  rollbacks_.store(rollback_floors_.size(), std::memory_order_release);
   io_cv_.notify_all();
+  WakeSyncWaitersLocked();
 }
 
 Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t epoch) {
@@ -298,15 +305,30 @@ Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t
     }
     if (DurableLsn() >= lsn) return Status::OK();
     QUIPU_RETURN_IF_ERROR(poison_);
-    if (sync_busy_ || rotating_) {
-      io_cv_.wait(lock);
+    if (!sync_busy_ && !rotating_) {
+      sync_busy_ = true;
+      Status s = LeadSyncLocked(lock);
+      sync_busy_ = false;
+      io_cv_.notify_all();  // a rotation may wait for the token
+      WakeSyncWaitersLocked();
+      QUIPU_RETURN_IF_ERROR(s);
       continue;
     }
-    sync_busy_ = true;
-    Status s = LeadSyncLocked(lock);
-    sync_busy_ = false;
-    io_cv_.notify_all();
-    QUIPU_RETURN_IF_ERROR(s);
+    // Follow: sleep without mu_ until the leader (or a rotation) is done. A
+    // follower it covered leaves straight away, so K writers released by one
+    // fsync do not queue up on mu_ just to return. The generation is read
+    // under mu_, so a wake-up after this point cannot be missed.
+    const uint32_t generation = sync_gen_.Load();
+    followers_.fetch_add(1, std::memory_order_relaxed);
+    lock.unlock();
+    sync_gen_.WaitWhileEquals(generation);
+    followers_.fetch_sub(1, std::memory_order_relaxed);
+    // Durable and not rolled back since it was appended (a rollback reuses
+    // LSNs, so a durable LSN might then be another record's).
+    if (DurableLsn() >= lsn && rollbacks_.load(std::memory_order_acquire) == epoch) {
+      return Status::OK();
+    }
+    lock.lock();
   }
 }
 
@@ -333,7 +355,7 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   last_sync_duration_ = sync_end - sync_start;
   // Every appender waiting now is an active writer; those this sync covers
   // will append again in a moment (see GatherReleasedWritersLocked).
-  expected_waiters_ = sync_waiters_;
+  expected_waiters_ = sync_waiters_.load(std::memory_order_relaxed);
   ++counters_.syncs;
   if (!s.ok()) {
     PoisonLocked(s);
@@ -401,6 +423,7 @@ Status LogImpl::RotateLocked(std::unique_lock<std::mutex>& lock) {
   Status s = SealAndStartNextLocked();
   rotating_ = false;
   io_cv_.notify_all();
+  WakeSyncWaitersLocked();
   return s;
 }
 
@@ -496,6 +519,7 @@ void LogImpl::TimerLoop() {
       continue;
     }
     Status s = SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size());
+    if (!lock.owns_lock()) lock.lock();
     if (s.IsNoSpace()) {
       // Appends report the full disk; try again shortly rather than spin.
       timer_cv_.wait_for(lock, options_.durability.interval());
@@ -536,6 +560,7 @@ Status LogImpl::Close() {
   if (flusher_.joinable()) flusher_.join();
   lock.lock();
   Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size()) : poison_;
+  if (!lock.owns_lock()) lock.lock();
   if (s.ok()) s = WriteClosingMarkerLocked();
   closed_ = true;
   io_cv_.notify_all();

@@ -6,12 +6,13 @@
 //                It swaps the buffer out first, so appenders keep filling a
 //                fresh one meanwhile (double buffering).
 //   sync_busy_   one thread at a time (the group leader) flushes and then
-//                fdatasyncs. Appenders needing durability wait on io_cv_;
-//                when the leader finishes, each waiter is either covered or
-//                becomes the next leader, whose sync covers every record
-//                appended while the previous one ran: N waiters, one fsync,
-//                and nobody waits for more than two syncs (plus a short
-//                gathering of the writers the last sync released, see
+//                fdatasyncs. Appenders needing durability (followers) sleep
+//                outside mu_ on sync_gen_, which moves when a leader is done;
+//                each is then either covered (and returns without touching
+//                mu_) or becomes the next leader, whose sync covers every
+//                record appended while the previous one ran: N waiters, one
+//                fsync, and nobody waits for more than two syncs (plus a
+//                short gathering of the writers the last sync released, see
 //                GatherReleasedWritersLocked).
 // A full buffer is not written by the appender that finds it full: it is
 // swapped out and handed to the flusher thread (taking flush_busy_), so a
@@ -46,6 +47,7 @@
 #include "log/segment_scan.h"
 #include "quipu/env.h"
 #include "quipu/log.h"
+#include "util/wait_word.h"
 
 namespace quipu {
 
@@ -99,8 +101,12 @@ class LogImpl final : public Log {
   void FlusherLoop();
   // Returns once `lsn` is durable, joining or leading group syncs. `epoch` is
   // rollback_floors_.size() when `lsn` was appended: if a full disk has since
-  // dropped that record, the wait ends with NoSpace.
+  // dropped that record, the wait ends with NoSpace. A follower whose record
+  // a leader covered returns with `lock` released; callers re-lock if needed.
   Status SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t epoch);
+  // Wakes the followers in SyncToLocked: a sync ended, the log was poisoned,
+  // rolled back or rotated. One futex wake for all of them.
+  void WakeSyncWaitersLocked();
   // As the holder of sync_busy_: flush, then fdatasync without mu_.
   Status LeadSyncLocked(std::unique_lock<std::mutex>& lock);
   // Always/GroupCommit: lets the writers the last sync released rejoin the
@@ -162,16 +168,23 @@ class LogImpl final : public Log {
   // The last background write failed (full disk): write inline next time so
   // an appender, not the flusher, reports NoSpace and the buffer stays bounded.
   bool background_failed_ = false;
-  // Group gathering: appenders inside SyncToLocked now, how many there were
-  // when the last sync finished, whether a leader waits for them, and how
-  // long that sync took.
-  int sync_waiters_ = 0;
+  // Group gathering: appenders inside SyncToLocked now (atomic because a
+  // covered follower leaves without mu_), how many there were when the last
+  // sync finished, whether a leader waits for them, and how long that sync took.
+  std::atomic<int> sync_waiters_{0};
   int expected_waiters_ = 0;
   bool gathering_ = false;
   Clock::duration last_sync_duration_{};
   LogStats counters_;  // appends, syncs, writes, bytes_written, rotations
 
   std::atomic<Lsn> durable_lsn_{0};
+  // Bumped (under mu_) by WakeSyncWaitersLocked; followers sleep until it
+  // moves. `followers_` counts them (raised under mu_) so that a wake-up with
+  // nobody asleep costs no system call.
+  WaitWord sync_gen_;
+  std::atomic<int> followers_{0};
+  // rollback_floors_.size(), readable without mu_ by a waking follower.
+  std::atomic<size_t> rollbacks_{0};
   std::thread timer_;
   std::thread flusher_;
 };
