@@ -72,6 +72,14 @@ namespace quipu {
 struct AuditOptions {
   // The underlying log (durability policy, Env, recovery mode, ...).
   LogOptions log;
+  // Open for reading only: no writer lock, no recovery, no file changed, so
+  // it can run beside the process that writes the store. The state is a
+  // snapshot of the records that process had flushed to the OS when this
+  // open read them (a torn or unfinished last frame ends the snapshot).
+  // Writes and WaitDurable return FailedPrecondition, DurableLsn() is 0 (a
+  // reader cannot know what was synced) and log() is nullptr. Only
+  // log.env is used from `log`; a missing directory is NotFound.
+  bool read_only = false;
 };
 
 class AuditStore {
@@ -125,7 +133,7 @@ class AuditStore {
   virtual Status WaitDurable(Lsn lsn) = 0;
   // The underlying log, e.g. for Stats() or AwaitDurableAbove(). Do not
   // Append to it: a record the store did not write makes the next Open fail
-  // with Corruption. Owned by the store.
+  // with Corruption. Owned by the store. nullptr when opened read_only.
   virtual Log* log() = 0;
 
   // --- registries ---

@@ -11,6 +11,7 @@
 #include "audit/query.h"
 #include "audit/state.h"
 #include "quipu/audit.h"
+#include "quipu/reader.h"
 
 namespace quipu {
 
@@ -24,15 +25,17 @@ int64_t NowMicros() {
 
 class AuditStoreImpl final : public AuditStore {
  public:
+  // `log` is nullptr for a read-only store.
   AuditStoreImpl(std::unique_ptr<Log> log, DurabilityPolicy policy)
       : log_(std::move(log)), policy_(policy) {}
   ~AuditStoreImpl() override {
-    if (!closed_) (void)log_->Close();
+    if (!closed_ && log_ != nullptr) (void)log_->Close();
   }
 
-  // Replays the whole log into state_.
-  Status Rebuild() {
-    auto reader = log_->NewReader(1);
+  // Replays the whole log into state_: through the writer's own reader, or
+  // (read-only) straight from the files in `dir`.
+  Status Rebuild(const std::string& dir, Env* env) {
+    auto reader = log_ != nullptr ? log_->NewReader(1) : OpenLogReader(dir, 1, env);
     if (!reader.ok()) return reader.status();
     while (true) {
       auto more = (*reader)->Next();
@@ -93,8 +96,11 @@ class AuditStoreImpl final : public AuditStore {
     return EmitResult{log_id, *lsn, micros};
   }
 
-  Lsn DurableLsn() const override { return log_->DurableLsn(); }
-  Status WaitDurable(Lsn lsn) override { return log_->WaitDurable(lsn); }
+  Lsn DurableLsn() const override { return log_ != nullptr ? log_->DurableLsn() : 0; }
+  Status WaitDurable(Lsn lsn) override {
+    if (log_ == nullptr) return ReadOnlyError();
+    return log_->WaitDurable(lsn);
+  }
   Log* log() override { return log_.get(); }
 
   Result<std::vector<EntityVersion>> EntityHistory(std::string_view type,
@@ -122,10 +128,12 @@ class AuditStoreImpl final : public AuditStore {
     std::lock_guard<std::mutex> lock(write_mu_);
     if (closed_) return Status::FailedPrecondition("audit store is closed");
     closed_ = true;
-    return log_->Close();
+    return log_ != nullptr ? log_->Close() : Status::OK();
   }
 
  private:
+  static Status ReadOnlyError() { return Status::FailedPrecondition("audit store is read-only"); }
+
   Status CheckLogId(uint64_t log_id) const {
     if (log_id == 0 || log_id > state_.RowCount()) {
       return Status::NotFound("no log row " + std::to_string(log_id));
@@ -135,6 +143,7 @@ class AuditStoreImpl final : public AuditStore {
 
   Status UsableLocked() const {
     if (closed_) return Status::FailedPrecondition("audit store is closed");
+    if (log_ == nullptr) return ReadOnlyError();
     return broken_;
   }
 
@@ -187,10 +196,14 @@ class AuditStoreImpl final : public AuditStore {
 
 Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& dir,
                                                      const AuditOptions& options) {
-  auto log = Log::Open(dir, options.log);
-  if (!log.ok()) return log.status();
-  auto store = std::make_unique<AuditStoreImpl>(std::move(*log), options.log.durability);
-  Status s = store->Rebuild();
+  std::unique_ptr<Log> writer;
+  if (!options.read_only) {
+    auto log = Log::Open(dir, options.log);
+    if (!log.ok()) return log.status();
+    writer = std::move(*log);
+  }
+  auto store = std::make_unique<AuditStoreImpl>(std::move(writer), options.log.durability);
+  Status s = store->Rebuild(dir, options.log.env);
   if (!s.ok()) return s.WithContext("rebuilding audit store " + dir);
   return std::unique_ptr<AuditStore>(std::move(store));
 }

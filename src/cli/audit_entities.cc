@@ -44,7 +44,7 @@ std::string VersionsJson(const std::vector<EntityVersion>& versions) {
 // Reads the versions with `read` and prints them as the flags ask.
 template <typename Fn>
 Status PrintVersions(const RegistryFlags& flags, Fn read) {
-  Result<std::unique_ptr<AuditStore>> store = OpenStore(flags.dir, /*create=*/false);
+  Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(flags.dir);
   if (!store.ok()) return store.status();
   Status s;
   if (Result<std::vector<EntityVersion>> versions = read(**store); !versions.ok()) {

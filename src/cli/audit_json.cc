@@ -346,4 +346,10 @@ Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool creat
   return AuditStore::Open(dir, options);
 }
 
+Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir) {
+  AuditOptions options;
+  options.read_only = true;
+  return AuditStore::Open(dir, options);
+}
+
 }  // namespace quipu::cli

@@ -72,10 +72,12 @@ Result<int64_t> ParseTimeArgument(std::string_view text);
 // "user:42@v3", the short form of a pinned version in text output.
 std::string VersionRef(const EntityVersion& version);
 
-// Opens the store in `dir` for a verb. Verbs that only read pass
-// create = false, so a mistyped directory is NotFound instead of a new store.
+// Opens the store in `dir` for a verb that writes (creating it if `create`).
 Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool create,
                                               DurabilityPolicy policy = DurabilityPolicy::Always());
+// Opens it read-only for a verb that only reads: no writer lock, so it runs
+// beside a process that writes the store; a mistyped directory is NotFound.
+Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir);
 
 }  // namespace quipu::cli
 

@@ -167,7 +167,7 @@ std::string PageText(const QueryPage& page) {
 }
 
 Status RunQuery(const QueryFlags& flags) {
-  Result<std::unique_ptr<AuditStore>> store = OpenStore(flags.dir, /*create=*/false);
+  Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(flags.dir);
   if (!store.ok()) return store.status();
   Status s;
   if (Result<Query> query = BuildQuery(flags, **store); !query.ok()) {

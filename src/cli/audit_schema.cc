@@ -26,7 +26,7 @@ Status Print(const std::string& text) {
 // Runs `write` on the store in `dir` and closes it, keeping the first error.
 template <typename Fn>
 Status WithStore(const std::string& dir, bool create, Fn write) {
-  Result<std::unique_ptr<AuditStore>> store = OpenStore(dir, create);
+  Result<std::unique_ptr<AuditStore>> store = create ? OpenStore(dir, true) : OpenStoreToRead(dir);
   if (!store.ok()) return store.status();
   Status s = write(**store);
   return FirstError(s, (*store)->Close());

@@ -146,7 +146,7 @@ std::string InclusionText(const InclusionProof& p) {
 // The LSN of an audit store's log row: its event record is the leaf to prove.
 // The store is closed again before the tree opens the log.
 Result<Lsn> LsnOfLogRow(const std::string& dir, uint64_t log_id) {
-  Result<std::unique_ptr<AuditStore>> store = OpenStore(dir, /*create=*/false);
+  Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(dir);
   if (!store.ok()) return store.status();
   Result<Lsn> lsn = (*store)->LsnOfLogId(log_id);
   Status closed = (*store)->Close();

@@ -460,6 +460,46 @@ TEST_F(AuditStoreTest, CloseRefusesWrites) {
   Reopen();
 }
 
+TEST_F(AuditStoreTest, ReadOnlyOpenRunsBesideTheWriterAndRefusesWrites) {
+  DefineUser();
+  MustEmit(MakeEvent(Actor("root"), "user.create", {User("1", "ann")}));
+  MustEmit(MakeEvent(Actor("root"), "user.rename", {User("1", "anna")}));
+  AuditOptions read_only;
+  read_only.read_only = true;
+  auto reader = AuditStore::Open(dir_.log(), read_only);  // the writer holds the lock
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  AuditStore& ro = **reader;
+
+  EXPECT_EQ(ro.LastLogId(), 2u);
+  EXPECT_EQ(AllPages(ro, Query{}), AllPages(*store_, Query{}));
+  auto history = ro.EntityHistory("user", "1");
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 2u);
+  EXPECT_TRUE(ro.GetType("user").ok());
+  EXPECT_EQ(ro.log(), nullptr);
+  EXPECT_EQ(ro.DurableLsn(), 0u);
+
+  const auto refused = Status::Code::kFailedPrecondition;
+  EXPECT_EQ(ro.Emit(MakeEvent(Actor("root"), "x", {})).status().code(), refused);
+  EXPECT_EQ(ro.DefineType(UserType()).code(), refused);
+  EXPECT_EQ(ro.RegisterColumn(ColumnSpec{"tenant", FieldKind::kText}).code(), refused);
+  EXPECT_EQ(ro.WaitDurable(1).code(), refused);
+
+  // A snapshot: what the writer adds later is not in it.
+  MustEmit(MakeEvent(Actor("root"), "user.delete", {User("1", "anna")}));
+  EXPECT_EQ(ro.LastLogId(), 2u);
+  EXPECT_TRUE(ro.Close().ok());
+  EXPECT_EQ(store_->LastLogId(), 3u);
+}
+
+TEST_F(AuditStoreTest, ReadOnlyOpenOfAMissingStoreIsNotFound) {
+  AuditOptions read_only;
+  read_only.read_only = true;
+  auto reader = AuditStore::Open(dir_.log() + "-missing", read_only);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), Status::Code::kNotFound) << reader.status().ToString();
+}
+
 TEST_F(AuditStoreTest, ForeignRecordFailsOpen) {
   ASSERT_TRUE(store_->Close().ok());
   store_.reset();

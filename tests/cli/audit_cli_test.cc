@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/cli_runner.h"
+#include "quipu/audit.h"
 
 namespace quipu {
 namespace {
@@ -366,6 +367,31 @@ TEST_F(AuditCliTest, ReadVerbsDoNotCreateAStore) {
   RunResult r = Run({"query", dir_});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_FALSE(std::filesystem::exists(dir_));
+}
+
+TEST_F(AuditCliTest, ReadVerbsRunBesideAProcessThatWritesTheStore) {
+  DefineSchema();
+  ASSERT_EQ(Emit(DocEvent("1", "7", "Draft")).exit_code, 0);
+  ASSERT_EQ(Emit(DocEvent("1", "7", "Final")).exit_code, 0);
+  // This process now holds the store open for writing, as a service would.
+  auto writer = AuditStore::Open(dir_, AuditOptions{});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  Event other;
+  other.actor = EntityInput{"user", "1", {}};
+  other.method = "document.create";
+  other.targets = {EntityInput{"document", "8", {{"title", Value::Text("Other")}}}};
+  ASSERT_TRUE((*writer)->Emit(other).ok());
+
+  EXPECT_EQ(EventCount(), 3u);
+  EXPECT_EQ(SplitLines(RunOk({"history", dir_, "document", "7", "--json"})).size(), 2u);
+  EXPECT_EQ(SplitLines(RunOk({"entities", dir_, "document", "--json"})).size(), 2u);
+  EXPECT_NE(RunOk({"types", dir_}).find("document"), std::string::npos);
+
+  RunResult write = Emit(DocEvent("1", "9", "Refused"));
+  EXPECT_EQ(write.exit_code, 1);
+  EXPECT_NE(write.err.find("locked"), std::string::npos) << write.err;
+  ASSERT_TRUE((*writer)->Close().ok());
+  EXPECT_EQ(EventCount(), 3u);
 }
 
 TEST_F(AuditCliTest, DottedTypeNamesResolveAgainstTheCatalog) {
