@@ -1,10 +1,12 @@
 // quipu root | prove | consistency | checkpoint DIR: the Merkle tree of a
 // store, its proofs, and signed checkpoints, through LogTree (quipu/tree.h).
 //
-// Each verb opens the log and its tree (taking the writer lock, so not beside
-// a running `ingest`), catches the tree up, answers, and closes both. JSON
-// output is one object per line with hashes as lowercase hex; the shapes are
-// what `verify-proof` reads back.
+// root, prove and consistency read a TreeView (quipu/tree_view.h): no lock
+// and no file changed, so they run beside a process that writes the store,
+// and answer for the records readable at that moment. checkpoint writes, so
+// it opens the log and its tree (taking the writer lock), signs, and closes
+// both. JSON output is one object per line with hashes as lowercase hex; the
+// shapes are what `verify-proof` reads back.
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include "quipu/checkpoint.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
+#include "quipu/tree_view.h"
 
 namespace quipu::cli {
 
@@ -70,6 +73,14 @@ Status WithStore(const std::string& dir, const TreeOptions& options, Body body) 
   return (*store)->Close(body((*store)->tree()));
 }
 
+// Runs `body` on a read-only view of the tree of the log in `dir`.
+template <typename Body>
+Status WithView(const std::string& dir, Body body) {
+  Result<std::unique_ptr<TreeView>> view = TreeView::Open(dir);
+  if (!view.ok()) return view.status();
+  return body(view->get());
+}
+
 Status Print(const std::string& text) {
   FdWriter out(STDOUT_FILENO);
   QUIPU_RETURN_IF_ERROR(out.Write(text));
@@ -104,7 +115,7 @@ struct RootFlags {
 };
 
 Status Root(const RootFlags& flags) {
-  return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
+  return WithView(flags.dir, [&](const TreeView* tree) -> Status {
     std::optional<uint64_t> size = OptionalSize(flags.size_flag, flags.size);
     Result<merkle::Hash> root = tree->Root(size);
     if (!root.ok()) return root.status();
@@ -144,7 +155,6 @@ std::string InclusionText(const InclusionProof& p) {
 }
 
 // The LSN of an audit store's log row: its event record is the leaf to prove.
-// The store is closed again before the tree opens the log.
 Result<Lsn> LsnOfLogRow(const std::string& dir, uint64_t log_id) {
   Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(dir);
   if (!store.ok()) return store.status();
@@ -165,7 +175,7 @@ Status Prove(const ProveFlags& flags) {
     if (!mapped.ok()) return mapped.status();
     lsn = *mapped;
   }
-  return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
+  return WithView(flags.dir, [&](const TreeView* tree) -> Status {
     Result<InclusionProof> proof =
         tree->ProveInclusion(lsn, OptionalSize(flags.size_flag, flags.size));
     if (!proof.ok()) return proof.status();
@@ -202,7 +212,7 @@ struct ConsistencyFlags {
 };
 
 Status Consistency(const ConsistencyFlags& flags) {
-  return WithStore(flags.dir, TreeOptions(), [&](LogTree* tree) -> Status {
+  return WithView(flags.dir, [&](const TreeView* tree) -> Status {
     Result<ConsistencyProof> proof =
         tree->ProveConsistency(flags.old_size, OptionalSize(flags.new_flag, flags.new_size));
     if (!proof.ok()) return proof.status();

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "integrity/spine.h"
+#include "integrity/tree_proofs.h"
 #include "quipu/env.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
@@ -363,48 +364,14 @@ Result<merkle::Hash> LogTreeImpl::Root(std::optional<uint64_t> size) {
 Result<InclusionProof> LogTreeImpl::ProveInclusion(Lsn lsn, std::optional<uint64_t> size) {
   auto n = ResolveSize(size);
   if (!n.ok()) return n.status();
-  if (lsn == 0 || lsn > *n) {
-    return Status::InvalidArgument("LSN " + std::to_string(lsn) + " is not in the tree of size " +
-                                   std::to_string(*n));
-  }
-  const spine::FileSource source(read_file_.get(), *n);
-  InclusionProof proof;
-  proof.leaf_index = lsn - 1;
-  proof.tree_size = *n;
-  auto leaf = source.SubtreeHash(0, proof.leaf_index);
-  if (!leaf.ok()) return leaf.status();
-  proof.leaf_hash = *leaf;
-  auto path = merkle::ProveInclusion(source, proof.leaf_index, *n);
-  if (!path.ok()) return path.status();
-  proof.path = std::move(*path);
-  auto root = merkle::RootHash(source, *n);
-  if (!root.ok()) return root.status();
-  proof.root = *root;
-  return proof;
+  return integrity::AssembleInclusionProof(spine::FileSource(read_file_.get(), *n), lsn, *n);
 }
 
 Result<ConsistencyProof> LogTreeImpl::ProveConsistency(uint64_t old_size,
                                                        std::optional<uint64_t> new_size) {
   auto n = ResolveSize(new_size);
   if (!n.ok()) return n.status();
-  if (old_size == 0 || old_size > *n) {
-    return Status::InvalidArgument("consistency needs 0 < old size (" + std::to_string(old_size) +
-                                   ") ≤ new size (" + std::to_string(*n) + ")");
-  }
-  const spine::FileSource source(read_file_.get(), *n);
-  ConsistencyProof proof;
-  proof.old_size = old_size;
-  proof.new_size = *n;
-  auto old_root = merkle::RootHash(source, old_size);
-  if (!old_root.ok()) return old_root.status();
-  proof.old_root = *old_root;
-  auto new_root = merkle::RootHash(source, *n);
-  if (!new_root.ok()) return new_root.status();
-  proof.new_root = *new_root;
-  auto hashes = merkle::ProveConsistency(source, old_size, *n);
-  if (!hashes.ok()) return hashes.status();
-  proof.proof = std::move(*hashes);
-  return proof;
+  return integrity::AssembleConsistencyProof(spine::FileSource(read_file_.get(), *n), old_size, *n);
 }
 
 Result<Checkpoint> LogTreeImpl::WriteCheckpoint() {

@@ -11,6 +11,7 @@
 
 #include "cli/cli_runner.h"
 #include "quipu/checkpoint.h"
+#include "quipu/log.h"
 #include "quipu/merkle.h"
 
 namespace quipu::clitest {
@@ -99,6 +100,27 @@ TEST_F(IntegrityCliTest, ProveGivesAnRfcInclusionProof) {
   EXPECT_EQ(Run({"prove", dir_, "12"}).exit_code, 1);
   EXPECT_EQ(Run({"prove", dir_, "6", "--size", "5"}).exit_code, 1);
   EXPECT_NE(RunOk({"prove", dir_, "2"}).find("leaf index  1 (LSN 2)"), std::string::npos);
+}
+
+TEST_F(IntegrityCliTest, RootProveAndConsistencyRunBesideAWriter) {
+  MakeStore(9);
+  auto log = Log::Open(dir_, LogOptions{});  // holds the writer lock, as a service would
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  payloads_.push_back("record-10");
+  ASSERT_TRUE((*log)->Append(payloads_.back()).ok());
+
+  json root = json::parse(RunOk({"root", dir_, "--json"}));
+  EXPECT_EQ(root["tree_size"], 10);
+  EXPECT_EQ(root["root"], ReferenceRoot(payloads_, 10).ToHex());
+  json proof = json::parse(RunOk({"prove", dir_, "10", "--json"}));
+  EXPECT_TRUE(merkle::VerifyInclusion(merkle::LeafHash(payloads_[9]), 9, 10, Hashes(proof["path"]),
+                                      ReferenceRoot(payloads_, 10))
+                  .ok());
+  json consistency = json::parse(RunOk({"consistency", dir_, "--old", "4", "--json"}));
+  EXPECT_EQ(consistency["new_root"], ReferenceRoot(payloads_, 10).ToHex());
+  EXPECT_FALSE(fs::exists(dir_ + "/SPINE")) << "reading the tree writes nothing";
+  EXPECT_EQ(Run({"checkpoint", dir_, "--key", MakeKey()}).exit_code, 1) << "a writer holds it";
+  ASSERT_TRUE((*log)->Close().ok());
 }
 
 TEST_F(IntegrityCliTest, ConsistencyGivesAnRfcConsistencyProof) {
