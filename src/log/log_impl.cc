@@ -311,6 +311,9 @@ Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t
       sync_busy_ = false;
       io_cv_.notify_all();  // a rotation may wait for the token
       WakeSyncWaitersLocked();
+      // A full disk refused the unwritten rest of the buffer, but what was
+      // written before got synced all the same: that may cover this record.
+      if (s.IsNoSpace() && DurableLsn() >= lsn) continue;
       QUIPU_RETURN_IF_ERROR(s);
       continue;
     }
@@ -340,7 +343,10 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
     while (poison_.ok() && Clock::now() < until) io_cv_.wait_until(lock, until);
   }
   GatherReleasedWritersLocked(lock);
-  QUIPU_RETURN_IF_ERROR(FlushLocked(lock));
+  // On a full disk the bytes already written are synced anyway: a waiter
+  // whose record is among them must not hear NoSpace for a record that stays.
+  const Status flushed = FlushLocked(lock);
+  if (!flushed.ok() && (!flushed.IsNoSpace() || flushed_lsn_ <= DurableLsn())) return flushed;
   const Lsn target = flushed_lsn_;
   const uint64_t target_size = active_size_;
   const Clock::time_point covered_until = Clock::now();
@@ -363,7 +369,7 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   }
   synced_size_ = std::max(synced_size_, target_size);
   AdvanceDurableLocked(target, covered_until);
-  return Status::OK();
+  return flushed;
 }
 
 void LogImpl::GatherReleasedWritersLocked(std::unique_lock<std::mutex>& lock) {
