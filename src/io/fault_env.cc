@@ -107,6 +107,7 @@ struct FaultEnv::State {
   int sync_failures_left = 0;
   int sync_errno = EIO;
   std::optional<uint64_t> space_limit;
+  int full_writes_left = 0;
   uint64_t live_bytes = 0;  // sum of Inode::size over files with a live path
 
   std::atomic<uint64_t> syncs{0};
@@ -484,6 +485,10 @@ class FaultEnv::File final : public WritableFile {
 
  private:
   Status WriteLocked(uint64_t offset, std::string_view data, bool append) {
+    if (state_->full_writes_left > 0) {
+      --state_->full_writes_left;
+      return ErrnoStatus(append ? "write" : "pwrite", path_, ENOSPC);
+    }
     State::Inode* ino = state_->FindLive(id_);
     const uint64_t fits = state_->BytesThatFit(ino, offset, data.size());
     const std::string_view part = data.substr(0, fits);
@@ -675,6 +680,11 @@ void FaultEnv::SetSpaceLimit(uint64_t bytes) {
 void FaultEnv::ClearSpaceLimit() {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->space_limit.reset();
+}
+
+void FaultEnv::FailWritesWithNoSpace(int count) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->full_writes_left = count;
 }
 
 uint64_t FaultEnv::SyncCount() const { return state_->syncs.load(std::memory_order_relaxed); }

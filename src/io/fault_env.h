@@ -25,6 +25,9 @@
 //                     live files exceed b fail with ENOSPC after writing what
 //                     fits (a short write, as a real full disk does);
 //                     ClearSpaceLimit() lifts it.
+//   FailWritesWithNoSpace(k)  The next k Appends/WriteAts fail with ENOSPC
+//                     and write nothing, whatever the limit: a disk that was
+//                     full for a moment, with room again when the caller looks.
 //
 // Counters (SyncCount etc.) let tests observe what the code under test asked
 // of the disk, e.g. "EveryN(64) with 6 400 appends made 100 syncs".
@@ -83,6 +86,7 @@ class FaultEnv : public Env {
   void FailSyncs(int count, int err = 5 /* EIO */);
   void SetSpaceLimit(uint64_t bytes);
   void ClearSpaceLimit();
+  void FailWritesWithNoSpace(int count);
 
   // --- observation ---
   uint64_t SyncCount() const;  // successful + failed WritableFile::Sync calls

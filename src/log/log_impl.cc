@@ -218,6 +218,7 @@ Status LogImpl::FinishFlushLocked(std::unique_lock<std::mutex>& lock, const Flus
   lock.unlock();
   Status s = job.file->Append(spare_);
   lock.lock();
+  if (s.IsNoSpace()) s = RetryWriteLocked(job);
 
   flush_busy_ = false;
   ++counters_.writes;
@@ -232,6 +233,18 @@ Status LogImpl::FinishFlushLocked(std::unique_lock<std::mutex>& lock, const Flus
   }
   io_cv_.notify_all();
   return s;
+}
+
+Status LogImpl::RetryWriteLocked(const FlushJob& job) {
+  // Room may have come back while the write ran, and appends made since then
+  // are in buf_: failing now would take their records back out (see
+  // DropUnacknowledgedLocked) for an attempt that began before the disk had
+  // room. So cut the partial frame off and try once more, holding mu_, so
+  // that no append slips in between this attempt and that rollback. Retrying
+  // a write is safe: nothing claimed its bytes (unlike a failed fdatasync).
+  Status cut = job.file->Truncate(job.size_before);
+  if (!cut.ok()) return cut;
+  return job.file->Append(spare_);
 }
 
 void LogImpl::HandOffFlushLocked() {

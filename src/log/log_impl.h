@@ -96,6 +96,9 @@ class LogImpl final : public Log {
   FlushJob BeginFlushLocked();
   // Writes spare_ without mu_, then does the bookkeeping and releases flush_busy_.
   Status FinishFlushLocked(std::unique_lock<std::mutex>& lock, const FlushJob& job);
+  // After a write hit a full disk: one more try under mu_ (the failed write
+  // may have begun before room came back).
+  Status RetryWriteLocked(const FlushJob& job);
   // Hands a full buffer to the flusher thread instead of writing it here.
   void HandOffFlushLocked();
   void FlusherLoop();
