@@ -8,10 +8,14 @@
 //                 each quipu figure with its ratio to the matching one.
 //   --matrix      baselines, then every policy at K = 1, 4, 16, 64, then the
 //                 pipelined mode; one table plus the goals of issue 6.
+// With baselines, each always/group run is also bracketed by two short
+// write+fdatasync probes: this device's fdatasync time drifts by 2x within a
+// minute, so the run is compared with the mean of those two.
 // Every log lives in a scratch directory under --dir, removed afterwards.
 // Absolute figures on a shared machine mean little: read the ratios.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -105,8 +109,23 @@ bench::Workload BaseWorkload(const BenchFlags& flags) {
   return w;
 }
 
+// Probes of the raw write+fdatasync rate around one durable run.
+constexpr double kProbeSeconds = 0.3;
+
+Result<double> ProbeFdatasync(const BenchFlags& flags, Scratch* scratch) {
+  bench::BaselinePlan plan;
+  plan.dir = scratch->path();
+  plan.seconds = std::min(kProbeSeconds, flags.seconds);
+  plan.record_size = flags.size;
+  Result<bench::Baseline> b = bench::MeasureFdatasync(plan);
+  if (!b.ok()) return b.status().WithContext("fdatasync probe");
+  return b->m.PerSecond();
+}
+
+// Runs one quipu workload. With `probe`, an always/group run is bracketed by
+// two write+fdatasync probes whose mean becomes its reference.
 Status RunQuipu(const BenchFlags& flags, Scratch* scratch, const std::string& config, int writers,
-                uint64_t pipeline, std::vector<bench::Row>* rows) {
+                uint64_t pipeline, bool probe, std::vector<bench::Row>* rows) {
   bench::Workload w = BaseWorkload(flags);
   w.writers = writers;
   w.pipeline = pipeline;
@@ -116,9 +135,21 @@ Status RunQuipu(const BenchFlags& flags, Scratch* scratch, const std::string& co
     w.policy = *policy;
   }
   w.dir = scratch->NextLog();
+  probe = probe && pipeline == 0 && w.policy.SyncsEveryAppend();
+  double before = 0;
+  if (probe) {
+    Result<double> rate = ProbeFdatasync(flags, scratch);
+    if (!rate.ok()) return rate.status();
+    before = *rate;
+  }
   Result<bench::Measurement> m = bench::RunWorkload(w);
   if (!m.ok()) return m.status().WithContext(config + " K=" + std::to_string(writers));
   rows->push_back(bench::QuipuRow(config, writers, *m, flags.size));
+  if (probe) {
+    Result<double> after = ProbeFdatasync(flags, scratch);
+    if (!after.ok()) return after.status();
+    rows->back().adjacent_fsync_rate = (before + *after) / 2;
+  }
   return Status::OK();
 }
 
@@ -144,12 +175,12 @@ Status RunMatrix(const BenchFlags& flags, Scratch* scratch, std::vector<bench::R
   for (const char* policy : kMatrixPolicies) {
     for (int k : kMatrixWriters) {
       progress.Step(std::string(policy) + " K=" + std::to_string(k));
-      QUIPU_RETURN_IF_ERROR(RunQuipu(flags, scratch, policy, k, 0, rows));
+      QUIPU_RETURN_IF_ERROR(RunQuipu(flags, scratch, policy, k, 0, /*probe=*/true, rows));
     }
   }
   const uint64_t w = flags.pipeline > 0 ? flags.pipeline : kDefaultPipeline;
   progress.Step("pipeline:" + std::to_string(w));
-  return RunQuipu(flags, scratch, "pipeline:" + std::to_string(w), 1, w, rows);
+  return RunQuipu(flags, scratch, "pipeline:" + std::to_string(w), 1, w, false, rows);
 }
 
 Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::Row>* rows) {
@@ -158,10 +189,10 @@ Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::R
   if (flags.pipeline > 0) {
     const std::string config = "pipeline:" + std::to_string(flags.pipeline);
     progress.Step(config);
-    return RunQuipu(flags, scratch, config, 1, flags.pipeline, rows);
+    return RunQuipu(flags, scratch, config, 1, flags.pipeline, false, rows);
   }
   progress.Step(flags.durability + " K=" + std::to_string(flags.writers));
-  return RunQuipu(flags, scratch, flags.durability, flags.writers, 0, rows);
+  return RunQuipu(flags, scratch, flags.durability, flags.writers, 0, flags.baselines, rows);
 }
 
 Status Bench(const BenchFlags& flags) {

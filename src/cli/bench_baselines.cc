@@ -128,6 +128,8 @@ Result<Baseline> SequentialWrite(const BaselinePlan& plan) {
 
 }  // namespace
 
+Result<Baseline> MeasureFdatasync(const BaselinePlan& plan) { return BufferedSync(plan, 1); }
+
 Result<std::vector<Baseline>> RunBaselines(const BaselinePlan& plan,
                                            const std::function<void(const std::string&)>& step) {
   std::vector<Baseline> out;

@@ -37,6 +37,11 @@ struct BaselinePlan {
 
 inline constexpr uint64_t kBufferBatches[] = {1, 8, 64, 512, 4096};
 
+// The write+fdatasync baseline alone: run right before and after a durable
+// quipu run, it gives that run a reference from the same minute, since this
+// device's fdatasync time drifts by 2x within one matrix.
+Result<Baseline> MeasureFdatasync(const BaselinePlan& plan);
+
 // Runs every baseline in order; `step` (may be empty) is told each name first.
 Result<std::vector<Baseline>> RunBaselines(const BaselinePlan& plan,
                                            const std::function<void(const std::string&)>& step);

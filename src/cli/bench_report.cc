@@ -57,10 +57,14 @@ std::optional<std::pair<std::string, double>> BaselineFor(const std::vector<Row>
     }
     case DurabilityPolicy::Kind::kAlways:
     case DurabilityPolicy::Kind::kGroupCommit: {
-      auto single = rate("write+fdatasync");
+      auto single = q.adjacent_fsync_rate > 0
+                        ? std::make_optional(std::make_pair(std::string("adjacent write+fdatasync"),
+                                                            q.adjacent_fsync_rate))
+                        : rate("write+fdatasync");
       if (!single || q.writers == 1) return single;
       // K blocking writers can at best each finish one record per fdatasync.
-      return std::make_pair(std::to_string(q.writers) + "/fdatasync", single->second * q.writers);
+      const char* what = q.adjacent_fsync_rate > 0 ? "/adjacent fdatasync" : "/fdatasync";
+      return std::make_pair(std::to_string(q.writers) + what, single->second * q.writers);
     }
   }
   return std::nullopt;
@@ -188,6 +192,7 @@ std::string JsonLines(const std::vector<Row>& rows, const std::vector<Goal>& goa
       j["p99_us"] = r.m.latency.p99_us;
       j["p999_us"] = r.m.latency.p999_us;
     }
+    if (r.adjacent_fsync_rate > 0) j["adjacent_fdatasync_per_s"] = r.adjacent_fsync_rate;
     if (!r.baseline.empty()) {
       j["baseline"] = r.baseline;
       j["ratio"] = r.ratio;

@@ -20,6 +20,10 @@ struct Row {
   double bytes = 0;      // payload bytes counted, for MB/s
   std::string baseline;  // what `ratio` compares with; empty if nothing
   double ratio = 0;      // records/s over the baseline's records/s
+  // write+fdatasync records/s measured right before and after this run
+  // (mean of the two); 0 if not measured. Preferred over the run's shared
+  // write+fdatasync row for always/group.
+  double adjacent_fsync_rate = 0;
 };
 
 // A goal of issue 6 checked against the rows of one run.
@@ -37,7 +41,8 @@ Row BaselineRow(const Baseline& b);
 
 // Sets baseline and ratio of every quipu row from the baseline rows:
 //   always K=1 -> write+fdatasync; always/group K>1 -> K x (1 / fdatasync time)
-//   (the group-commit limit); every:N[,MS] -> buffer+fdatasync:B with the
+//   (the group-commit limit), from the adjacent measurement when the row has
+//   one ("adjacent" in the name); every:N[,MS] -> buffer+fdatasync:B with the
 //   largest B <= N; os -> write; pipeline:W -> buffer+fdatasync:4096.
 void MatchBaselines(std::vector<Row>* rows);
 

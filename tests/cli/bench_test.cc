@@ -159,6 +159,19 @@ TEST_F(BenchCliTest, BaselinesComeWithRatios) {
   EXPECT_EQ(rows[0]["fsyncs"], rows[0]["records"]);  // write+fdatasync: one sync per record
 }
 
+TEST_F(BenchCliTest, DurableRunsAreComparedWithFdatasyncMeasuredAroundThem) {
+  Outcome r = Bench({"--durability", "group", "--writers", "4", "--baselines", "--seconds", "0.05",
+                     "--max-mb", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> rows = JsonLines(r.out);
+  ASSERT_EQ(rows.back()["system"], "quipu");
+  const json& q = rows.back();
+  EXPECT_EQ(q["baseline"], "4/adjacent fdatasync");
+  const double adjacent = q["adjacent_fdatasync_per_s"].get<double>();
+  ASSERT_GT(adjacent, 0);
+  EXPECT_NEAR(q["ratio"].get<double>(), q["appends_per_s"].get<double>() / (4 * adjacent), 1e-9);
+}
+
 TEST_F(BenchCliTest, MatrixCoversEveryPolicyAndWriterCountAndChecksGoals) {
   Outcome r =
       Bench({"--matrix", "--seconds", "0.01", "--max-mb", "1", "--pipeline", "16", "--json"});
@@ -177,6 +190,9 @@ TEST_F(BenchCliTest, MatrixCoversEveryPolicyAndWriterCountAndChecksGoals) {
       quipu_runs.insert(line["config"].get<std::string>() +
                         " K=" + std::to_string(line["writers"].get<int>()));
       EXPECT_TRUE(line.contains("ratio")) << line.dump();
+      if (line["config"] == "always" || line["config"] == "group") {
+        EXPECT_NE(line["baseline"].get<std::string>().find("adjacent"), std::string::npos);
+      }
     }
   }
   EXPECT_EQ(baselines, 7u);
