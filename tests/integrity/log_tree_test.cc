@@ -114,19 +114,7 @@ TEST_F(LogTreeTest, UnsyncedSpineTailIsRecomputedNotTrusted) {
 }
 
 TEST_F(LogTreeTest, LogTruncatedBelowTheSyncedSpineIsCorruption) {
-  OpenLog();
-  OpenTree();
-  Append(400);
-  ASSERT_TRUE(tree_->CatchUp().ok());
-  CloseAll();
-  auto names = env_.ListDir(dir_.log());
-  ASSERT_TRUE(names.ok());
-  std::sort(names->begin(), names->end());
-  std::string newest;
-  for (const std::string& name : *names) {
-    if (name.ends_with(".qlog")) newest = name;
-  }
-  ASSERT_TRUE(env_.RemoveFile(dir_.log() + "/" + newest).ok());  // the tail is gone
+  MakeLogTruncatedBelowItsSpine();
   OpenLog();
   ASSERT_LT(log_->LastLsn(), 400u);
   Status s = OpenTree(TreeOpts());
@@ -138,19 +126,7 @@ TEST_F(LogTreeTest, LogTruncatedBelowTheSyncedSpineIsCorruption) {
 }
 
 TEST_F(LogTreeTest, SpineFromAnotherLogIsCorruption) {
-  OpenLog();
-  OpenTree();
-  Append(20, "mine-");
-  CloseAll();
-  const std::string spine = spine::SpinePath(dir_.log());
-  ASSERT_TRUE(env_.RenameFile(spine, dir_.path() + "/saved").ok());
-  std::filesystem::remove_all(dir_.log());
-  payloads_.clear();
-  OpenLog();
-  Append(20, "theirs-");
-  ASSERT_TRUE(log_->Close().ok());
-  log_.reset();
-  ASSERT_TRUE(env_.RenameFile(dir_.path() + "/saved", spine).ok());
+  MakeLogUnderAnotherLogsSpine();
   OpenLog();
   Status s = OpenTree(TreeOpts());
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();

@@ -5,13 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "integrity/memory_tree.h"
+#include "integrity/spine.h"
 #include "io/fault_env.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
@@ -89,6 +92,40 @@ class TreeFixture : public ::testing::Test {
       ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
       payloads_.push_back(payload);
     }
+  }
+
+  // A log of 400 records whose tree was synced over all of them, closed,
+  // and then its newest segment deleted: the spine vouches for lost records.
+  void MakeLogTruncatedBelowItsSpine() {
+    OpenLog();
+    OpenTree();
+    Append(400);
+    ASSERT_TRUE(tree_->CatchUp().ok());
+    CloseAll();
+    auto names = env_.ListDir(dir_.log());
+    ASSERT_TRUE(names.ok());
+    std::sort(names->begin(), names->end());
+    std::string newest;
+    for (const std::string& name : *names) {
+      if (name.ends_with(".qlog")) newest = name;
+    }
+    ASSERT_TRUE(env_.RemoveFile(dir_.log() + "/" + newest).ok());
+  }
+
+  // A closed log of 20 "theirs-" records under the spine of 20 "mine-" ones.
+  void MakeLogUnderAnotherLogsSpine() {
+    OpenLog();
+    OpenTree();
+    Append(20, "mine-");
+    CloseAll();
+    const std::string spine = spine::SpinePath(dir_.log());
+    ASSERT_TRUE(env_.RenameFile(spine, dir_.path() + "/saved").ok());
+    std::filesystem::remove_all(dir_.log());
+    payloads_.clear();
+    OpenLog();
+    Append(20, "theirs-");
+    CloseAll();
+    ASSERT_TRUE(env_.RenameFile(dir_.path() + "/saved", spine).ok());
   }
 
   // The in-memory tree over the first `n` payloads appended.

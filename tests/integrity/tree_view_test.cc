@@ -102,19 +102,7 @@ TEST_F(TreeViewTest, NodesPastTheSyncedClaimAreNotTrusted) {
 }
 
 TEST_F(TreeViewTest, ASpineThatVouchesForMissingRecordsIsCorruption) {
-  OpenLog();
-  OpenTree();
-  Append(400);
-  ASSERT_TRUE(tree_->CatchUp().ok());
-  CloseAll();
-  auto names = env_.ListDir(dir_.log());
-  ASSERT_TRUE(names.ok());
-  std::sort(names->begin(), names->end());
-  std::string newest;
-  for (const std::string& name : *names) {
-    if (name.ends_with(".qlog")) newest = name;
-  }
-  ASSERT_TRUE(env_.RemoveFile(dir_.log() + "/" + newest).ok());
+  MakeLogTruncatedBelowItsSpine();
   auto view = TreeView::Open(dir_.log(), &env_);
   ASSERT_FALSE(view.ok());
   EXPECT_TRUE(view.status().IsCorruption()) << view.status().ToString();
@@ -123,18 +111,7 @@ TEST_F(TreeViewTest, ASpineThatVouchesForMissingRecordsIsCorruption) {
 }
 
 TEST_F(TreeViewTest, AChangedRecordUnderTheSyncedSpineIsCorruption) {
-  OpenLog();
-  OpenTree();
-  Append(20, "mine-");
-  CloseAll();
-  const std::string spine = spine::SpinePath(dir_.log());
-  ASSERT_TRUE(env_.RenameFile(spine, dir_.path() + "/saved").ok());
-  std::filesystem::remove_all(dir_.log());
-  payloads_.clear();
-  OpenLog();
-  Append(20, "theirs-");
-  CloseAll();
-  ASSERT_TRUE(env_.RenameFile(dir_.path() + "/saved", spine).ok());
+  MakeLogUnderAnotherLogsSpine();
   auto view = TreeView::Open(dir_.log(), &env_);
   ASSERT_FALSE(view.ok());
   EXPECT_TRUE(view.status().IsCorruption()) << view.status().ToString();
