@@ -94,16 +94,7 @@ TEST_F(LogTreeTest, TreeOpenedOnAnExistingLogHashesItAll) {
 }
 
 TEST_F(LogTreeTest, UnsyncedSpineTailIsRecomputedNotTrusted) {
-  OpenLog();
-  OpenTree();
-  Append(40);  // one segment: nothing triggers a spine sync before Close
-  ASSERT_TRUE(tree_->CatchUp().ok());
-  CloseAll();
-  // Garbage where the nodes past the synced claim would be.
-  auto file = env_.ReopenWritableFile(spine::SpinePath(dir_.log()));
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE((*file)->Append(std::string(32 * 9, '\x5a')).ok());
-  ASSERT_TRUE((*file)->Close().ok());
+  MakeSpineWithGarbagePastItsSyncedClaim();
   OpenLog();
   Append(5);
   OpenTree();

@@ -94,6 +94,20 @@ class TreeFixture : public ::testing::Test {
     }
   }
 
+  // A closed log of 40 records (one segment, so the spine was synced only at
+  // Close) with garbage appended where nodes past the synced claim would go.
+  void MakeSpineWithGarbagePastItsSyncedClaim() {
+    OpenLog();
+    OpenTree();
+    Append(40);
+    ASSERT_TRUE(tree_->CatchUp().ok());
+    CloseAll();
+    auto file = env_.ReopenWritableFile(spine::SpinePath(dir_.log()));
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->Append(std::string(32 * 9, '\x5a')).ok());
+    ASSERT_TRUE((*file)->Close().ok());
+  }
+
   // A log of 400 records whose tree was synced over all of them, closed,
   // and then its newest segment deleted: the spine vouches for lost records.
   void MakeLogTruncatedBelowItsSpine() {

@@ -84,15 +84,7 @@ TEST_F(TreeViewTest, WithoutASpineItHashesTheWholeLogAndCreatesNothing) {
 }
 
 TEST_F(TreeViewTest, NodesPastTheSyncedClaimAreNotTrusted) {
-  OpenLog();
-  OpenTree();
-  Append(40);  // one segment: nothing syncs the spine before Close
-  ASSERT_TRUE(tree_->CatchUp().ok());
-  CloseAll();
-  auto file = env_.ReopenWritableFile(spine::SpinePath(dir_.log()));
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE((*file)->Append(std::string(32 * 9, '\x5a')).ok());
-  ASSERT_TRUE((*file)->Close().ok());
+  MakeSpineWithGarbagePastItsSyncedClaim();
   OpenLog();
   Append(5);
   std::unique_ptr<TreeView> view = MustOpenView();
