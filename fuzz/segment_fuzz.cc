@@ -1,5 +1,6 @@
 // libFuzzer target for everything that reads segment files: InspectLog,
-// CheckLog, OpenLogReader and Log::Open's recovery (tolerant and salvage).
+// CheckLog, OpenLogReader and the log engine's recovery (tolerant and
+// salvage; log/engine.h: the tree over it is not what is fuzzed here).
 //
 // Arbitrary bytes on disk must give records or an error — never a crash, a
 // hang, a huge allocation or an out-of-bounds read (the build adds ASan and
@@ -32,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log/engine.h"
 #include "log/format.h"
 #include "quipu/env.h"
 #include "quipu/inspect.h"
@@ -219,7 +221,7 @@ void CheckOpen(const std::string& dir, quipu::RecoveryMode mode) {
   options.recovery = mode;
   options.create_if_missing = false;
   options.durability = quipu::DurabilityPolicy::OsManaged();  // no fsync per append
-  auto log = quipu::Log::Open(dir, options);
+  auto log = quipu::OpenLogEngine(dir, options);
   if (!log.ok()) return;
   const quipu::Lsn before = (*log)->LastLsn();
   quipu::Result<quipu::Lsn> lsn = (*log)->Append("fuzz");

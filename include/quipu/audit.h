@@ -70,7 +70,10 @@
 namespace quipu {
 
 struct AuditOptions {
-  // The underlying log (durability policy, Env, recovery mode, ...).
+  // The underlying log (durability policy, Env, recovery mode, its Merkle
+  // tree's signing key ...). Its kind is set to LogKind::kAuditStore: a
+  // plain log is refused (FailedPrecondition), and so the log of an audit
+  // store is refused by a plain writer.
   LogOptions log;
   // Open for reading only: no writer lock, no recovery, no file changed, so
   // it can run beside the process that writes the store. The state is a

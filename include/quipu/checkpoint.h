@@ -141,12 +141,22 @@ Result<Checkpoint> CheckpointFromJson(std::string_view line);
 // creates the file it also syncs DIR so the file survives a power loss.
 Status AppendCheckpoint(Env* env, const std::string& dir, const Checkpoint& cp);
 
-// Every checkpoint in DIR/CHECKPOINTS, oldest first. A missing file is an
-// empty list. A malformed line is kCorruption naming the file and the line
-// number (1-based). A final line without its newline is a torn append (a
-// crash before AppendCheckpoint returned) and is skipped; AppendCheckpoint
-// cuts it before writing. Skipping it hides nothing a forger could not hide
-// by deleting whole lines, which only an external anchor catches.
+// What DIR/CHECKPOINTS holds.
+struct CheckpointFile {
+  std::vector<Checkpoint> checkpoints;  // every complete line, oldest first
+  // Bytes after the last newline: a torn append (a crash before
+  // AppendCheckpoint returned), which AppendCheckpoint cuts before writing.
+  // Empty if the file ends with a newline.
+  std::string torn_line;
+};
+
+// Reads DIR/CHECKPOINTS; a missing file holds nothing. A malformed complete
+// line is kCorruption naming the file and the line number (1-based).
+Result<CheckpointFile> ReadCheckpointFile(Env* env, const std::string& dir);
+
+// ReadCheckpointFile's complete lines only: what a writer builds on.
+// Verifiers must look at the torn line too (VerifyIntegrity does): it may
+// hold a whole signed checkpoint whose newline alone was cut off.
 Result<std::vector<Checkpoint>> ReadCheckpoints(Env* env, const std::string& dir);
 
 }  // namespace quipu

@@ -11,10 +11,12 @@
 #define QUIPU_INSPECT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "quipu/options.h"
 #include "quipu/reader.h"
 #include "quipu/status.h"
 
@@ -32,6 +34,9 @@ struct SegmentSummary {
 };
 
 struct LogSummary {
+  // What the segments say the log is; nullopt for a log written before
+  // kinds were recorded (quipu/options.h).
+  std::optional<LogKind> kind;
   std::vector<SegmentSummary> segments;  // in LSN order
   uint64_t records = 0;
   Lsn first_lsn = 0;  // 0 when empty
@@ -43,7 +48,15 @@ struct LogSummary {
   std::string last_recovery;
 };
 
+// Errors: NotFound when `dir` does not exist or holds no segment ("not a
+// quipu log"); Corruption naming file and offset, including a log whose
+// first segment is gone or whose segments disagree about its kind.
 Result<LogSummary> InspectLog(const std::string& dir, Env* env = nullptr);
+
+// The kind the newest written segment of the log in `dir` records (one
+// header read); nullopt for a log that predates kinds. Errors as InspectLog
+// for a directory that is not a log.
+Result<std::optional<LogKind>> ReadLogKind(const std::string& dir, Env* env = nullptr);
 
 // The summary when every segment is intact (a torn tail counts as damage
 // here: a clean Close never leaves one); otherwise the first problem, naming

@@ -5,6 +5,12 @@
 // changed; when a segment would outgrow LogOptions::segment_size it is synced,
 // sealed for good, and a new one begun.
 //
+// Every log keeps an RFC 6962 Merkle tree over its records (quipu/tree.h):
+// Open opens it with the log (LogOptions::tree), tree() returns it, and
+// Close() closes it after making every record durable and hashed. A failure
+// of the tree (a failed fdatasync of its spine) poisons the log like a failed
+// sync of a segment.
+//
 // Durability follows LogOptions::durability (see quipu/options.h) with a
 // per-append override. DurableLsn() is the watermark: every record with an LSN
 // at or below it has reached stable storage, together with the metadata needed
@@ -64,9 +70,15 @@ struct LogStats {
   uint64_t segments = 0;
 };
 
+class LogTree;
+
 class Log {
  public:
-  // Opens (creating if allowed) the log in `dir` and recovers it.
+  // Opens (creating if allowed) the log in `dir`, recovers it and opens its
+  // tree. Options and the signing key are checked before anything is
+  // created. A missing or empty directory becomes a new log; one holding
+  // other files and no log is refused (FailedPrecondition), as is a log of
+  // another LogKind.
   static Result<std::unique_ptr<Log>> Open(const std::string& dir, const LogOptions& options);
 
   // Closes the log if Close() was not called; errors are lost, so prefer Close().
@@ -104,6 +116,10 @@ class Log {
 
   virtual LogStats Stats() const = 0;
   virtual const RecoveryReport& Recovery() const = 0;
+
+  // The Merkle tree that follows this log: roots, proofs, checkpoints.
+  // Owned by the log; never null for a log from Open.
+  virtual LogTree* tree() = 0;
 
   // Syncs everything, stops the background timer, releases files and the
   // lock. Returns the first error. Later calls return FailedPrecondition.

@@ -43,6 +43,7 @@
 #include <string_view>
 
 #include "quipu/status.h"
+#include "quipu/tree.h"
 
 namespace quipu {
 
@@ -111,9 +112,25 @@ enum class RecoveryMode {
   kSalvage,
 };
 
+// What a log's records are. Every segment header records it
+// (docs/format.md), and Open refuses a log of another kind, so that records
+// of one kind never land in a log of the other (an audit store's log holds
+// only audit records: a plain record there would make the store unreadable).
+enum class LogKind : uint8_t {
+  kPlain = 1,       // whatever the caller appends (Log, `quipu ingest`)
+  kAuditStore = 2,  // audit store records (AuditStore, `quipu emit`)
+};
+
+// "plain log" or "audit store", for messages.
+std::string_view LogKindName(LogKind kind);
+
 struct LogOptions {
   // Where the bytes go. nullptr means Env::Default().
   Env* env = nullptr;
+  // Written into the segments of a new log; an existing log of another kind
+  // is refused with FailedPrecondition. Logs written before kinds were
+  // recorded accept either, and new segments carry the kind of the writer.
+  LogKind kind = LogKind::kPlain;
   DurabilityPolicy durability = DurabilityPolicy::Always();
   // A segment is sealed and a new one started before it would exceed this.
   uint64_t segment_size = 64ull << 20;
@@ -128,6 +145,9 @@ struct LogOptions {
   // segment is always fully checked). Off makes Open of a large log O(newest
   // segment); damage in sealed segments is then found by readers and `check`.
   bool verify_sealed_segments = true;
+  // How the log's Merkle tree is kept: checkpoint signing key, anchor hook,
+  // how closely the spine follows the durable watermark (quipu/tree.h).
+  TreeOptions tree;
 
   // Checks sizes and the policy against each other.
   Status Validate() const;

@@ -12,6 +12,10 @@
 // durable; see docs/format.md) is an error naming the file and offset, never
 // skipped.
 //
+// Lifetime: a reader owns what it reads (its Env must outlive it). One from
+// Log::NewReader may outlive its Log: once that log is closed or destroyed,
+// Next() returns FailedPrecondition.
+//
 // Thread safety: one reader per thread; readers are independent of each other
 // and of the writer.
 #ifndef QUIPU_READER_H_

@@ -6,21 +6,32 @@
 // the root of any size and any proof cost O(log n) reads, need no payloads,
 // and keep working for records whose segments are gone.
 //
+// Every log keeps one: Log::Open opens the tree with the log (options in
+// LogOptions::tree) and Log::tree() returns it, so no writer — a Log, an
+// AuditStore, the CLI — can append records the tree does not follow.
+//
 // Hashing is off the append path: a background thread (the follower) reads
 // records the log has flushed and appends their hashes to the spine. Size()
 // is how far it has got; CatchUp() waits until it has hashed everything
 // appended so far. Appends never wait for the tree.
 //
 // Crash consistency. The spine records how many leaves it has synced, and
-// syncs only leaves whose records are durable in the log (≤ DurableLsn()). It
-// is synced when the follower passes the end of a sealed segment, before
-// every checkpoint and at Close(); between those it may lag the log. Open()
-// trusts only the synced leaves and recomputes the rest from the recovered
-// records, so after any crash the tree covers exactly the recovered log. If
-// the spine has synced more leaves than the recovered log holds, records the
-// tree vouched for are gone: Open() fails with kCorruption instead of
-// shrinking the tree. (A legal power cut never does this; a kSalvage
-// recovery or a truncated log does.)
+// syncs only leaves whose records are durable in the log (≤ DurableLsn()).
+// The follower raises that claim to the durable watermark at most every
+// TreeOptions::spine_sync_interval, when it passes the end of a sealed
+// segment, before every checkpoint and at Close(), so the synced tree
+// trails the durable log by about that interval. Open() trusts only the
+// synced leaves and recomputes the rest from the recovered records, so after
+// any crash the tree covers exactly the recovered log. If the spine has
+// synced more leaves than the recovered log holds, records the tree vouched
+// for are gone: Open() fails with kCorruption instead of shrinking the tree.
+// (A legal power cut never does this; a kSalvage recovery or a truncated log
+// does.)
+//
+// Failures. A failed fdatasync of the spine, or an error that stops the
+// follower (a record it cannot read), poisons the log as a failed sync of a
+// segment does: every later Append, Flush, Sync and wait of the Log returns
+// it. A full disk only pauses the follower until space returns.
 //
 // Checkpoints (quipu/checkpoint.h). With a signing key, WriteCheckpoint()
 // signs (time, size, root) for the durable prefix of the log and appends it
@@ -33,9 +44,11 @@
 // every record's leaf hash against the spine, every interior node against its
 // children, the segment chain, and every checkpoint (signature and root).
 //
-// Thread safety: all LogTree methods may be called concurrently, except that
-// nothing may run concurrently with Close(). The LogTree does not own the
-// Log; close (or destroy) it before closing the log.
+// Thread safety: all LogTree methods may be called concurrently, except
+// that nothing may run concurrently with the Log's Close(), which closes
+// the tree (after making every record durable and hashed). A LogTree* from
+// Log::tree() is valid as long as the Log; after Close its calls return
+// FailedPrecondition.
 #ifndef QUIPU_TREE_H_
 #define QUIPU_TREE_H_
 
@@ -80,10 +93,9 @@ struct ConsistencyProof {
   std::vector<merkle::Hash> proof;
 };
 
+// How a log keeps its tree (LogOptions::tree). The tree's files go through
+// the log's Env.
 struct TreeOptions {
-  // Where the spine and checkpoint files are. nullptr means Env::Default();
-  // should be the log's Env.
-  Env* env = nullptr;
   // The checkpoint key: a loaded key, or a PEM file to load at Open. Neither
   // means no checkpoints (everything else works). Setting both is an error.
   std::optional<SigningKey> signing_key;
@@ -99,6 +111,10 @@ struct TreeOptions {
   // How long the follower sleeps when it has hashed everything flushed.
   // CatchUp() wakes it at once.
   std::chrono::milliseconds poll_interval{10};
+  // Longest time between two raises of the spine's synced claim to the log's
+  // durable watermark (each costs two fdatasyncs of SPINE). 0 syncs at every
+  // pass of the follower.
+  std::chrono::milliseconds spine_sync_interval{50};
 };
 
 struct TreeStats {
@@ -118,11 +134,22 @@ struct VerifyReport {
   uint64_t records = 0;  // records read and rehashed
   Lsn first_lsn = 0;     // 0 for an empty log
   Lsn last_lsn = 0;
-  merkle::Hash root;                // MTH of all records, recomputed from payloads
-  uint64_t spine_leaves = 0;        // leaves the spine holds (0 if there is no SPINE)
-  uint64_t spine_synced = 0;        // of which recorded as synced
+  merkle::Hash root;          // MTH of all records, recomputed from payloads
+  uint64_t spine_leaves = 0;  // leaves the spine holds
+  uint64_t spine_synced = 0;  // of which recorded as synced
+  // Records compared with their leaf in the spine: LSN 1..covered. Records
+  // after them are newer than the tree (a writer's follower had not reached
+  // them, or a crash left them to be rehashed by the next open) and were
+  // checked by CRC and checkpoints only.
+  uint64_t covered = 0;
   uint64_t checkpoints = 0;         // checkpoints checked
+  uint64_t checkpoint_size = 0;     // the largest tree size a checkpoint signs
   bool signatures_checked = false;  // a public key was given
+  // The CHECKPOINTS file ended in a line without its newline. If that line
+  // held a whole checkpoint it was checked (and counted) like the others;
+  // otherwise its bytes, a torn append, were ignored.
+  bool torn_checkpoint_line = false;
+  bool torn_checkpoint_checked = false;
 };
 
 // Progress of VerifyIntegrity, for a terminal: bytes of segment files read so
@@ -150,22 +177,20 @@ struct VerifyOptions {
 // and the tree first disagree (a changed, missing or reordered record, a
 // spine node that is not the hash of its children, a segment chain with a
 // hole, a checkpoint whose signature fails, whose root differs from the
-// records' at its size, or whose size exceeds the log). A log with no SPINE
-// is checked against its checkpoints only. Other failures (I/O) as usual.
+// records' at its size, or whose size exceeds the log), or a log with
+// records and no SPINE (every writer keeps one, so it was removed).
+// kNotFound for a directory that holds no log. kFailedPrecondition when a
+// public key was given but no checkpoint is signed: nothing could be checked
+// against it. Other failures (I/O) as usual.
 Result<VerifyReport> VerifyIntegrity(const std::string& dir, const VerifyOptions& options);
 
+// The tree of a log, from Log::tree(). Log::Open opens it: it creates the
+// spine if missing, checks it against the recovered log and starts the
+// follower. Open errors (returned by Log::Open): kCorruption if the spine is
+// damaged, vouches for more records than the log holds, or disagrees with
+// the last synced record; a bad key.
 class LogTree {
  public:
-  // Opens (creating if missing) the spine of `log`, whose directory is `dir`,
-  // checks it against the recovered log and starts the follower. Open the
-  // tree right after the log, before appending: the check compares the
-  // spine's synced leaves with the log's records.
-  // Errors: kCorruption if the spine is damaged, vouches for more records
-  // than the log holds, or disagrees with the last synced record; a bad key.
-  static Result<std::unique_ptr<LogTree>> Open(Log* log, const std::string& dir,
-                                               const TreeOptions& options);
-
-  // Closes if Close() was not called; errors are lost, so prefer Close().
   virtual ~LogTree() = default;
 
   // Leaves hashed so far (may lag the log). Lock-free.
@@ -197,11 +222,6 @@ class LogTree {
   virtual Result<VerifyReport> VerifyIntegrity(const VerifyOptions& options) = 0;
 
   virtual TreeStats Stats() const = 0;
-
-  // Stops the follower, syncs the spine up to the log's DurableLsn() and
-  // releases the files. Leaves the follower has not reached are hashed by
-  // the next Open. Returns the first error; later calls FailedPrecondition.
-  virtual Status Close() = 0;
 };
 
 }  // namespace quipu

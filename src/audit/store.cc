@@ -11,6 +11,7 @@
 #include "audit/query.h"
 #include "audit/state.h"
 #include "quipu/audit.h"
+#include "quipu/inspect.h"
 #include "quipu/reader.h"
 
 namespace quipu {
@@ -197,8 +198,17 @@ class AuditStoreImpl final : public AuditStore {
 Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& dir,
                                                      const AuditOptions& options) {
   std::unique_ptr<Log> writer;
-  if (!options.read_only) {
-    auto log = Log::Open(dir, options.log);
+  if (options.read_only) {
+    // A writer checks the kind as it opens the log; a reader looks itself.
+    auto kind = ReadLogKind(dir, options.log.env);
+    if (!kind.ok()) return kind.status();
+    if (*kind == LogKind::kPlain) {
+      return Status::FailedPrecondition(dir + ": this is a plain log, not an audit store");
+    }
+  } else {
+    LogOptions log_options = options.log;
+    log_options.kind = LogKind::kAuditStore;
+    auto log = Log::Open(dir, log_options);
     if (!log.ok()) return log.status();
     writer = std::move(*log);
   }

@@ -120,12 +120,9 @@ void AddSigningFlags(CLI::App* verb, SigningFlags* flags) {
   verb->get_option("--anchor-cmd")->needs(key);
 }
 
-Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const std::string& dir,
-                                                 const SigningFlags& flags,
-                                                 const std::string& verb) {
-  if (flags.key.empty()) return std::unique_ptr<LogTree>();
+TreeOptions SigningTreeOptions(const SigningFlags& flags, const std::string& verb) {
   TreeOptions options;
-  options.signing_key_path = flags.key;
+  if (!flags.key.empty()) options.signing_key_path = flags.key;
   if (!flags.anchor_cmd.empty()) {
     options.anchor = [cmd = flags.anchor_cmd](const Checkpoint&, const std::string& json) {
       return RunAnchorCommand(cmd, json);
@@ -135,16 +132,14 @@ Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const std::string& di
   options.on_background_error = [verb](const Status& s) {
     std::fprintf(stderr, "quipu %s: warning: %s\n", verb.c_str(), s.ToString().c_str());
   };
-  return LogTree::Open(log, dir, options);
+  return options;
 }
 
-void CloseSigningTree(LogTree* tree, const std::string& verb) {
-  if (tree == nullptr) return;
-  Result<Checkpoint> cp = tree->WriteCheckpoint();
-  Status closed = tree->Close();
-  for (const Status& s : {cp.status(), closed}) {
-    if (!s.ok())
-      std::fprintf(stderr, "quipu %s: warning: %s\n", verb.c_str(), s.ToString().c_str());
+void SignFinalCheckpoint(Log* log, const SigningFlags& flags, const std::string& verb) {
+  if (flags.key.empty()) return;
+  Result<Checkpoint> cp = log->tree()->WriteCheckpoint();
+  if (!cp.ok()) {
+    std::fprintf(stderr, "quipu %s: warning: %s\n", verb.c_str(), cp.status().ToString().c_str());
   }
 }
 

@@ -35,16 +35,14 @@ struct SigningFlags {
 };
 void AddSigningFlags(CLI::App* verb, SigningFlags* flags);
 
-// With a key, a LogTree follows `log` and signs a checkpoint at every sealed
-// segment, each handed to the anchor command; without one, null. Background
-// checkpoint and anchor failures are warnings on stderr naming `verb`: the
-// records themselves are durable regardless.
-Result<std::unique_ptr<LogTree>> OpenSigningTree(Log* log, const std::string& dir,
-                                                 const SigningFlags& flags,
-                                                 const std::string& verb);
-// Signs what this run appended since the last sealed segment, then closes
-// the tree (null: nothing to do). Failures are warnings, as above.
-void CloseSigningTree(LogTree* tree, const std::string& verb);
+// The tree options of a writing verb: with a key, sign a checkpoint at every
+// sealed segment, each handed to the anchor command. Background tree,
+// checkpoint and anchor failures are warnings on stderr naming `verb` (a
+// failure that stops the tree also poisons the log, and so fails the verb).
+TreeOptions SigningTreeOptions(const SigningFlags& flags, const std::string& verb);
+// With a key, signs what this run appended since the last sealed segment.
+// A failure is a warning, as above: the records are durable regardless.
+void SignFinalCheckpoint(Log* log, const SigningFlags& flags, const std::string& verb);
 
 }  // namespace quipu::cli
 

@@ -11,8 +11,9 @@
 // kind) stops the run with "line N: ..." and exit 1; that line writes
 // nothing, and the events before it stay (they were acked).
 //
-// --signing-key and --anchor-cmd sign checkpoints of the store's Merkle tree
-// as `ingest` does (cli/anchor.h): at each sealed segment and at the end.
+// The store's Merkle tree follows every event; --signing-key and
+// --anchor-cmd sign checkpoints of it as `ingest` does (cli/anchor.h): at
+// each sealed segment and at the end.
 #include <unistd.h>
 
 #include <deque>
@@ -134,12 +135,11 @@ Status EmitLines(AuditStore* store, Durability durability, EventAcks* acks, Grou
 Status Emit(const EmitFlags& flags) {
   Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
   if (!policy.ok()) return policy.status();
-  Result<std::unique_ptr<AuditStore>> opened = OpenStore(flags.dir, /*create=*/true, *policy);
+  Result<std::unique_ptr<AuditStore>> opened =
+      OpenStore(flags.dir, /*create=*/true, *policy, SigningTreeOptions(flags.signing, "emit"));
   if (!opened.ok()) return opened.status();
   AuditStore* store = opened->get();
   Log* log = store->log();
-  Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags.dir, flags.signing, "emit");
-  if (!tree.ok()) return FirstError(tree.status(), store->Close());
 
   bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
   Durability durability = group ? Durability::kBuffered : Durability::kPolicy;
@@ -159,7 +159,7 @@ Status Emit(const EmitFlags& flags) {
   s = FirstError(s, log->Sync());
   s = FirstError(s, acks.DurableAt(log->DurableLsn()));
   s = FirstError(s, acks.Flush());
-  CloseSigningTree(tree->get(), "emit");
+  SignFinalCheckpoint(log, flags.signing, "emit");
   return FirstError(s, store->Close());
 }
 

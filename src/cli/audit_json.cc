@@ -339,10 +339,11 @@ std::string VersionRef(const EntityVersion& version) {
 }
 
 Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool create,
-                                              DurabilityPolicy policy) {
+                                              DurabilityPolicy policy, TreeOptions tree) {
   AuditOptions options;
   options.log.durability = policy;
   options.log.create_if_missing = create;
+  options.log.tree = std::move(tree);
   return AuditStore::Open(dir, options);
 }
 

@@ -74,7 +74,8 @@ std::string VersionRef(const EntityVersion& version);
 
 // Opens the store in `dir` for a verb that writes (creating it if `create`).
 Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool create,
-                                              DurabilityPolicy policy = DurabilityPolicy::Always());
+                                              DurabilityPolicy policy = DurabilityPolicy::Always(),
+                                              TreeOptions tree = {});
 // Opens it read-only for a verb that only reads: no writer lock, so it runs
 // beside a process that writes the store; a mistyped directory is NotFound.
 Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir);

@@ -10,10 +10,10 @@
 // Under the other policies the engine decides when to sync (and its interval
 // timer syncs in the background for every:N,MS).
 //
-// With --signing-key a LogTree follows the log too: it signs a checkpoint at
-// every sealed segment and one more at the end, each handed to --anchor-cmd.
-// Checkpoint and anchor failures are warnings on stderr; they never stop the
-// appends.
+// The log's Merkle tree follows the appends (quipu/tree.h). With
+// --signing-key it also signs a checkpoint at every sealed segment and one
+// more at the end, each handed to --anchor-cmd. Checkpoint and anchor
+// failures are warnings on stderr; they never stop the appends.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,7 +29,6 @@
 #include "cli/line_reader.h"
 #include "cli/verbs.h"
 #include "quipu/log.h"
-#include "quipu/tree.h"
 
 namespace quipu::cli {
 
@@ -125,11 +124,10 @@ Status Ingest(const IngestFlags& flags) {
   // --segment-size works without a second flag.
   options.max_record_size =
       static_cast<uint32_t>(std::min<uint64_t>(options.max_record_size, flags.segment_size / 2));
+  options.tree = SigningTreeOptions(flags.signing, "ingest");
   Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, options);
   if (!opened.ok()) return opened.status();
   Log* log = opened->get();
-  Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags.dir, flags.signing, "ingest");
-  if (!tree.ok()) return FirstError(tree.status(), log->Close());
 
   bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
   Progress progress(log->LastLsn(), log->DurableLsn());
@@ -147,7 +145,7 @@ Status Ingest(const IngestFlags& flags) {
   // Also after an error: report what did become durable.
   s = FirstError(s, progress.DurableAt(log->DurableLsn()));
   s = FirstError(s, progress.Flush());
-  CloseSigningTree(tree->get(), "ingest");
+  SignFinalCheckpoint(log, flags.signing, "ingest");
   return FirstError(s, log->Close());
 }
 

@@ -18,9 +18,15 @@ struct StatFlags {
   bool json = false;
 };
 
+// "plain log", "audit store", or "unrecorded" for a log older than kinds.
+std::string KindText(const LogSummary& log) {
+  return log.kind ? std::string(LogKindName(*log.kind)) : "unrecorded";
+}
+
 std::string StatJson(const std::string& dir, const LogSummary& log) {
   nlohmann::ordered_json out;
   out["dir"] = dir;
+  out["kind"] = KindText(log);
   out["records"] = log.records;
   out["first_lsn"] = log.first_lsn;
   out["last_lsn"] = log.last_lsn;
@@ -46,6 +52,7 @@ std::string StatText(const std::string& dir, const LogSummary& log) {
   using std::to_string;
   std::string recovery = log.last_recovery.empty() ? "none" : log.last_recovery;
   std::string text = FormatTable({{"log", dir},
+                                  {"kind", KindText(log)},
                                   {"records", to_string(log.records)},
                                   {"first lsn", to_string(log.first_lsn)},
                                   {"last lsn", to_string(log.last_lsn)},

@@ -4,8 +4,8 @@
 // root, prove and consistency read a TreeView (quipu/tree_view.h): no lock
 // and no file changed, so they run beside a process that writes the store,
 // and answer for the records readable at that moment. checkpoint writes, so
-// it opens the log and its tree (taking the writer lock), signs, and closes
-// both. JSON output is one object per line with hashes as lowercase hex; the
+// it opens the log with its tree (taking the writer lock), signs, and closes
+// it. JSON output is one object per line with hashes as lowercase hex; the
 // shapes are what `verify-proof` reads back.
 #include <unistd.h>
 
@@ -21,6 +21,7 @@
 #include "cli/verbs.h"
 #include "quipu/audit.h"
 #include "quipu/checkpoint.h"
+#include "quipu/inspect.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
 #include "quipu/tree_view.h"
@@ -31,46 +32,21 @@ namespace {
 
 using nlohmann::ordered_json;
 
-// A log and its tree, closed in the right order (tree first).
-class Store {
- public:
-  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const TreeOptions& options) {
-    LogOptions log_options;
-    // A typo in DIR must not create an empty store that then "verifies".
-    log_options.create_if_missing = false;
-    Result<std::unique_ptr<Log>> log = Log::Open(dir, log_options);
-    if (!log.ok()) return log.status();
-    Result<std::unique_ptr<LogTree>> tree = LogTree::Open(log->get(), dir, options);
-    if (!tree.ok()) {
-      (void)(*log)->Close();  // the tree's error is the one to report
-      return tree.status();
-    }
-    return std::unique_ptr<Store>(new Store(std::move(*log), std::move(*tree)));
-  }
-
-  LogTree* tree() { return tree_.get(); }
-
-  // Closes both; `s` (the verb's result) wins over a close error.
-  Status Close(Status s) {
-    Status t = tree_->Close();
-    Status l = log_->Close();
-    if (!s.ok()) return s;
-    return t.ok() ? l : t;
-  }
-
- private:
-  Store(std::unique_ptr<Log> log, std::unique_ptr<LogTree> tree)
-      : log_(std::move(log)), tree_(std::move(tree)) {}
-  std::unique_ptr<Log> log_;
-  std::unique_ptr<LogTree> tree_;
-};
-
-// Runs `body` on the opened store and closes it.
+// Runs `body` on the tree of the log in `dir`, opened for writing (with the
+// writer lock) as whatever kind of log it is, and closes it.
 template <typename Body>
-Status WithStore(const std::string& dir, const TreeOptions& options, Body body) {
-  Result<std::unique_ptr<Store>> store = Store::Open(dir, options);
-  if (!store.ok()) return store.status();
-  return (*store)->Close(body((*store)->tree()));
+Status WithWritableTree(const std::string& dir, const TreeOptions& options, Body body) {
+  Result<std::optional<LogKind>> kind = ReadLogKind(dir);
+  if (!kind.ok()) return kind.status();
+  LogOptions log_options;
+  log_options.kind = kind->value_or(LogKind::kPlain);
+  // A typo in DIR must not create an empty store that then "verifies".
+  log_options.create_if_missing = false;
+  log_options.tree = options;
+  Result<std::unique_ptr<Log>> log = Log::Open(dir, log_options);
+  if (!log.ok()) return log.status();
+  Status s = body((*log)->tree());
+  return FirstError(s, (*log)->Close());
 }
 
 // Runs `body` on a read-only view of the tree of the log in `dir`.
@@ -252,7 +228,7 @@ Status WriteOneCheckpoint(const CheckpointFlags& flags) {
       return RunAnchorCommand(cmd, json);
     };
   }
-  return WithStore(flags.dir, options, [&](LogTree* tree) -> Status {
+  return WithWritableTree(flags.dir, options, [&](LogTree* tree) -> Status {
     Result<Checkpoint> cp = tree->WriteCheckpoint();
     if (!cp.ok()) return cp.status();
     std::string text = flags.json ? CheckpointToJson(*cp) + "\n"

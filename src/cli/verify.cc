@@ -1,8 +1,10 @@
 // quipu verify DIR: re-derives every record's leaf hash against the stored
 // tree and checks every checkpoint (VerifyIntegrity in quipu/tree.h).
 //
-// Exit 0 means intact; otherwise the one-line error names the first break
-// (LSN, segment file, offset). On a terminal, progress goes to stderr.
+// Exit 0 means every record the tree covers is intact (records newer than
+// the tree are named as unchecked); otherwise the one-line error names the
+// first break (LSN, segment file, offset). With --public-key, a store with
+// no signed checkpoint fails too. On a terminal, progress goes to stderr.
 #include <unistd.h>
 
 #include <chrono>
@@ -46,19 +48,42 @@ class ProgressLine {
   bool drawn_ = false;
 };
 
+std::string Range(Lsn first, Lsn last) {
+  return first == last ? std::to_string(first)
+                       : std::to_string(first) + ".." + std::to_string(last);
+}
+
+// The headline never calls a record intact that was not compared with the
+// tree: records newer than the spine are named as unchecked.
+std::string Headline(const VerifyFlags& flags, const VerifyReport& r) {
+  if (r.covered == r.records) return "intact: " + flags.dir + "\n";
+  return "intact up to LSN " + std::to_string(r.covered) + ": " + flags.dir + " (LSN " +
+         Range(r.covered + 1, r.last_lsn) + " newer than the tree, not checked against it)\n";
+}
+
+std::string CheckpointsText(const VerifyReport& r) {
+  std::string text = std::to_string(r.checkpoints);
+  if (r.checkpoints > 0)
+    text += " (newest signs " + std::to_string(r.checkpoint_size) + " records)";
+  if (r.torn_checkpoint_checked) text += ", the last one torn (no newline) but whole";
+  if (r.torn_checkpoint_line && !r.torn_checkpoint_checked) text += ", torn last line ignored";
+  return text;
+}
+
 std::string ReportText(const VerifyFlags& flags, const VerifyReport& r) {
-  std::string range =
-      r.records == 0 ? "none" : std::to_string(r.first_lsn) + ".." + std::to_string(r.last_lsn);
+  std::string range = r.records == 0 ? "none" : Range(r.first_lsn, r.last_lsn);
   std::string signatures = r.checkpoints == 0     ? "-"
                            : r.signatures_checked ? "verified"
                                                   : "NOT checked (no --public-key)";
-  return "intact: " + flags.dir + "\n" +
+  return Headline(flags, r) +
          FormatTable({{"records", std::to_string(r.records)},
                       {"lsn range", range},
                       {"root", r.root.ToHex()},
+                      {"checked", std::to_string(r.covered) + " of " + std::to_string(r.records) +
+                                      " records against the tree"},
                       {"spine leaves", std::to_string(r.spine_leaves) + " (" +
                                            std::to_string(r.spine_synced) + " synced)"},
-                      {"checkpoints", std::to_string(r.checkpoints)},
+                      {"checkpoints", CheckpointsText(r)},
                       {"signatures", signatures}},
                      /*text_last=*/true);
 }
@@ -70,11 +95,26 @@ std::string ReportJson(const VerifyReport& r) {
   out["first_lsn"] = r.first_lsn;
   out["last_lsn"] = r.last_lsn;
   out["root"] = r.root.ToHex();
+  out["checked"] = r.covered;
+  out["unchecked"] = r.records - r.covered;
   out["spine_leaves"] = r.spine_leaves;
   out["spine_synced"] = r.spine_synced;
   out["checkpoints"] = r.checkpoints;
+  out["checkpoint_size"] = r.checkpoint_size;
+  out["torn_checkpoint_line"] = r.torn_checkpoint_line;
+  out["torn_checkpoint_checked"] = r.torn_checkpoint_checked;
   out["signatures_checked"] = r.signatures_checked;
   return out.dump() + "\n";
+}
+
+// --json still answers in JSON when the store is not intact, so a script
+// reading stdout never meets an empty document; stderr and the exit code
+// say the same as without --json.
+std::string FailureJson(const Status& s) {
+  nlohmann::ordered_json out;
+  out["intact"] = false;
+  out["error"] = s.ToString();
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Status Verify(const VerifyFlags& flags) {
@@ -86,8 +126,11 @@ Status Verify(const VerifyFlags& flags) {
   }
   Result<VerifyReport> report = VerifyIntegrity(flags.dir, options);
   line.Finish();
-  if (!report.ok()) return report.status();
   FdWriter out(STDOUT_FILENO);
+  if (!report.ok()) {
+    if (flags.json) (void)FirstError(out.Write(FailureJson(report.status())), out.Flush());
+    return report.status();
+  }
   QUIPU_RETURN_IF_ERROR(out.Write(flags.json ? ReportJson(*report) : ReportText(flags, *report)));
   return out.Flush();
 }

@@ -206,29 +206,37 @@ Status AppendCheckpoint(Env* env, const std::string& dir, const Checkpoint& cp) 
   return s;
 }
 
-Result<std::vector<Checkpoint>> ReadCheckpoints(Env* env, const std::string& dir) {
+Result<CheckpointFile> ReadCheckpointFile(Env* env, const std::string& dir) {
   const std::string path = CheckpointPath(dir);
   Result<bool> exists = env->FileExists(path);
   if (!exists.ok()) return exists.status();
-  std::vector<Checkpoint> out;
+  CheckpointFile out;
   if (!*exists) return out;
   Result<std::string> text = ReadAll(env, path);
   if (!text.ok()) return text.status();
   std::string_view rest = *text;
   for (uint64_t line_no = 1;; line_no++) {
     size_t nl = rest.find('\n');
-    // No newline: a torn final append (see ReopenForAppend), never reported
-    // as written, so it is not evidence of anything.
-    if (nl == std::string_view::npos) break;
+    // No newline: a torn final append (see ReopenForAppend).
+    if (nl == std::string_view::npos) {
+      out.torn_line = std::string(rest);
+      break;
+    }
     Result<Checkpoint> cp = CheckpointFromJson(rest.substr(0, nl));
     if (!cp.ok()) {
       return Status::Corruption(path + " line " + std::to_string(line_no) + ": " +
                                 cp.status().message());
     }
-    out.push_back(std::move(*cp));
+    out.checkpoints.push_back(std::move(*cp));
     rest.remove_prefix(nl + 1);
   }
   return out;
+}
+
+Result<std::vector<Checkpoint>> ReadCheckpoints(Env* env, const std::string& dir) {
+  auto file = ReadCheckpointFile(env, dir);
+  if (!file.ok()) return file.status();
+  return std::move(file->checkpoints);
 }
 
 }  // namespace quipu

@@ -8,7 +8,11 @@
 //             syncs and rewrites the header under it.
 //   mu_       stop/wake flags, counters, the follower's error; the condition
 //             variables wait on it.
-// The follower alone owns reader_, builder_, batch_ and segment_. Readers of
+// The follower alone owns reader_, builder_, batch_, segment_ and the clock
+// of the periodic spine sync (KeepSpineSynced), which raises the synced
+// claim to the log's durable watermark at most every spine_sync_interval,
+// off the append path. A full disk stalls the follower (its refused bytes
+// cut off, the write retried each poll) instead of stopping it. Readers of
 // the tree (Root, proofs) use read_file_, which is safe for concurrent reads,
 // and never look past size_, which is published only after the nodes it
 // covers were handed to the OS.
@@ -16,7 +20,10 @@
 // Invariants:
 //   header_.synced_leaves ≤ written_ = size_ ≤ the log's flushed LSN
 //   the file holds exactly FileSizeFor(written_) meaningful bytes (plus, after
-//   a failed append, garbage that the next Open truncates).
+//   a failed append other than a full disk, garbage that the next Open
+//   truncates).
+#include "integrity/log_tree.h"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -40,13 +47,15 @@ int64_t NowMicros() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-class LogTreeImpl final : public LogTree {
+class LogTreeImpl final : public OwnedLogTree {
  public:
-  LogTreeImpl(Log* log, std::string dir, const TreeOptions& options)
+  LogTreeImpl(Log* log, std::string dir, Env* env, const TreeOptions& options,
+              std::function<void(const Status&)> on_fatal)
       : log_(log),
         dir_(std::move(dir)),
         options_(options),
-        env_(options.env != nullptr ? options.env : Env::Default()) {}
+        env_(env != nullptr ? env : Env::Default()),
+        on_fatal_(std::move(on_fatal)) {}
   ~LogTreeImpl() override {
     if (follower_.joinable()) (void)Close();
   }
@@ -75,6 +84,13 @@ class LogTreeImpl final : public LogTree {
   Status Follow();
   Status Consume();
   Status FlushBatch();
+  // FlushBatch, waiting out a full disk (the log carries on through one, so
+  // its tree must too): the bytes a refused write left are cut off and the
+  // write is tried again every poll interval until it lands or Close begins.
+  Status FlushBatchThroughFullDisk();
+  // Raises the spine's synced claim towards the durable watermark once
+  // spine_sync_interval has passed since the last raise.
+  Status KeepSpineSynced();
   // Waits for a CatchUp or the poll interval; false once Close began.
   bool WaitForWork();
   Status OnSegmentSealed(uint64_t end);
@@ -89,11 +105,15 @@ class LogTreeImpl final : public LogTree {
   // Signs and appends the checkpoint of the first `size` (synced) leaves.
   Result<Checkpoint> CheckpointLocked(uint64_t size);
   void ReportBackground(const Status& s);
+  // Tells the owner, once, that the tree can no longer follow the log.
+  void ReportFatal(const Status& s);
 
   Log* const log_;
   const std::string dir_;
   const TreeOptions options_;
   Env* const env_;
+  const std::function<void(const Status&)> on_fatal_;
+  std::once_flag fatal_once_;
   std::optional<SigningKey> key_;
   std::unique_ptr<RandomAccessFile> read_file_;
   std::atomic<uint64_t> size_{0};
@@ -105,6 +125,8 @@ class LogTreeImpl final : public LogTree {
   std::vector<merkle::Subtree> completed_;
   std::string batch_;
   std::string segment_;  // segment of the last record hashed
+  std::chrono::steady_clock::time_point last_spine_sync_ = std::chrono::steady_clock::now();
+  uint64_t consumed_since_sync_check_ = 0;
 
   std::mutex ckpt_mu_;
   uint64_t last_checkpoint_size_ = 0;  // guarded by ckpt_mu_
@@ -123,6 +145,7 @@ class LogTreeImpl final : public LogTree {
   bool closed_ = false;                  // guarded by mu_
   bool follower_done_ = false;           // guarded by mu_
   Status follower_error_;                // guarded by mu_
+  Status stalled_;                       // guarded by mu_: the full disk the follower waits out
   TreeStats counters_;                   // guarded by mu_ (size fields unused)
   std::thread follower_;
 };
@@ -214,7 +237,11 @@ Status LogTreeImpl::CheckLastSyncedLeaf(uint64_t synced) {
 
 void LogTreeImpl::FollowerMain() {
   Status s = Follow();
-  if (!s.ok()) ReportBackground(s.WithContext("tree follower stopped"));
+  if (!s.ok() && !(s.IsNoSpace() && stopping_.load())) {
+    s = s.WithContext("tree follower stopped");
+    ReportBackground(s);
+    ReportFatal(s);
+  }
   std::lock_guard<std::mutex> guard(mu_);
   follower_error_ = s;
   follower_done_ = true;
@@ -222,17 +249,68 @@ void LogTreeImpl::FollowerMain() {
 }
 
 Status LogTreeImpl::Follow() {
+  // Records between two looks at the clock while the log keeps the
+  // follower busy (it then never finds itself caught up).
+  constexpr uint64_t kRecordsPerSyncCheck = 1024;
   for (;;) {
     // Checked per record too: a busy log would otherwise keep Close waiting.
-    if (stopping_.load(std::memory_order_relaxed)) return FlushBatch();
+    if (stopping_.load(std::memory_order_relaxed)) return FlushBatchThroughFullDisk();
     auto more = reader_->Next();
     if (!more.ok()) return more.status();
     if (*more) {
       QUIPU_RETURN_IF_ERROR(Consume());
+      if (++consumed_since_sync_check_ % kRecordsPerSyncCheck == 0) {
+        QUIPU_RETURN_IF_ERROR(KeepSpineSynced());
+      }
       continue;
     }
-    QUIPU_RETURN_IF_ERROR(FlushBatch());
+    QUIPU_RETURN_IF_ERROR(FlushBatchThroughFullDisk());
+    QUIPU_RETURN_IF_ERROR(KeepSpineSynced());
     if (!WaitForWork()) return Status::OK();
+  }
+}
+
+Status LogTreeImpl::KeepSpineSynced() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_spine_sync_ < options_.spine_sync_interval) return Status::OK();
+  {
+    std::lock_guard<std::mutex> guard(file_mu_);
+    if (std::min<uint64_t>(written_, log_->DurableLsn()) <= header_.synced_leaves) {
+      return Status::OK();
+    }
+  }
+  QUIPU_RETURN_IF_ERROR(FlushBatchThroughFullDisk());
+  Status s = SyncSpine();
+  if (s.IsNoSpace()) return Status::OK();  // the claim stays; tried again next pass
+  last_spine_sync_ = now;
+  return s;
+}
+
+Status LogTreeImpl::FlushBatchThroughFullDisk() {
+  for (;;) {
+    Status s = FlushBatch();
+    if (!s.IsNoSpace()) {
+      if (s.ok()) {
+        std::lock_guard<std::mutex> guard(mu_);
+        stalled_ = Status::OK();
+      }
+      return s;
+    }
+    {
+      std::lock_guard<std::mutex> guard(file_mu_);
+      // Cut what the refused write left, so the retry lands where it should.
+      QUIPU_RETURN_IF_ERROR(spine_->Truncate(spine::FileSizeFor(written_)));
+    }
+    bool first;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      first = stalled_.ok();
+      stalled_ = s;
+      progress_cv_.notify_all();  // CatchUp callers learn of the stall
+      if (stop_) return s;
+    }
+    if (first) ReportBackground(s.WithContext("tree follower waits for disk space"));
+    if (!WaitForWork()) return s;
   }
 }
 
@@ -251,7 +329,7 @@ Status LogTreeImpl::Consume() {
   completed_.clear();
   builder_.Append(merkle::LeafHash(reader_->payload()), &completed_);
   for (const merkle::Subtree& node : completed_) batch_.append(node.hash.AsBytes());
-  if (batch_.size() >= kBatchBytes) QUIPU_RETURN_IF_ERROR(FlushBatch());
+  if (batch_.size() >= kBatchBytes) QUIPU_RETURN_IF_ERROR(FlushBatchThroughFullDisk());
   return Status::OK();
 }
 
@@ -277,9 +355,16 @@ bool LogTreeImpl::WaitForWork() {
 }
 
 Status LogTreeImpl::OnSegmentSealed(uint64_t end) {
-  QUIPU_RETURN_IF_ERROR(FlushBatch());
+  QUIPU_RETURN_IF_ERROR(FlushBatchThroughFullDisk());
   std::lock_guard<std::mutex> guard(ckpt_mu_);
-  QUIPU_RETURN_IF_ERROR(SyncSpine());
+  Status synced = SyncSpine();
+  if (synced.IsNoSpace()) {
+    // No checkpoint without a synced claim; the next seal or close signs.
+    ReportBackground(synced.WithContext("spine sync at segment seal deferred"));
+    return Status::OK();
+  }
+  QUIPU_RETURN_IF_ERROR(synced);
+  last_spine_sync_ = std::chrono::steady_clock::now();
   if (!key_ || !options_.checkpoint_on_seal || end <= last_checkpoint_size_) {
     return Status::OK();
   }
@@ -303,10 +388,16 @@ Status LogTreeImpl::SyncSpine() {
   // power cut could still take.
   const spine::Header next{header_.sequence + 1, target};
   Status s = spine_->Sync();
-  if (s.ok()) s = spine_->WriteAt((next.sequence % 2) * spine::kSlotSize, spine::EncodeSlot(next));
+  if (s.ok()) {
+    s = spine_->WriteAt((next.sequence % 2) * spine::kSlotSize, spine::EncodeSlot(next));
+    // A slot write refused for space changed at most the inactive slot; the
+    // current claim still stands, and the write can be tried again.
+    if (s.IsNoSpace()) return s;
+  }
   if (s.ok()) s = spine_->Sync();
   if (!s.ok()) {
     sync_error_ = s.WithContext("spine sync failed (reopen to recover)");
+    ReportFatal(sync_error_);
     return sync_error_;
   }
   header_ = next;
@@ -326,9 +417,10 @@ Status LogTreeImpl::WaitForSize(uint64_t target) {
   if (closed_) return Status::FailedPrecondition(dir_ + ": tree is closed");
   wake_ = true;
   wake_cv_.notify_all();
-  progress_cv_.wait(lock, [&] { return Size() >= target || follower_done_; });
+  progress_cv_.wait(lock, [&] { return Size() >= target || follower_done_ || !stalled_.ok(); });
   if (Size() >= target) return Status::OK();
   if (!follower_error_.ok()) return follower_error_;
+  if (!stalled_.ok()) return stalled_;
   return Status::FailedPrecondition(dir_ + ": tree is closing");
 }
 
@@ -431,6 +523,10 @@ void LogTreeImpl::ReportBackground(const Status& s) {
   if (options_.on_background_error) options_.on_background_error(s);
 }
 
+void LogTreeImpl::ReportFatal(const Status& s) {
+  if (on_fatal_) std::call_once(fatal_once_, [&] { on_fatal_(s); });
+}
+
 Status LogTreeImpl::Close() {
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -443,6 +539,11 @@ Status LogTreeImpl::Close() {
   if (follower_.joinable()) follower_.join();
   Status s = follower_error_;  // the follower has stopped: no lock needed
   if (s.ok()) s = FlushBatch();
+  if (s.IsNoSpace()) {
+    // Left unwritten; the next open hashes those records again.
+    std::lock_guard<std::mutex> guard(file_mu_);
+    (void)spine_->Truncate(spine::FileSizeFor(written_));
+  }
   Status synced = SyncSpine();
   if (s.ok()) s = synced;
   std::lock_guard<std::mutex> guard(file_mu_);
@@ -455,12 +556,13 @@ Status LogTreeImpl::Close() {
 
 }  // namespace
 
-Result<std::unique_ptr<LogTree>> LogTree::Open(Log* log, const std::string& dir,
-                                               const TreeOptions& options) {
-  if (log == nullptr) return Status::InvalidArgument("LogTree::Open: no log");
-  auto tree = std::make_unique<LogTreeImpl>(log, dir, options);
+Result<std::unique_ptr<OwnedLogTree>> OpenLogTree(Log* log, const std::string& dir, Env* env,
+                                                  const TreeOptions& options,
+                                                  std::function<void(const Status&)> on_fatal) {
+  if (log == nullptr) return Status::InvalidArgument("OpenLogTree: no log");
+  auto tree = std::make_unique<LogTreeImpl>(log, dir, env, options, std::move(on_fatal));
   QUIPU_RETURN_IF_ERROR(tree->Init());
-  return std::unique_ptr<LogTree>(std::move(tree));
+  return std::unique_ptr<OwnedLogTree>(std::move(tree));
 }
 
 }  // namespace quipu

@@ -16,6 +16,7 @@
 
 #include "integrity/spine.h"
 #include "log/segment_scan.h"
+#include "quipu/checkpoint.h"
 #include "quipu/env.h"
 #include "quipu/tree.h"
 
@@ -63,9 +64,10 @@ class Verifier {
       : dir_(dir), options_(options), env_(options.env ? options.env : Env::Default()) {}
 
   Result<VerifyReport> Run() {
+    // The segments first: a directory that is no log says so before anything else.
+    QUIPU_RETURN_IF_ERROR(MeasureSegments());
     QUIPU_RETURN_IF_ERROR(LoadCheckpoints());
     QUIPU_RETURN_IF_ERROR(OpenSpine());
-    QUIPU_RETURN_IF_ERROR(MeasureSegments());
     QUIPU_RETURN_IF_ERROR(CheckCheckpointsAt(0));
     QUIPU_RETURN_IF_ERROR(Scan());
     QUIPU_RETURN_IF_ERROR(CheckEnd());
@@ -106,9 +108,19 @@ class Verifier {
 };
 
 Status Verifier::LoadCheckpoints() {
-  auto checkpoints = ReadCheckpoints(env_, dir_);
-  if (!checkpoints.ok()) return checkpoints.status();
-  checkpoints_ = std::move(*checkpoints);
+  auto file = ReadCheckpointFile(env_, dir_);
+  if (!file.ok()) return file.status();
+  checkpoints_ = std::move(file->checkpoints);
+  // A last line whose newline alone was cut may still be a whole signed
+  // checkpoint: hiding it that way must not hide it from the check.
+  report_.torn_checkpoint_line = !file->torn_line.empty();
+  if (report_.torn_checkpoint_line) {
+    auto torn = CheckpointFromJson(file->torn_line);
+    if (torn.ok()) {
+      checkpoints_.push_back(std::move(*torn));
+      report_.torn_checkpoint_checked = true;
+    }
+  }
   std::optional<VerifyingKey> key;
   if (options_.public_key_path) {
     auto loaded = VerifyingKey::Load(env_, *options_.public_key_path);
@@ -116,10 +128,16 @@ Status Verifier::LoadCheckpoints() {
     key = std::move(*loaded);
     report_.signatures_checked = true;
   }
+  if (key && checkpoints_.empty()) {
+    return Status::FailedPrecondition(
+        "a public key was given but " + std::string(kCheckpointFileName) +
+        " holds no signed checkpoint: nothing could be checked against the key");
+  }
   for (size_t i = 0; i < checkpoints_.size(); ++i) {
     const std::string line = std::string(kCheckpointFileName) + " line " + std::to_string(i + 1);
     if (key) QUIPU_RETURN_IF_ERROR(VerifyCheckpoint(*key, checkpoints_[i]).WithContext(line));
     by_size_.emplace(checkpoints_[i].tree_size, i);
+    report_.checkpoint_size = std::max(report_.checkpoint_size, checkpoints_[i].tree_size);
   }
   return Status::OK();
 }
@@ -146,13 +164,8 @@ Status Verifier::OpenSpine() {
 }
 
 Status Verifier::MeasureSegments() {
-  auto segments = ListSegments(env_, dir_);
+  auto segments = ListLogSegments(env_, dir_);
   if (!segments.ok()) return segments.status();
-  if (!segments->empty() && segments->front().base != 1) {
-    return Status::Corruption(
-        "LSN 1: missing; the log starts at LSN " + std::to_string(segments->front().base) + " (" +
-        segments->front().name + " at offset 0): earlier segments were removed");
-  }
   uint64_t total = 0;
   for (const SegmentRef& ref : *segments) {
     segment_start_[ref.name] = total;
@@ -199,6 +212,7 @@ Status Verifier::CheckRecord(const LogReader& reader) {
   builder_.Append(merkle::LeafHash(reader.payload()), &completed_);
   if (nodes_ != nullptr && lsn <= report_.spine_leaves) {
     for (const merkle::Subtree& node : completed_) QUIPU_RETURN_IF_ERROR(CheckNode(node, reader));
+    report_.covered = lsn;
   }
   return CheckCheckpointsAt(lsn);
 }
@@ -255,6 +269,11 @@ Status Verifier::CheckEnd() {
                               std::string(kCheckpointFileName) + " line " +
                               std::to_string(line + 1) + " covers " + std::to_string(size) +
                               " records: the log was truncated below a checkpoint");
+  }
+  if (nodes_ == nullptr && held > 0) {
+    return Status::Corruption(
+        std::string(kSpineFileName) + " is missing: none of the " + std::to_string(held) +
+        " records could be checked against the tree that every writer keeps (it was removed)");
   }
   return Status::OK();
 }

@@ -28,17 +28,38 @@ bool ParseSegmentFileName(std::string_view name, Lsn* base) {
   return true;
 }
 
-std::string EncodeSegmentHeader(Lsn base) {
+bool IsStoreFileName(std::string_view name) {
+  Lsn base;
+  return ParseSegmentFileName(name, &base) || name == kLockFileName ||
+         name == kRecoveryJournalName || name == kSpineName || name == kSpineTempName ||
+         name == kCheckpointsName;
+}
+
+namespace {
+constexpr uint32_t kKindMask = 0xff;
+constexpr uint8_t kHighestKind = static_cast<uint8_t>(LogKind::kAuditStore);
+}  // namespace
+
+std::string EncodeSegmentHeader(Lsn base, LogKind kind) {
   std::string h(kMagic);
   PutFixed32(&h, kVersion);
-  PutFixed32(&h, 0);  // flags
+  PutFixed32(&h, static_cast<uint32_t>(kind));  // flags
   PutFixed64(&h, base);
   PutFixed32(&h, 0);  // reserved
   PutFixed32(&h, crc32c::Mask(crc32c::Value(h)));
   return h;
 }
 
-Status DecodeSegmentHeader(std::string_view header, const std::string& file, Lsn* base) {
+bool IsSegmentHeaderPrefix(std::string_view prefix, Lsn base) {
+  // Every kind's header agrees up to the flags; past them only the kind byte
+  // may differ, so compare against the header of each kind.
+  for (uint8_t kind = 1; kind <= kHighestKind; ++kind) {
+    if (EncodeSegmentHeader(base, static_cast<LogKind>(kind)).starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+Status DecodeSegmentHeader(std::string_view header, const std::string& file, SegmentHeader* out) {
   if (header.size() < kSegmentHeaderSize) {
     return Status::Corruption(file + ": segment header is incomplete (" +
                               std::to_string(header.size()) + " of 32 bytes)");
@@ -59,7 +80,13 @@ Status DecodeSegmentHeader(std::string_view header, const std::string& file, Lsn
     return Status::Corruption(file + ": segment header checksum mismatch at offset 0");
   }
   if (version == 0) return Status::Corruption(file + ": segment format version 0 is invalid");
-  *base = DecodeFixed64(header.data() + 16);
+  const uint32_t flags = DecodeFixed32(header.data() + 12);
+  if ((flags & ~kKindMask) != 0 || (flags & kKindMask) > kHighestKind) {
+    return Status::NotSupported(file + ": segment header flags " + std::to_string(flags) +
+                                " are not understood by this quipu (a newer writer?)");
+  }
+  out->kind = static_cast<uint8_t>(flags & kKindMask);
+  out->base = DecodeFixed64(header.data() + 16);
   return Status::OK();
 }
 

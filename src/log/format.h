@@ -4,6 +4,8 @@
 //   segment := header frame*
 //   header  := magic[8] "QUIPULOG" | version:u32 | flags:u32 | base_lsn:u64 |
 //              reserved:u32 | header_crc:u32            (32 bytes)
+//   flags   := bits 0..7: the log's kind (LogKind; 0 in segments written
+//              before kinds were recorded), other bits 0
 //   frame   := frame_crc:u32 | length:u32 | payload[length & 0x7fffffff]
 //
 // Integers are little-endian. header_crc is the masked CRC-32C of the 28 bytes
@@ -25,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "quipu/options.h"
 #include "quipu/reader.h"
 #include "quipu/status.h"
 
@@ -42,16 +45,34 @@ inline constexpr uint32_t kMaxRecordSizeLimit = kMarkerFlag - 1;
 inline constexpr std::string_view kSegmentSuffix = ".qlog";
 inline constexpr std::string_view kLockFileName = "LOCK";
 inline constexpr std::string_view kRecoveryJournalName = "RECOVERY";
+// Files the integrity layer keeps beside the segments (docs/format.md).
+inline constexpr std::string_view kSpineName = "SPINE";
+inline constexpr std::string_view kSpineTempName = "SPINE.tmp";
+inline constexpr std::string_view kCheckpointsName = "CHECKPOINTS";
+
+// True for every name quipu itself creates in a log directory: segments,
+// LOCK, RECOVERY, SPINE (and its temporary), CHECKPOINTS.
+bool IsStoreFileName(std::string_view name);
 
 // "00000000000000000001.qlog": the base LSN, 20 digits, so names sort by LSN.
 std::string SegmentFileName(Lsn base);
 // True and sets *base when `name` is a segment file name.
 bool ParseSegmentFileName(std::string_view name, Lsn* base);
 
-std::string EncodeSegmentHeader(Lsn base);
+// What a segment header says. kind 0: written before kinds were recorded.
+struct SegmentHeader {
+  Lsn base = 0;
+  uint8_t kind = 0;
+};
+
+std::string EncodeSegmentHeader(Lsn base, LogKind kind);
 // Checks magic, version and CRC of a 32-byte header; `file` names it in errors.
-// A wrong magic or CRC is Corruption, a newer version NotSupported.
-Status DecodeSegmentHeader(std::string_view header, const std::string& file, Lsn* base);
+// A wrong magic or CRC is Corruption; a newer version, or flags this version
+// does not define, NotSupported.
+Status DecodeSegmentHeader(std::string_view header, const std::string& file, SegmentHeader* out);
+// True if `prefix` (shorter than a header) could begin a header of a segment
+// with this base: what a crash while the header was being written leaves.
+bool IsSegmentHeaderPrefix(std::string_view prefix, Lsn base);
 
 // CRC-32C of length ‖ payload, before the segment's base LSN is mixed in.
 // Computable before the writer knows which segment the frame lands in.

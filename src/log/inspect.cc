@@ -9,13 +9,29 @@ namespace quipu {
 
 namespace {
 
+// Notes the kind a segment records; two different kinds in one log cannot
+// come from quipu (a writer of another kind is refused).
+Status NoteKind(const std::string& file, uint8_t kind, std::optional<LogKind>* log_kind) {
+  if (kind == 0) return Status::OK();
+  const auto seen = static_cast<LogKind>(kind);
+  if (log_kind->has_value() && **log_kind != seen) {
+    return Status::Corruption(file + " at offset 0: the header records the kind '" +
+                              std::string(LogKindName(seen)) + "' but earlier segments '" +
+                              std::string(LogKindName(**log_kind)) + "'");
+  }
+  *log_kind = seen;
+  return Status::OK();
+}
+
 // Summarizes segment i of `segments`, refusing damage that Open would refuse.
 Result<SegmentSummary> Summarize(Env* env, const std::string& dir,
-                                 const std::vector<SegmentRef>& segments, size_t i) {
+                                 const std::vector<SegmentRef>& segments, size_t i,
+                                 std::optional<LogKind>* kind) {
   const SegmentRef& ref = segments[i];
   const bool newest = i + 1 == segments.size();
   auto scan = ScanSegment(env, dir, ref);
   if (!scan.ok()) return scan.status();
+  QUIPU_RETURN_IF_ERROR(NoteKind(ref.name, scan->kind, kind));
   SegmentSummary summary{ref.name, ref.base, scan->records, scan->file_size, !newest, 0};
   if (scan->unborn) {
     if (!newest) return Status::Corruption(ref.name + ": sealed segment has no header");
@@ -39,15 +55,12 @@ Result<SegmentSummary> Summarize(Env* env, const std::string& dir,
 
 Result<LogSummary> InspectLog(const std::string& dir, Env* env) {
   if (env == nullptr) env = Env::Default();
-  auto exists = env->FileExists(dir);
-  if (!exists.ok()) return exists.status();
-  if (!*exists) return Status::NotFound(dir + ": no such log directory");
-  auto segments = ListSegments(env, dir);
+  auto segments = ListLogSegments(env, dir);
   if (!segments.ok()) return segments.status();
 
   LogSummary log;
   for (size_t i = 0; i < segments->size(); ++i) {
-    auto summary = Summarize(env, dir, *segments, i);
+    auto summary = Summarize(env, dir, *segments, i, &log.kind);
     if (!summary.ok()) return summary.status();
     log.records += summary->records;
     log.bytes += summary->bytes;
@@ -64,6 +77,16 @@ Result<LogSummary> InspectLog(const std::string& dir, Env* env) {
   return log;
 }
 
+Result<std::optional<LogKind>> ReadLogKind(const std::string& dir, Env* env) {
+  if (env == nullptr) env = Env::Default();
+  auto segments = ListLogSegments(env, dir);
+  if (!segments.ok()) return segments.status();
+  auto kind = ReadStoredKind(env, dir, *segments);
+  if (!kind.ok()) return kind.status();
+  if (*kind == 0) return std::optional<LogKind>();
+  return std::optional<LogKind>(static_cast<LogKind>(*kind));
+}
+
 Result<LogSummary> CheckLog(const std::string& dir, Env* env) {
   auto log = InspectLog(dir, env);
   if (!log.ok()) return log.status();
@@ -77,10 +100,6 @@ Result<LogSummary> CheckLog(const std::string& dir, Env* env) {
   return log;
 }
 
-bool IsLogFileName(std::string_view name) {
-  Lsn base;
-  return format::ParseSegmentFileName(name, &base) || name == format::kLockFileName ||
-         name == format::kRecoveryJournalName || name == "SPINE";  // the tree (quipu/tree.h)
-}
+bool IsLogFileName(std::string_view name) { return format::IsStoreFileName(name); }
 
 }  // namespace quipu

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "log/engine.h"
 #include "log/format.h"
 #include "log/reader_impl.h"
 #include "util/coding.h"
@@ -16,23 +17,34 @@ std::string ParentDir(const std::string& dir) {
   return slash == 0 ? "/" : dir.substr(0, slash);
 }
 
-// Serves the writer's own view to in-process readers.
+// Serves the writer's own view to in-process readers, for as long as the
+// log is open: a reader may outlive its Log, and then fails instead of
+// touching freed memory.
 class LiveSource : public ReadSource {
  public:
-  explicit LiveSource(const LogImpl* log) : log_(log) {}
+  explicit LiveSource(std::shared_ptr<LogImpl::ReaderLink> link) : link_(std::move(link)) {}
   Status View(std::vector<SegmentRef>* segments, Lsn* readable) override {
-    log_->ReadableView(segments, readable);
+    std::lock_guard<std::mutex> guard(link_->mu);
+    if (link_->log == nullptr) return Closed();
+    link_->log->ReadableView(segments, readable);
     return Status::OK();
   }
   bool live() const override { return true; }
+  Status Usable() const override {
+    std::lock_guard<std::mutex> guard(link_->mu);
+    return link_->log == nullptr ? Closed() : Status::OK();
+  }
 
  private:
-  const LogImpl* log_;
+  static Status Closed() {
+    return Status::FailedPrecondition("the log this reader follows was closed");
+  }
+  std::shared_ptr<LogImpl::ReaderLink> link_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
+Result<std::unique_ptr<Log>> OpenLogEngine(const std::string& dir, const LogOptions& options) {
   auto log = std::make_unique<LogImpl>(dir, options);
   QUIPU_RETURN_IF_ERROR(log->Init());
   return std::unique_ptr<Log>(std::move(log));
@@ -42,7 +54,10 @@ LogImpl::LogImpl(std::string dir, const LogOptions& options)
     : dir_(std::move(dir)),
       options_(options),
       env_(options.env != nullptr ? options.env : Env::Default()),
-      closed_(true) {}
+      reader_link_(std::make_shared<ReaderLink>()),
+      closed_(true) {
+  reader_link_->log = this;
+}
 
 LogImpl::~LogImpl() {
   bool open;
@@ -471,7 +486,7 @@ Status LogImpl::SealAndStartNextLocked() {
 
   // Created (header and directory entry synced) before the old one is let go:
   // if the disk is full the old segment simply stays active.
-  auto next = CreateSegment(env_, dir_, next_lsn_);
+  auto next = CreateSegment(env_, dir_, next_lsn_, options_.kind);
   if (!next.ok()) {
     if (!next.status().IsNoSpace()) PoisonLocked(next.status());
     return next.status().IsNoSpace() ? next.status() : poison_;
@@ -547,7 +562,11 @@ void LogImpl::TimerLoop() {
 }
 
 Result<std::unique_ptr<LogReader>> LogImpl::NewReader(Lsn from) {
-  return NewLogReader(env_, dir_, std::make_unique<LiveSource>(this), from);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    QUIPU_RETURN_IF_ERROR(closed_ ? UsableLocked() : Status::OK());
+  }
+  return NewLogReader(env_, dir_, std::make_unique<LiveSource>(reader_link_), from);
 }
 
 void LogImpl::ReadableView(std::vector<SegmentRef>* segments, Lsn* readable) const {
@@ -568,6 +587,11 @@ LogStats LogImpl::Stats() const {
 }
 
 Status LogImpl::Close() {
+  {
+    // Before mu_: a reader holds the link's mutex while it takes mu_.
+    std::lock_guard<std::mutex> guard(reader_link_->mu);
+    reader_link_->log = nullptr;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   QUIPU_RETURN_IF_ERROR(closed_ ? UsableLocked() : Status::OK());
   stop_timer_ = true;

@@ -71,10 +71,18 @@ class LogImpl final : public Log {
   Result<std::unique_ptr<LogReader>> NewReader(Lsn from) override;
   LogStats Stats() const override;
   const RecoveryReport& Recovery() const override { return recovery_; }
+  LogTree* tree() override { return nullptr; }  // the engine keeps none (log/engine.h)
   Status Close() override;
 
   // For readers: the segments and the last LSN that is readable (flushed).
   void ReadableView(std::vector<SegmentRef>* segments, Lsn* readable) const;
+
+  // What in-process readers reach the log through: Close() clears `log`,
+  // so a reader that outlives the log gets an error, not freed memory.
+  struct ReaderLink {
+    std::mutex mu;
+    const LogImpl* log = nullptr;  // guarded by mu
+  };
 
  private:
   // Closed or poisoned: the error to return, else OK.
@@ -133,6 +141,7 @@ class LogImpl final : public Log {
   const std::string dir_;
   LogOptions options_;
   Env* env_;
+  const std::shared_ptr<ReaderLink> reader_link_;
   std::unique_ptr<FileLock> lock_file_;
   RecoveryReport recovery_;
 

@@ -21,6 +21,16 @@ Status BadSpec(std::string_view spec) {
 
 }  // namespace
 
+std::string_view LogKindName(LogKind kind) {
+  switch (kind) {
+    case LogKind::kPlain:
+      return "plain log";
+    case LogKind::kAuditStore:
+      return "audit store";
+  }
+  return "unknown kind of log";
+}
+
 Result<DurabilityPolicy> DurabilityPolicy::Parse(std::string_view spec) {
   using std::chrono::milliseconds;
   if (spec == "always") return Always();
@@ -73,6 +83,9 @@ Status DurabilityPolicy::Validate() const {
 
 Status LogOptions::Validate() const {
   QUIPU_RETURN_IF_ERROR(durability.Validate());
+  if (kind != LogKind::kPlain && kind != LogKind::kAuditStore) {
+    return Status::InvalidArgument("unknown log kind " + std::to_string(static_cast<int>(kind)));
+  }
   if (buffer_size == 0) return Status::InvalidArgument("buffer_size must be > 0");
   if (max_record_size > format::kMaxRecordSizeLimit) {
     return Status::InvalidArgument("max_record_size is limited to " +

@@ -48,6 +48,7 @@ class LogReaderImpl final : public LogReader {
 };
 
 Result<bool> LogReaderImpl::Next() {
+  QUIPU_RETURN_IF_ERROR(source_->Usable());
   for (;;) {
     if (want_ > readable_) {
       QUIPU_RETURN_IF_ERROR(Refresh());
@@ -100,8 +101,9 @@ Result<bool> LogReaderImpl::OpenSegmentAt(size_t index) {
   if (header.size() < format::kSegmentHeaderSize && newest && !source_->live()) {
     return false;  // a segment still being created holds no records yet
   }
-  Lsn base = 0;
-  QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, ref.name, &base));
+  format::SegmentHeader decoded;
+  QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, ref.name, &decoded));
+  const Lsn base = decoded.base;
   if (base != ref.base) {
     return Status::Corruption(ref.name + ": header says base LSN " + std::to_string(base) +
                               " but the file name says " + std::to_string(ref.base));
@@ -145,7 +147,7 @@ class DirectorySource final : public ReadSource {
  public:
   DirectorySource(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
   Status View(std::vector<SegmentRef>* segments, Lsn* readable) override {
-    auto listed = ListSegments(env_, dir_);
+    auto listed = ListLogSegments(env_, dir_);
     if (!listed.ok()) return listed.status();
     *segments = std::move(*listed);
     *readable = UINT64_MAX;
@@ -167,9 +169,9 @@ std::unique_ptr<LogReader> NewLogReader(Env* env, std::string dir,
 
 Result<std::unique_ptr<LogReader>> OpenLogReader(const std::string& dir, Lsn from, Env* env) {
   if (env == nullptr) env = Env::Default();
-  auto exists = env->FileExists(dir);
-  if (!exists.ok()) return exists.status();
-  if (!*exists) return Status::NotFound(dir + ": no such log directory");
+  // Fails early on a directory that is not a log (or has lost its start).
+  auto segments = ListLogSegments(env, dir);
+  if (!segments.ok()) return segments.status();
   return NewLogReader(env, dir, std::make_unique<DirectorySource>(env, dir), from);
 }
 

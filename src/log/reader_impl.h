@@ -23,6 +23,9 @@ class ReadSource {
   // judged. Not live: the files are all there is, and a torn tail of the
   // newest segment is the end.
   virtual bool live() const = 0;
+  // OK while the source can be read; an error ends the reader (a live
+  // source whose log was closed).
+  virtual Status Usable() const { return Status::OK(); }
 };
 
 std::unique_ptr<LogReader> NewLogReader(Env* env, std::string dir,

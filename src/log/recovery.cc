@@ -7,11 +7,12 @@
 
 namespace quipu {
 
-Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string& dir, Lsn base) {
+Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string& dir, Lsn base,
+                                                    LogKind kind) {
   const std::string path = JoinPath(dir, format::SegmentFileName(base));
   auto file = env->NewWritableFile(path);
   if (!file.ok()) return file.status();
-  Status s = (*file)->Append(format::EncodeSegmentHeader(base));
+  Status s = (*file)->Append(format::EncodeSegmentHeader(base, kind));
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = env->SyncDir(dir);
   if (!s.ok()) {
@@ -62,6 +63,12 @@ class Recovery {
   Result<RecoveredLog> Run();
 
  private:
+  // A directory without segments becomes a new log, unless it holds files
+  // that are not quipu's: a mistyped path must not turn a user's directory
+  // into a store.
+  Status CheckNoForeignFiles();
+  // Refuses a log whose segments say it is of another kind.
+  Status CheckKind();
   Status CheckSealed(size_t i);
   Status RecoverNewest();
   Status RebuildUnborn(const SegmentRef& ref, uint64_t file_size);
@@ -81,13 +88,21 @@ Result<RecoveredLog> Recovery::Run() {
   if (!listed.ok()) return listed.status();
   out_.segments = std::move(*listed);
   if (out_.segments.empty()) {
-    auto file = CreateSegment(env_, dir_, 1);
+    QUIPU_RETURN_IF_ERROR(CheckNoForeignFiles());
+    auto file = CreateSegment(env_, dir_, 1, options_.kind);
     if (!file.ok()) return file.status();
     QUIPU_RETURN_IF_ERROR((*file)->Close());
     out_.segments.push_back({format::SegmentFileName(1), 1});
     out_.active_size = format::kSegmentHeaderSize;
     return std::move(out_);
   }
+  const SegmentRef& first = out_.segments.front();
+  if (first.base != 1) {
+    return Status::Corruption("LSN 1: missing; the log starts at LSN " +
+                              std::to_string(first.base) + " (" + first.name +
+                              "): earlier segments were removed");
+  }
+  QUIPU_RETURN_IF_ERROR(CheckKind());
   for (size_t i = 0; i + 1 < out_.segments.size() && !salvaged_; ++i) {
     QUIPU_RETURN_IF_ERROR(CheckSealed(i));
   }
@@ -96,6 +111,30 @@ Result<RecoveredLog> Recovery::Run() {
     QUIPU_RETURN_IF_ERROR(AppendRecoveryJournal(env_, dir_, out_.report));
   }
   return std::move(out_);
+}
+
+Status Recovery::CheckNoForeignFiles() {
+  auto names = env_->ListDir(dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (format::IsStoreFileName(name) || name == "lost+found") continue;
+    return Status::FailedPrecondition(
+        "holds no quipu log but other files (such as '" + name +
+        "'): refusing to create a log there (use a new or empty directory)");
+  }
+  return Status::OK();
+}
+
+Status Recovery::CheckKind() {
+  auto stored = ReadStoredKind(env_, dir_, out_.segments);
+  if (!stored.ok()) return stored.status();
+  if (*stored == 0 || *stored == static_cast<uint8_t>(options_.kind)) return Status::OK();
+  auto with_article = [](LogKind kind) {
+    return std::string(kind == LogKind::kAuditStore ? "an " : "a ") +
+           std::string(LogKindName(kind));
+  };
+  return Status::FailedPrecondition("this is " + with_article(static_cast<LogKind>(*stored)) +
+                                    "; it cannot be opened as " + with_article(options_.kind));
 }
 
 Status Recovery::CheckSealed(size_t i) {
@@ -158,7 +197,7 @@ Status Recovery::RebuildUnborn(const SegmentRef& ref, uint64_t file_size) {
   auto file = env_->ReopenWritableFile(JoinPath(dir_, ref.name));
   if (!file.ok()) return file.status();
   Status s = (*file)->Truncate(0);
-  if (s.ok()) s = (*file)->Append(format::EncodeSegmentHeader(ref.base));
+  if (s.ok()) s = (*file)->Append(format::EncodeSegmentHeader(ref.base, options_.kind));
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = env_->SyncDir(dir_);
   Status c = (*file)->Close();

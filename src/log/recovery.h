@@ -36,7 +36,8 @@ Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptio
 // Creates segment `base` in `dir`: header written and synced, directory
 // synced, so the empty segment is durably findable. On failure the partial
 // file is removed (best effort).
-Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string& dir, Lsn base);
+Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string& dir, Lsn base,
+                                                    LogKind kind);
 
 // Appends one line to the recovery journal and syncs it.
 Status AppendRecoveryJournal(Env* env, const std::string& dir, const RecoveryReport& report);

@@ -25,6 +25,22 @@ Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir) {
   return segments;
 }
 
+Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir) {
+  auto exists = env->FileExists(dir);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::NotFound(dir + ": no such log directory");
+  auto segments = ListSegments(env, dir);
+  if (!segments.ok()) return segments.status();
+  if (segments->empty()) return Status::NotFound(dir + ": not a quipu log (no segment files)");
+  const SegmentRef& first = segments->front();
+  if (first.base != 1) {
+    return Status::Corruption("LSN 1: missing; the log starts at LSN " +
+                              std::to_string(first.base) + " (" + first.name +
+                              " at offset 0): earlier segments were removed");
+  }
+  return segments;
+}
+
 FrameScanner::FrameScanner(const RandomAccessFile* file, Lsn base)
     : file_(file),
       base_(base),
@@ -147,6 +163,21 @@ Result<bool> FileIsAllZero(const RandomAccessFile* file, uint64_t size) {
 
 }  // namespace
 
+Result<uint8_t> ReadStoredKind(Env* env, const std::string& dir,
+                               const std::vector<SegmentRef>& segments) {
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    auto file = env->NewRandomAccessFile(JoinPath(dir, it->name));
+    if (!file.ok()) return file.status();
+    std::string header;
+    QUIPU_RETURN_IF_ERROR((*file)->Read(0, format::kSegmentHeaderSize, &header));
+    if (header.size() < format::kSegmentHeaderSize || AllZero(header)) continue;  // unborn
+    format::SegmentHeader decoded;
+    QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, it->name, &decoded));
+    return decoded.kind;
+  }
+  return uint8_t{0};
+}
+
 Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentRef& ref) {
   auto file = env->NewRandomAccessFile(JoinPath(dir, ref.name));
   if (!file.ok()) return file.status();
@@ -159,8 +190,8 @@ Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentR
   QUIPU_RETURN_IF_ERROR((*file)->Read(0, format::kSegmentHeaderSize, &header));
   // A short file is all in `header`; a full-size one counts as unborn only
   // when every byte of it is zero (its size was extended, nothing written).
-  const bool short_prefix = header.size() < format::kSegmentHeaderSize &&
-                            format::EncodeSegmentHeader(ref.base).starts_with(header);
+  const bool short_prefix =
+      header.size() < format::kSegmentHeaderSize && format::IsSegmentHeaderPrefix(header, ref.base);
   if (short_prefix || AllZero(header)) {
     auto zero = FileIsAllZero(file->get(), scan.file_size);
     if (!zero.ok()) return zero.status();
@@ -169,8 +200,10 @@ Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentR
       return scan;
     }
   }
-  Lsn base = 0;
-  QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, ref.name, &base));
+  format::SegmentHeader decoded;
+  QUIPU_RETURN_IF_ERROR(format::DecodeSegmentHeader(header, ref.name, &decoded));
+  const Lsn base = decoded.base;
+  scan.kind = decoded.kind;
   if (base != ref.base) {
     return Status::Corruption(ref.name + ": header says base LSN " + std::to_string(base) +
                               " but the file name says " + std::to_string(ref.base));

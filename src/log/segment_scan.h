@@ -23,6 +23,11 @@ struct SegmentRef {
 // Segment files of `dir` in LSN order. Other files are ignored.
 Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir);
 
+// The segments of an existing log, for code that reads one: NotFound when
+// `dir` does not exist or holds no segment ("not a quipu log"), Corruption
+// when the first segment does not start at LSN 1 (earlier ones removed).
+Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir);
+
 inline std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
@@ -78,6 +83,7 @@ Result<bool> DurableDataFollows(const RandomAccessFile* file, Lsn base, uint64_t
 // The result of scanning a whole segment.
 struct SegmentScan {
   uint64_t file_size = 0;
+  uint8_t kind = 0;  // from the header (format::SegmentHeader)
   uint64_t records = 0;
   uint64_t valid_end = 0;  // end of the last whole frame
   bool damaged = false;    // bytes after valid_end that are not frames
@@ -89,6 +95,13 @@ struct SegmentScan {
   // the segment was being created when the process or machine stopped.
   bool unborn = false;
 };
+
+// The kind (format::SegmentHeader::kind) recorded by the newest segment of
+// `segments` whose header was written (a segment still being created is
+// skipped); 0 if none was or the log predates kinds. Header errors other
+// than an unwritten header are returned.
+Result<uint8_t> ReadStoredKind(Env* env, const std::string& dir,
+                               const std::vector<SegmentRef>& segments);
 
 // Scans `ref` fully. Header errors (wrong magic, newer version, a base LSN
 // that disagrees with the name) are returned as errors.

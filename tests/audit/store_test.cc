@@ -504,8 +504,10 @@ TEST_F(AuditStoreTest, ForeignRecordFailsOpen) {
   ASSERT_TRUE(store_->Close().ok());
   store_.reset();
   {
-    auto log = Log::Open(dir_.log(), LogOptions{});
-    ASSERT_TRUE(log.ok());
+    LogOptions options;
+    options.kind = LogKind::kAuditStore;  // a writer that lies about its records
+    auto log = Log::Open(dir_.log(), options);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
     ASSERT_TRUE((*log)->Append("plain text").ok());
     ASSERT_TRUE((*log)->Close().ok());
   }
@@ -513,6 +515,41 @@ TEST_F(AuditStoreTest, ForeignRecordFailsOpen) {
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(s.status().IsCorruption()) << s.status().ToString();
   EXPECT_NE(s.status().message().find("LSN 1"), std::string::npos) << s.status().ToString();
+}
+
+// The log of an audit store takes no plain records, and an audit store
+// opens no plain log, for writing or reading: each kind is recorded in the
+// segment headers.
+TEST_F(AuditStoreTest, PlainWriterIsRefusedAndTheStoreStaysUsable) {
+  ASSERT_TRUE(store_->Close().ok());
+  store_.reset();
+  auto plain = Log::Open(dir_.log(), LogOptions{});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), Status::Code::kFailedPrecondition) << plain.status().ToString();
+  EXPECT_NE(plain.status().message().find("audit store"), std::string::npos);
+  auto reopened = AuditStore::Open(dir_.log(), options_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_TRUE((*reopened)->Close().ok());
+}
+
+TEST_F(AuditStoreTest, PlainLogIsNotAnAuditStore) {
+  TestDir other;
+  {
+    auto log = Log::Open(other.log(), LogOptions{});
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append("plain text").ok());
+    ASSERT_TRUE((*log)->Close().ok());
+  }
+  auto writer = AuditStore::Open(other.log(), options_);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.status().code(), Status::Code::kFailedPrecondition);
+  AuditOptions read_only;
+  read_only.read_only = true;
+  auto reader = AuditStore::Open(other.log(), read_only);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(reader.status().message().find("plain log"), std::string::npos)
+      << reader.status().ToString();
 }
 
 }  // namespace

@@ -346,5 +346,43 @@ TEST_F(CliTest, DemoRefusesToRemoveForeignFiles) {
   EXPECT_EQ(ReadFile(fs::path(dir) / "always" / "notes.txt"), "mine");
 }
 
+// Each kind of store records what it is, and a writer of the other kind is
+// refused before it appends anything (the store stays usable).
+TEST_F(CliTest, PlainAndAuditWritersRefuseEachOthersStores) {
+  const std::string event = R"({"actor":{"type":"default_actor","id":"1"},"method":"m"})";
+  const std::string audit = Path("audit");
+  RunOk({"emit", audit, "--json", event});
+  RunResult ingest = Run({"ingest", audit}, "plain\n");
+  EXPECT_EQ(ingest.exit_code, 1);
+  EXPECT_NE(ingest.err.find("this is an audit store"), std::string::npos) << ingest.err;
+  EXPECT_EQ(ingest.out, "");
+  EXPECT_NE(RunOk({"stat", audit}).find("kind           audit store"), std::string::npos);
+  RunOk({"emit", audit, "--json", event});
+  EXPECT_NE(RunOk({"query", audit}).find("m"), std::string::npos);
+
+  RunOk({"ingest", dir_}, "plain\n");
+  RunResult emit = Run({"emit", dir_, "--json", event});
+  EXPECT_EQ(emit.exit_code, 1);
+  EXPECT_NE(emit.err.find("this is a plain log"), std::string::npos) << emit.err;
+  EXPECT_EQ(Run({"query", dir_}).exit_code, 1);
+  EXPECT_NE(RunOk({"stat", dir_}).find("kind           plain log"), std::string::npos);
+}
+
+// Read verbs on a directory that holds no log say so, instead of
+// describing an empty log.
+TEST_F(CliTest, ReadVerbsOnADirectoryThatIsNoLogSaySo) {
+  const std::string random = Path("random");
+  fs::create_directories(random);
+  WriteFile(random + "/data.bin", "not a log");
+  for (const char* verb : {"verify", "check", "stat", "dump", "root"}) {
+    RunResult r = Run({verb, random});
+    EXPECT_EQ(r.exit_code, 1) << verb;
+    EXPECT_NE(r.err.find("not a quipu log"), std::string::npos) << verb << ": " << r.err;
+  }
+  RunResult ingest = Run({"ingest", random}, "x\n");
+  EXPECT_EQ(ingest.exit_code, 1);
+  EXPECT_NE(ingest.err.find("refusing to create a log there"), std::string::npos) << ingest.err;
+}
+
 }  // namespace
 }  // namespace quipu

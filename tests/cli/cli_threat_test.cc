@@ -57,24 +57,36 @@ std::vector<std::string> Records(const std::string& seg) {
 // A whole segment file holding `records` for `base`, every CRC valid: what a
 // forger with the format spec writes.
 std::string ForgeSegment(Lsn base, const std::vector<std::string>& records) {
-  std::string seg = format::EncodeSegmentHeader(base);
+  std::string seg = format::EncodeSegmentHeader(base, LogKind::kPlain);
   for (const std::string& r : records) {
     format::AppendFrame(&seg, format::FrameCrc(static_cast<uint32_t>(r.size()), r, base), r);
   }
   return seg;
 }
 
+// The attacks of docs/integrity.md on a store written with a signing key
+// (ThreatTest) and, those that need no checkpoint, on one written without
+// (KeylessThreatTest): the tree alone must catch them.
 class ThreatTest : public CliFixture {
  protected:
-  // 40 records over 5 segments, a checkpoint at every seal and at the end.
+  // 40 records over 5 segments; with a key, a checkpoint at every seal and
+  // at the end.
   void SetUp() override {
     CliFixture::SetUp();
     key_ = Path("key");
     RunOk({"keygen", "--out", key_});
-    std::string input;
-    for (int i = 1; i <= 40; i++) input += "record-" + std::to_string(i) + "\n";
-    RunOk({"ingest", dir_, "--segment-size", "256", "--signing-key", key_}, input);
+    std::vector<std::string> ingest = {"ingest", dir_, "--segment-size", "256"};
+    if (Signed()) ingest.insert(ingest.end(), {"--signing-key", key_});
+    RunOk(ingest, Lines(1, 40));
     ASSERT_GE(Segments().size(), 4u);
+  }
+
+  virtual bool Signed() const { return true; }
+
+  static std::string Lines(int first, int last) {
+    std::string input;
+    for (int i = first; i <= last; i++) input += "record-" + std::to_string(i) + "\n";
+    return input;
   }
 
   std::vector<std::string> Segments() const {
@@ -113,7 +125,10 @@ class ThreatTest : public CliFixture {
     return "";
   }
 
-  RunResult Verify() { return Run({"verify", dir_, "--public-key", key_ + ".pub"}); }
+  RunResult Verify() {
+    if (!Signed()) return Run({"verify", dir_});
+    return Run({"verify", dir_, "--public-key", key_ + ".pub"});
+  }
 
   // Expects verify to fail, its one error line containing each of `words`.
   void ExpectCaught(const std::vector<std::string>& words) {
@@ -124,6 +139,11 @@ class ThreatTest : public CliFixture {
   }
 
   std::string key_;
+};
+
+class KeylessThreatTest : public ThreatTest {
+ protected:
+  bool Signed() const override { return false; }
 };
 
 TEST_F(ThreatTest, CleanStoreVerifies) {
@@ -279,6 +299,103 @@ TEST_F(ThreatTest, ForgedProofsAreRejected) {
   ASSERT_TRUE(accepted(cons));
   cons["proof"][0] = merkle::LeafHash("y").ToHex();
   EXPECT_FALSE(accepted(cons));
+}
+
+TEST_F(KeylessThreatTest, CleanStoreVerifiesEveryRecord) {
+  RunResult r = Verify();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("intact: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("40 of 40 records against the tree"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_ + "/CHECKPOINTS"));
+}
+
+TEST_F(KeylessThreatTest, ByteEditedInPlaceWithItsCrcFixedIsCaught) {
+  std::string file = EditRecordKeepingCrc(12);
+  EXPECT_EQ(Run({"check", dir_}).exit_code, 0);
+  ExpectCaught({"LSN 12", file, "offset", "leaf hash"});
+}
+
+TEST_F(KeylessThreatTest, SegmentRemovedOrSwappedIsCaught) {
+  std::vector<std::string> segs = Segments();
+  std::string a = ReadFile(segs[1]), b = ReadFile(segs[2]);
+  WriteFile(segs[1], b);
+  WriteFile(segs[2], a);
+  ExpectCaught({"LSN"});
+  WriteFile(segs[1], a);
+  WriteFile(segs[2], b);
+  EXPECT_EQ(Verify().exit_code, 0);
+  fs::remove(segs[1]);
+  ExpectCaught({"LSN " + std::to_string(BaseOf(segs[1]))});
+}
+
+TEST_F(KeylessThreatTest, SegmentReorderedAndReframedWithValidCrcsIsCaught) {
+  std::vector<std::string> segs = Segments();
+  std::vector<std::string> records = Records(ReadFile(segs[1]));
+  std::reverse(records.begin(), records.end());
+  WriteFile(segs[1], ForgeSegment(BaseOf(segs[1]), records));
+  EXPECT_EQ(Run({"check", dir_}).exit_code, 0);
+  ExpectCaught({"LSN " + std::to_string(BaseOf(segs[1]))});
+}
+
+TEST_F(KeylessThreatTest, TruncationAtAFrameBoundaryIsCaught) {
+  std::string last = Segments().back();
+  std::vector<size_t> record_offsets;
+  for (const Frame& f : Frames(ReadFile(last))) {
+    if (!f.marker()) record_offsets.push_back(f.offset);
+  }
+  ASSERT_GE(record_offsets.size(), 2u);
+  fs::resize_file(last, record_offsets[record_offsets.size() - 2]);
+  EXPECT_EQ(Run({"check", dir_}).exit_code, 0) << "the cut log is well-framed";
+  ExpectCaught({"LSN 39", "missing", "SPINE vouches for 40"});
+}
+
+TEST_F(KeylessThreatTest, SpineRemovedIsNotIntact) {
+  fs::remove(dir_ + "/SPINE");
+  ExpectCaught({"SPINE is missing", "40 records"});
+}
+
+TEST_F(KeylessThreatTest, SpineOfAnotherLogIsCaught) {
+  const std::string other = Path("other");
+  RunOk({"ingest", other, "--segment-size", "256"}, Lines(101, 140));
+  fs::copy_file(other + "/SPINE", dir_ + "/SPINE", fs::copy_options::overwrite_existing);
+  ExpectCaught({"LSN 1 (", "leaf hash"});
+}
+
+// Records a keyless run appends after a keyed one are in the tree too.
+TEST_F(ThreatTest, RecordsAppendedWithoutAKeyAreCoveredByTheTree) {
+  RunOk({"ingest", dir_, "--segment-size", "256"}, Lines(41, 50));
+  RunResult r = Run({"verify", dir_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("50 of 50 records against the tree"), std::string::npos) << r.out;
+  std::string file = EditRecordKeepingCrc(45);
+  ExpectCaught({"LSN 45", file});
+}
+
+// A checkpoint line whose newline was cut is still a signed statement: it
+// is checked, not skipped.
+TEST_F(ThreatTest, CheckpointLineWithItsNewlineCutIsStillChecked) {
+  const std::string path = dir_ + "/CHECKPOINTS";
+  std::string lines = ReadFile(path);
+  ASSERT_EQ(lines.back(), '\n');
+  WriteFile(path, lines.substr(0, lines.size() - 1));
+  RunResult clean = Verify();
+  EXPECT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_NE(clean.out.find("torn (no newline) but whole"), std::string::npos) << clean.out;
+  // Hide the last records: only the torn last checkpoint (size 40) remembers them.
+  std::string last = Segments().back();
+  std::vector<size_t> record_offsets;
+  for (const Frame& f : Frames(ReadFile(last))) {
+    if (!f.marker()) record_offsets.push_back(f.offset);
+  }
+  fs::resize_file(last, record_offsets.back());
+  fs::remove(dir_ + "/SPINE");
+  ExpectCaught({"CHECKPOINTS line", "covers 40"});
+}
+
+TEST_F(ThreatTest, PublicKeyWithNothingSignedFails) {
+  fs::remove(dir_ + "/CHECKPOINTS");
+  ExpectCaught({"no signed checkpoint"});
+  EXPECT_EQ(Run({"verify", dir_}).exit_code, 0) << "without a key the tree alone is checked";
 }
 
 }  // namespace

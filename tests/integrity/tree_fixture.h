@@ -1,5 +1,6 @@
-// Shared helpers for the LogTree tests: a log with small segments on a
-// FaultEnv, and the in-memory tree the on-disk one must agree with.
+// Shared helpers for the LogTree tests: a bare log engine (log/engine.h)
+// with small segments on a FaultEnv, the tree opened over it separately (as
+// Log::Open does), and the in-memory tree the on-disk one must agree with.
 #ifndef QUIPU_TESTS_INTEGRITY_TREE_FIXTURE_H_
 #define QUIPU_TESTS_INTEGRITY_TREE_FIXTURE_H_
 
@@ -13,9 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "integrity/log_tree.h"
 #include "integrity/memory_tree.h"
 #include "integrity/spine.h"
 #include "io/fault_env.h"
+#include "log/engine.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
 #include "test_dir.h"
@@ -49,19 +52,18 @@ class TreeFixture : public ::testing::Test {
 
   TreeOptions TreeOpts() {
     TreeOptions options;
-    options.env = &env_;
     options.poll_interval = std::chrono::milliseconds(1);
     return options;
   }
 
   void OpenLog(DurabilityPolicy policy = DurabilityPolicy::Always()) {
-    auto log = Log::Open(dir_.log(), Options(policy));
+    auto log = OpenLogEngine(dir_.log(), Options(policy));
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
   }
 
   Status OpenTree(const TreeOptions& options) {
-    auto tree = LogTree::Open(log_.get(), dir_.log(), options);
+    auto tree = OpenLogTree(log_.get(), dir_.log(), &env_, options, nullptr);
     if (!tree.ok()) return tree.status();
     tree_ = std::move(*tree);
     return Status::OK();
@@ -153,7 +155,7 @@ class TreeFixture : public ::testing::Test {
   TestDir dir_;
   FaultEnv env_;
   std::unique_ptr<Log> log_;
-  std::unique_ptr<LogTree> tree_;
+  std::unique_ptr<OwnedLogTree> tree_;
   std::vector<std::string> payloads_;
 };
 

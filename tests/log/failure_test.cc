@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/fault_env.h"
+#include "log/engine.h"
 #include "quipu/log.h"
 #include "quipu/reader.h"
 #include "test_dir.h"
@@ -29,7 +30,7 @@ class FailureTest : public ::testing::Test {
   }
 
   std::unique_ptr<Log> Open(DurabilityPolicy policy) {
-    auto log = Log::Open(dir_.log(), Options(policy));
+    auto log = OpenLogEngine(dir_.log(), Options(policy));
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     return log.ok() ? std::move(*log) : nullptr;
   }
@@ -197,7 +198,7 @@ TEST_F(FailureTest, FullDiskDuringABackgroundFlushFailsAnAppendSoon) {
   LogOptions options = Options(DurabilityPolicy::OsManaged());
   options.buffer_size = 1024;
   options.segment_size = 1 << 20;
-  auto opened = Log::Open(dir_.log(), options);
+  auto opened = OpenLogEngine(dir_.log(), options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   auto log = std::move(*opened);
   const std::string record(100, 'r');

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "log/engine.h"
 #include "quipu/inspect.h"
 #include "quipu/reader.h"
 #include "test_dir.h"
@@ -20,7 +21,7 @@ using testing::TestDir;
 std::string Payload(Lsn i) { return "record-" + std::to_string(i) + std::string(i % 50, 'x'); }
 
 std::unique_ptr<Log> OpenOrDie(const std::string& dir, const LogOptions& options = {}) {
-  auto log = Log::Open(dir, options);
+  auto log = OpenLogEngine(dir, options);
   EXPECT_TRUE(log.ok()) << log.status().ToString();
   return log.ok() ? std::move(*log) : nullptr;
 }
@@ -112,19 +113,19 @@ TEST(LogTest, BadOptionsAreRefused) {
   TestDir dir;
   LogOptions options;
   options.segment_size = 100;  // cannot hold a max-size record
-  auto log = Log::Open(dir.log(), options);
+  auto log = OpenLogEngine(dir.log(), options);
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), Status::Code::kInvalidArgument);
   options = LogOptions();
   options.durability = DurabilityPolicy::EveryN(0);
-  EXPECT_FALSE(Log::Open(dir.log(), options).ok());
+  EXPECT_FALSE(OpenLogEngine(dir.log(), options).ok());
 }
 
 TEST(LogTest, MissingDirectoryWithoutCreateIsNotFound) {
   TestDir dir;
   LogOptions options;
   options.create_if_missing = false;
-  auto log = Log::Open(dir.log(), options);
+  auto log = OpenLogEngine(dir.log(), options);
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), Status::Code::kNotFound);
 }
@@ -132,13 +133,13 @@ TEST(LogTest, MissingDirectoryWithoutCreateIsNotFound) {
 TEST(LogTest, SecondOpenerIsRefusedNamingThePid) {
   TestDir dir;
   auto log = OpenOrDie(dir.log());
-  auto second = Log::Open(dir.log(), {});
+  auto second = OpenLogEngine(dir.log(), {});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Status::Code::kBusy);
   EXPECT_NE(second.status().message().find(std::to_string(getpid())), std::string::npos)
       << second.status().ToString();
   ASSERT_TRUE(log->Close().ok());
-  EXPECT_TRUE(Log::Open(dir.log(), {}).ok());  // released by Close
+  EXPECT_TRUE(OpenLogEngine(dir.log(), {}).ok());  // released by Close
 }
 
 TEST(LogTest, ClosedLogRefusesCalls) {

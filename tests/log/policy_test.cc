@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/fault_env.h"
+#include "log/engine.h"
 #include "quipu/log.h"
 #include "test_dir.h"
 
@@ -24,7 +25,7 @@ class PolicyTest : public ::testing::Test {
     LogOptions options;
     options.env = &env_;
     options.durability = policy;
-    auto log = Log::Open(dir_.log(), options);
+    auto log = OpenLogEngine(dir_.log(), options);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     env_.ResetCounters();  // count only what the appends cause
     return log.ok() ? std::move(*log) : nullptr;
@@ -91,7 +92,7 @@ TEST_F(PolicyTest, ImmediateOverrideIsDurableUnderAnyPolicy) {
     LogOptions options;
     options.env = &env_;
     options.durability = policy;
-    auto log = Log::Open(dir.log(), options);
+    auto log = OpenLogEngine(dir.log(), options);
     ASSERT_TRUE(log.ok());
     for (int i = 0; i < 10; ++i) ASSERT_TRUE((*log)->Append("bulk").ok());
     EXPECT_EQ((*log)->DurableLsn(), 0u) << policy.ToString();
@@ -216,13 +217,13 @@ TEST_F(PolicyTest, CloseSyncsWhateverRemainsUnderEveryPolicy) {
     LogOptions options;
     options.env = &env;
     options.durability = policy;
-    auto log = Log::Open(dir.log(), options);
+    auto log = OpenLogEngine(dir.log(), options);
     ASSERT_TRUE(log.ok());
     for (int i = 0; i < 10; ++i) ASSERT_TRUE((*log)->Append("r").ok());
     ASSERT_TRUE((*log)->Close().ok());
     // A power cut right after Close loses nothing.
     ASSERT_TRUE(env.PowerLoss().ok());
-    auto reopened = Log::Open(dir.log(), options);
+    auto reopened = OpenLogEngine(dir.log(), options);
     ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
     EXPECT_EQ((*reopened)->LastLsn(), 10u) << policy.ToString();
   }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <vector>
 
+#include "log/engine.h"
 #include "log/format.h"
 #include "quipu/inspect.h"
 #include "quipu/log.h"
@@ -26,7 +27,7 @@ void WriteLog(const std::string& dir, Lsn records, uint64_t segment_size = 1 << 
   options.durability = DurabilityPolicy::OsManaged();
   options.segment_size = segment_size;
   options.max_record_size = 256;
-  auto log = Log::Open(dir, options);
+  auto log = OpenLogEngine(dir, options);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   for (Lsn i = 1; i <= records; ++i) ASSERT_TRUE((*log)->Append(Payload(i)).ok());
   ASSERT_TRUE((*log)->Close().ok());
@@ -89,7 +90,7 @@ TEST(RecoveryTest, TornTailIsTruncatedAndReported) {
   torn += "partial";
   AppendToFile(seg, torn);
 
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ((*log)->LastLsn(), 10u);
   const RecoveryReport& report = (*log)->Recovery();
@@ -123,7 +124,7 @@ TEST(RecoveryTest, ChecksumFailingLastFrameIsATornTail) {
   StripClosingMarker(seg);
   const std::string bytes = ReadFile(seg);
   FlipByte(seg, FrameOffset(bytes, 9) + format::kFrameHeaderSize);  // payload of record 10
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ((*log)->LastLsn(), 9u);
   EXPECT_NE((*log)->Recovery().reason.find("checksum"), std::string::npos);
@@ -163,7 +164,7 @@ TEST(RecoveryTest, CorruptionInSealedSegmentIsRefused) {
   FlipByte(victim, frame + format::kFrameHeaderSize + 2);
   const uint64_t size_before = fs::file_size(victim);
 
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   const Status& s = log.status();
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
@@ -196,7 +197,7 @@ TEST(RecoveryTest, CorruptionBeforeValidFramesOfTheNewestSegmentIsRefused) {
   const std::string seg = dir.log() + "/" + SegmentFiles(dir.log()).back();
   const uint64_t frame = FrameOffset(ReadFile(seg), 4);
   FlipByte(seg, frame + format::kFrameHeaderSize);
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   EXPECT_TRUE(log.status().IsCorruption());
   EXPECT_NE(log.status().message().find("offset " + std::to_string(frame)), std::string::npos)
@@ -213,7 +214,7 @@ TEST(RecoveryTest, DamageAfterTheLastSyncMarkerIsATornTailEvenWithFramesAfterIt)
   StripClosingMarker(seg);
   const uint64_t frame = FrameOffset(ReadFile(seg), 4);
   FlipByte(seg, frame + format::kFrameHeaderSize);
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ((*log)->LastLsn(), 4u);
   EXPECT_EQ((*log)->Recovery().offset, frame);
@@ -224,7 +225,7 @@ TEST(RecoveryTest, DamageBeforeASyncMarkerIsRefusedAfterACrash) {
   {
     LogOptions options = Defaults();
     options.durability = DurabilityPolicy::Always();  // a marker follows every sync
-    auto log = Log::Open(dir.log(), options);
+    auto log = OpenLogEngine(dir.log(), options);
     ASSERT_TRUE(log.ok());
     for (Lsn i = 1; i <= 10; ++i) ASSERT_TRUE((*log)->Append(Payload(i)).ok());
     ASSERT_TRUE((*log)->Close().ok());
@@ -236,7 +237,7 @@ TEST(RecoveryTest, DamageBeforeASyncMarkerIsRefusedAfterACrash) {
   const uint64_t at = bytes.find(Payload(3));
   ASSERT_NE(at, std::string::npos);
   FlipByte(seg, at);
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
 }
@@ -253,7 +254,7 @@ TEST(RecoveryTest, SalvageKeepsTheLongestValidPrefixAndSaysWhatItDropped) {
 
   LogOptions options = Defaults();
   options.recovery = RecoveryMode::kSalvage;
-  auto log = Log::Open(dir.log(), options);
+  auto log = OpenLogEngine(dir.log(), options);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ((*log)->LastLsn(), base + 2) << "records before the damaged one survive";
   const RecoveryReport& report = (*log)->Recovery();
@@ -276,7 +277,7 @@ TEST(RecoveryTest, WrongMagicIsRefused) {
   std::string bytes = ReadFile(seg);
   bytes.replace(0, 8, "NOTQUIPU");
   WriteFile(seg, bytes);
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("magic"), std::string::npos) << log.status().ToString();
 }
@@ -288,7 +289,7 @@ TEST(RecoveryTest, NewerFormatVersionIsRefused) {
   std::string bytes = ReadFile(seg);
   bytes[8] = 9;
   WriteFile(seg, bytes);
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), Status::Code::kNotSupported) << log.status().ToString();
 }
@@ -298,11 +299,11 @@ TEST(RecoveryTest, SegmentCaughtBeingCreatedIsRebuilt) {
     TestDir dir;
     WriteLog(dir.log(), 7);
     // The next segment's file exists but its header never fully arrived.
-    const std::string header = format::EncodeSegmentHeader(8);
+    const std::string header = format::EncodeSegmentHeader(8, LogKind::kPlain);
     const std::string next = dir.log() + "/" + format::SegmentFileName(8);
     WriteFile(next, kept == format::kSegmentHeaderSize ? std::string(kept, '\0')
                                                        : header.substr(0, kept));
-    auto log = Log::Open(dir.log(), Defaults());
+    auto log = OpenLogEngine(dir.log(), Defaults());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     EXPECT_EQ((*log)->LastLsn(), 7u);
     auto lsn = (*log)->Append("eight");
@@ -318,7 +319,7 @@ TEST(RecoveryTest, MissingMiddleSegmentIsRefused) {
   WriteLog(dir.log(), 300, 1024);
   const auto files = SegmentFiles(dir.log());
   fs::remove(dir.log() + "/" + files[2]);
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   EXPECT_TRUE(log.status().IsCorruption());
   EXPECT_NE(log.status().message().find(files[1]), std::string::npos) << log.status().ToString();
@@ -330,7 +331,7 @@ TEST(RecoveryTest, SealedSegmentCutShortIsRefused) {
   const auto files = SegmentFiles(dir.log());
   const std::string victim = dir.log() + "/" + files[0];
   fs::resize_file(victim, FrameOffset(ReadFile(victim), 5));
-  auto log = Log::Open(dir.log(), Defaults());
+  auto log = OpenLogEngine(dir.log(), Defaults());
   ASSERT_FALSE(log.ok());
   EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
   EXPECT_NE(log.status().message().find(files[0]), std::string::npos);

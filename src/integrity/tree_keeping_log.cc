@@ -1,0 +1,141 @@
+// integrity/tree_keeping_log.cc — Log::Open: the log engine and the Merkle
+// tree that follows it, handed out as one Log.
+//
+// The engine (log/engine.h) knows nothing of trees, and the tree needs an
+// open log, so the pair is put together here, one layer up. Every call but
+// tree() and Close() goes to the engine. Once the tree fails (a failed
+// fdatasync of its spine, a record its follower cannot read) the log is
+// poisoned with that error, as the engine poisons itself after a failed
+// sync: writes and waits fail, reads and stats keep working.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "integrity/log_tree.h"
+#include "log/engine.h"
+#include "quipu/checkpoint.h"
+#include "quipu/env.h"
+#include "quipu/log.h"
+#include "quipu/tree.h"
+
+namespace quipu {
+
+namespace {
+
+class TreeKeepingLog final : public Log {
+ public:
+  TreeKeepingLog(std::string dir, std::unique_ptr<Log> engine)
+      : dir_(std::move(dir)), engine_(std::move(engine)) {}
+  ~TreeKeepingLog() override {
+    if (!closed_) (void)Close();
+  }
+
+  // Opens the tree over the engine; on failure, destroying this closes the
+  // engine.
+  Status OpenTree(Env* env, const TreeOptions& options) {
+    auto tree =
+        OpenLogTree(engine_.get(), dir_, env, options, [this](const Status& s) { Poison(s); });
+    if (!tree.ok()) return tree.status();
+    tree_ = std::move(*tree);
+    return Status::OK();
+  }
+
+  Result<Lsn> Append(std::string_view payload, Durability durability) override {
+    QUIPU_RETURN_IF_ERROR(TreeHealth());
+    return engine_->Append(payload, durability);
+  }
+  Status Flush() override {
+    QUIPU_RETURN_IF_ERROR(TreeHealth());
+    return engine_->Flush();
+  }
+  Status Sync() override {
+    QUIPU_RETURN_IF_ERROR(TreeHealth());
+    return engine_->Sync();
+  }
+  Lsn DurableLsn() const override { return engine_->DurableLsn(); }
+  Lsn LastLsn() const override { return engine_->LastLsn(); }
+  Status WaitDurable(Lsn lsn) override {
+    QUIPU_RETURN_IF_ERROR(TreeHealth());
+    return engine_->WaitDurable(lsn);
+  }
+  Result<Lsn> AwaitDurableAbove(Lsn seen, std::chrono::milliseconds timeout) override {
+    QUIPU_RETURN_IF_ERROR(TreeHealth());
+    return engine_->AwaitDurableAbove(seen, timeout);
+  }
+  Result<std::unique_ptr<LogReader>> NewReader(Lsn from) override {
+    return engine_->NewReader(from);
+  }
+  LogStats Stats() const override { return engine_->Stats(); }
+  const RecoveryReport& Recovery() const override { return engine_->Recovery(); }
+  LogTree* tree() override { return tree_.get(); }
+
+  // Everything durable, then hashed, then the spine synced over all of it:
+  // after a clean close the tree covers every record.
+  Status Close() override {
+    if (closed_) return Status::FailedPrecondition(dir_ + ": log is closed");
+    closed_ = true;
+    if (tree_ == nullptr) return engine_->Close();  // the tree never opened
+    Status s = TreeHealth();
+    if (s.ok()) s = engine_->Sync();
+    if (s.ok()) s = tree_->CatchUp();
+    Status tree_closed = tree_->Close();
+    if (s.ok()) s = tree_closed;
+    if (s.ok()) s = TreeHealth();  // the last spine sync may have failed
+    Status engine_closed = engine_->Close();
+    return s.ok() ? engine_closed : s;
+  }
+
+ private:
+  void Poison(const Status& s) {
+    std::lock_guard<std::mutex> guard(poison_mu_);
+    if (poison_.ok()) poison_ = s.WithContext("log poisoned by its tree (reopen to recover)");
+    poisoned_.store(true, std::memory_order_release);
+  }
+
+  // One atomic load while the tree is healthy: this is on every append.
+  Status TreeHealth() const {
+    if (!poisoned_.load(std::memory_order_acquire)) return Status::OK();
+    std::lock_guard<std::mutex> guard(poison_mu_);
+    return poison_;
+  }
+
+  const std::string dir_;
+  const std::unique_ptr<Log> engine_;
+  std::unique_ptr<OwnedLogTree> tree_;
+  bool closed_ = false;
+  std::atomic<bool> poisoned_{false};
+  mutable std::mutex poison_mu_;
+  Status poison_;  // guarded by poison_mu_
+};
+
+// Loads a key given by path now, so that a bad key file fails Open before
+// the directory or any file is created.
+Status LoadKeyBeforeOpening(Env* env, TreeOptions* options) {
+  if (!options->signing_key_path) return Status::OK();
+  if (options->signing_key) {
+    return Status::InvalidArgument("TreeOptions: set signing_key or signing_key_path, not both");
+  }
+  auto key = SigningKey::Load(env, *options->signing_key_path);
+  if (!key.ok()) return key.status();
+  options->signing_key = std::move(*key);
+  options->signing_key_path.reset();
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
+  QUIPU_RETURN_IF_ERROR(options.Validate());
+  Env* env = options.env != nullptr ? options.env : Env::Default();
+  TreeOptions tree_options = options.tree;
+  QUIPU_RETURN_IF_ERROR(LoadKeyBeforeOpening(env, &tree_options));
+  auto engine = OpenLogEngine(dir, options);
+  if (!engine.ok()) return engine.status();
+  auto log = std::make_unique<TreeKeepingLog>(dir, std::move(*engine));
+  Status s = log->OpenTree(env, tree_options);
+  if (!s.ok()) return s.WithContext(dir);
+  return std::unique_ptr<Log>(std::move(log));
+}
+
+}  // namespace quipu
