@@ -210,7 +210,7 @@ void RegisterQuery(CLI::App& app) {
   verb->add_option("--column", flags->columns, "custom column equals: NAME=VALUE");
   verb->add_flag("--oldest-first", flags->oldest_first, "oldest rows first");
   verb->add_option("--limit", flags->limit, "rows per page (1..10000)")
-      ->check(CLI::Range(1, 10000))
+      ->check(Unsigned(1, 10000))
       ->capture_default_str();
   verb->add_option("--cursor", flags->cursor, "next_cursor of the previous page");
   verb->add_flag("--json", flags->json,

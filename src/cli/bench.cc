@@ -227,30 +227,30 @@ void RegisterBench(CLI::App& app) {
   AddDurabilityFlag(verb, &flags->durability);
   CLI::Option* writers =
       verb->add_option("--writers", flags->writers, "threads appending concurrently (K)")
-          ->check(CLI::Range(1, 1024))
+          ->check(Unsigned(1, 1024))
           ->capture_default_str();
   CLI::Option* records = verb->add_option("--records", flags->records,
                                           "total records to append (instead of --seconds)")
-                             ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+                             ->check(Unsigned(1, uint64_t{1} << 40));
   CLI::Option* seconds = verb->add_option("--seconds", flags->seconds,
                                           "duration of each run (baselines always run this long)")
                              ->check(CLI::Range(0.001, 3600.0))
                              ->capture_default_str();
   verb->add_option("--size", flags->size, "payload bytes per record")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->check(Unsigned(1, uint64_t{1} << 20))
       ->capture_default_str();
   verb->add_option("--dir", flags->dir, "directory (filesystem) to benchmark in")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
   verb->add_option("--max-mb", flags->max_mb,
                    "stop a timed run after this many MiB (keeps what Close must sync small)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->check(Unsigned(1, uint64_t{1} << 20))
       ->capture_default_str();
   CLI::Option* pipeline =
       verb->add_option("--pipeline", flags->pipeline,
                        "one producer keeping up to W appends in flight; a record counts once "
                        "durable (policy: group)")
-          ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 22));
+          ->check(Unsigned(1, uint64_t{1} << 22));
   CLI::Option* matrix = verb->add_flag(
       "--matrix", flags->matrix,
       "baselines, every policy at K = 1, 4, 16, 64 and the pipelined mode, in one table");

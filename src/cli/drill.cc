@@ -142,9 +142,9 @@ void RegisterDrill(CLI::App& app) {
                    "os+immediate) or any --durability spelling")
       ->capture_default_str();
   verb->add_option("--iterations", flags->iterations, "crashes per policy")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
+      ->check(Unsigned(1, 10000000))
       ->capture_default_str();
-  verb->add_option("--seed", flags->seed, "seed (default: random, printed)");
+  verb->add_option("--seed", flags->seed, "seed (default: random, printed)")->check(Unsigned());
   verb->add_option("--mode", flags->mode, "what a power cut keeps of unsynced writes")
       ->check(CLI::IsMember({"plain", "torn", "pages"}))
       ->capture_default_str();

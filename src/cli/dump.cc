@@ -68,7 +68,9 @@ void RegisterDump(CLI::App& app) {
   CLI::App* verb = app.add_subcommand(
       "dump", "Print the records in LSN order: each payload and a newline, or JSON lines.");
   verb->add_option("dir", flags->dir, "log directory")->required();
-  verb->add_option("--from", flags->from, "first LSN to print")->capture_default_str();
+  verb->add_option("--from", flags->from, "first LSN to print")
+      ->check(Unsigned())
+      ->capture_default_str();
   verb->add_flag("--json", flags->json,
                  "one JSON object per line: {\"lsn\",\"segment\",\"payload\" (or "
                  "\"payload_hex\" if not UTF-8)}");

@@ -164,6 +164,7 @@ void RegisterIngest(CLI::App& app) {
   verb->add_option("--segment-size", flags->segment_size,
                    "bytes per segment file before a new one starts (for testing and tuning); "
                    "records may use up to half of it, at most 1 MiB")
+      ->check(Unsigned())
       ->capture_default_str();
   AddSigningFlags(verb, &flags->signing);
   SetAction(verb, [flags] { return Ingest(*flags); });

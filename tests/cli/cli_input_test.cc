@@ -21,6 +21,18 @@ using nlohmann::json;
 
 class CliInputTest : public clitest::CliFixture {
  protected:
+  // Expects a usage error: exit 2 and one line "quipu <verb>: ..." naming `flag`.
+  void ExpectUsageError(const std::vector<std::string>& args, const std::string& flag) {
+    std::string shown;
+    for (const std::string& a : args) shown += a + " ";
+    SCOPED_TRACE("quipu " + shown);
+    RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.out, "");
+    ASSERT_EQ(SplitLines(r.err).size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("quipu " + args[0] + ": " + flag + ": ", 0), 0u) << r.err;
+  }
+
   // Expects exit 1 and one line of stderr; returns it.
   std::string ExpectOneLineFailure(const std::vector<std::string>& args, std::string_view input) {
     RunResult r = Run(args, input);
@@ -29,6 +41,42 @@ class CliInputTest : public clitest::CliFixture {
     return r.err;
   }
 };
+
+// CLI11 converts with strtoull, which wraps "-1" to 2^64 - 1, reads "0x10"
+// as hex and saturates on overflow; every unsigned option must refuse those.
+TEST_F(CliInputTest, UnsignedArgumentsRefuseNegativeNonDecimalAndOutOfRangeValues) {
+  ASSERT_EQ(Run({"ingest", dir_}, "a\nb\nc\n").exit_code, 0);
+  const std::string scratch = Path("scratch");
+  fs::create_directory(scratch);  // so that the runs below fail only on their numbers
+  const std::string fresh = Path("fresh");
+  ExpectUsageError({"dump", dir_, "--from", "-1"}, "--from");
+  ExpectUsageError({"dump", dir_, "--from", "99999999999999999999"}, "--from");
+  ExpectUsageError({"dump", dir_, "--from", "0x2"}, "--from");
+  ExpectUsageError({"prove", dir_, "-1"}, "lsn");
+  ExpectUsageError({"prove", dir_, "--log-id", "-1"}, "--log-id");
+  ExpectUsageError({"prove", dir_, "1", "--size", "-1"}, "--size");
+  ExpectUsageError({"root", dir_, "--size", "-1"}, "--size");
+  ExpectUsageError({"consistency", dir_, "--old", "-1"}, "--old");
+  ExpectUsageError({"consistency", dir_, "--old", "1", "--new", "-1"}, "--new");
+  ExpectUsageError({"verify-proof", "--proof", Path("p.json"), "--size", "-1"}, "--size");
+  ExpectUsageError({"query", dir_, "--limit", "0x10"}, "--limit");
+  ExpectUsageError({"ingest", fresh, "--segment-size", "-1"}, "--segment-size");
+  EXPECT_FALSE(fs::exists(fresh));
+  // Each of these would have run (a tiny run) with the wrapped value.
+  ExpectUsageError({"bench", "--records", "-18446744073709551615", "--dir", scratch}, "--records");
+  ExpectUsageError({"bench", "--writers", "+2", "--records", "9", "--dir", scratch}, "--writers");
+  ExpectUsageError({"bench", "--size", " 64", "--records", "9", "--dir", scratch}, "--size");
+  ExpectUsageError({"drill", "--policy", "os", "--iterations", "1", "--seed", "-1"}, "--seed");
+  ExpectUsageError({"demo", "--records", "1", "--size", "-4294967295", "--dir", scratch}, "--size");
+}
+
+TEST_F(CliInputTest, UnsignedArgumentsTakePlainDecimals) {
+  ASSERT_EQ(Run({"ingest", dir_}, "a\nb\nc\n").exit_code, 0);
+  EXPECT_EQ(RunOk({"dump", dir_, "--from", "2"}), "b\nc\n");
+  EXPECT_EQ(RunOk({"dump", dir_, "--from", "0002"}), "b\nc\n");  // decimal, never octal
+  EXPECT_EQ(json::parse(RunOk({"prove", dir_, "3", "--json"}))["leaf_index"], 2);
+  EXPECT_EQ(json::parse(RunOk({"root", dir_, "--size", "2", "--json"}))["tree_size"], 2);
+}
 
 // A 100 KB type name with a NUL near its start: the error stays one short
 // line, and shows the NUL escaped instead of ending the message there.
