@@ -97,5 +97,19 @@ TEST_F(CliInputTest, ErrorsQuoteHugeNamesShortAndEscapeNul) {
   EXPECT_LT(err.size(), 300u) << err.substr(0, 400);
 }
 
+TEST_F(CliInputTest, EventAndQueryErrorsQuoteHugeInputsShort) {
+  const std::string key = "ke" + std::string(1, '\0') + std::string(100000, 'y');
+  json event = {{"actor", {{"type", "default_actor"}, {"id", "1"}}}, {key, 1}};
+  std::string err = ExpectOneLineFailure({"emit", dir_, "--stdin"}, event.dump() + "\n");
+  EXPECT_LT(err.size(), 300u) << err.substr(0, 400);
+  EXPECT_NE(err.find("unknown key 'ke\\x00yyy"), std::string::npos) << err;
+
+  event.erase(key);
+  ASSERT_EQ(Run({"emit", dir_, "--json", event.dump()}).exit_code, 0);
+  err = ExpectOneLineFailure({"query", dir_, "--column", std::string(100000, 'c')}, "");
+  EXPECT_LT(err.size(), 300u) << err.substr(0, 400);
+  EXPECT_NE(err.find("(100000 bytes)"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace quipu
