@@ -1,9 +1,9 @@
 // quipu dump DIR: the records, in LSN order, through a read-only reader.
 //
 // Plain output is each payload followed by '\n', so `ingest` then `dump`
-// gives back the input byte for byte. --json writes one object per line; a
-// payload that is not UTF-8 goes out as "payload_hex" since JSON strings
-// cannot hold arbitrary bytes.
+// gives back input with LF line endings byte for byte (CRLF comes back as
+// LF). --json writes one object per line; a payload that is not UTF-8 goes
+// out as "payload_hex" since JSON strings cannot hold arbitrary bytes.
 #include <unistd.h>
 
 #include <memory>

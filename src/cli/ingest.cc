@@ -1,4 +1,5 @@
-// quipu ingest DIR: stdin lines become records.
+// quipu ingest DIR: stdin lines become records, without their "\n" or
+// "\r\n" ending (a last line without '\n' loses a trailing '\r' too).
 //
 // Three threads at most:
 //   reader   (the main thread) reads stdin in chunks and appends each line,
@@ -88,6 +89,9 @@ class Progress {
 Status AppendLines(Log* log, Durability durability, Progress* progress, GroupSyncer* syncer) {
   LineReader input(STDIN_FILENO);
   auto append = [&](std::string_view line) -> Status {
+    // One trailing '\r' is part of the line ending (CRLF), as for text tools
+    // and `emit --stdin`; a payload that must end in '\r' needs the C++ API.
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     Result<Lsn> lsn = log->Append(line, durability);
     if (!lsn.ok()) return lsn.status();
     return progress->Appended(*lsn);
@@ -157,8 +161,9 @@ void RegisterIngest(CLI::App& app) {
   auto flags = std::make_shared<IngestFlags>();
   CLI::App* verb = app.add_subcommand(
       "ingest",
-      "Append each line of stdin (without its newline) as one record. Prints 'appended <lsn>' "
-      "per record and 'durable <lsn>' whenever every record up to <lsn> is durable.");
+      "Append each line of stdin (without its newline, LF or CRLF) as one record. Prints "
+      "'appended <lsn>' per record and 'durable <lsn>' whenever every record up to <lsn> is "
+      "durable.");
   verb->add_option("dir", flags->dir, "log directory (created if missing)")->required();
   AddDurabilityFlag(verb, &flags->durability);
   verb->add_option("--segment-size", flags->segment_size,

@@ -111,5 +111,19 @@ TEST_F(CliInputTest, EventAndQueryErrorsQuoteHugeInputsShort) {
   EXPECT_NE(err.find("(100000 bytes)"), std::string::npos) << err;
 }
 
+TEST_F(CliInputTest, IngestDropsTheCarriageReturnOfCrlfLines) {
+  ASSERT_EQ(Run({"ingest", dir_}, "a\r\nb\r\nc\r").exit_code, 0);
+  std::vector<std::string> lines = SplitLines(RunOk({"dump", dir_, "--json"}));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(json::parse(lines[0])["payload"], "a");
+  EXPECT_EQ(json::parse(lines[1])["payload"], "b");
+  EXPECT_EQ(json::parse(lines[2])["payload"], "c");
+}
+
+TEST_F(CliInputTest, IngestKeepsACarriageReturnInsideALine) {
+  ASSERT_EQ(Run({"ingest", dir_}, "a\rb\n\r\r\n").exit_code, 0);
+  EXPECT_EQ(RunOk({"dump", dir_}), "a\rb\n\r\n");
+}
+
 }  // namespace
 }  // namespace quipu

@@ -86,7 +86,7 @@ const std::vector<std::string> kPolicies = {"always", "every:3", "every:3,5",
 TEST_F(CliTest, IngestThenDumpRoundTripsBytes) {
   const std::string input =
       "first\n\n  spaces around  \nutf-8: h\xc3\xa9llo \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac\n"
-      "carriage return\r\n\t\ttabs\n\nlast line without newline";
+      "carriage\rreturn\n\t\ttabs\n\nlast line without newline";
   for (const std::string& policy : kPolicies) {
     SCOPED_TRACE(policy);
     fs::remove_all(log_dir_);
