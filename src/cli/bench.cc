@@ -11,7 +11,8 @@
 // With baselines, each always/group run is also bracketed by two short
 // write+fdatasync probes: this device's fdatasync time drifts by 2x within a
 // minute, so the run is compared with the mean of those two.
-// Every log lives in a scratch directory under --dir, removed afterwards.
+// Every log lives in a scratch directory under --dir (which is created if
+// missing, and stays), removed afterwards.
 // Absolute figures on a shared machine mean little: read the ratios.
 #include <unistd.h>
 
@@ -196,6 +197,7 @@ Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::R
 }
 
 Status Bench(const BenchFlags& flags) {
+  QUIPU_RETURN_IF_ERROR(CreateDirectories(flags.dir));
   Scratch scratch;
   QUIPU_RETURN_IF_ERROR(scratch.Create(flags.dir));
   std::vector<bench::Row> rows;
@@ -239,8 +241,8 @@ void RegisterBench(CLI::App& app) {
   verb->add_option("--size", flags->size, "payload bytes per record")
       ->check(Unsigned(1, uint64_t{1} << 20))
       ->capture_default_str();
-  verb->add_option("--dir", flags->dir, "directory (filesystem) to benchmark in")
-      ->check(CLI::ExistingDirectory)
+  verb->add_option("--dir", flags->dir,
+                   "directory (filesystem) to benchmark in; created if missing")
       ->capture_default_str();
   verb->add_option("--max-mb", flags->max_mb,
                    "stop a timed run after this many MiB (keeps what Close must sync small)")

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "quipu/env.h"
 #include "util/quote.h"
 
 namespace quipu::cli {
@@ -90,6 +91,16 @@ CLI::Validator Unsigned(uint64_t min, uint64_t max) {
         return std::string();
       },
       bounded ? "UINT in " + bounds : "");
+}
+
+Status CreateDirectories(const std::string& path) {
+  Env* env = Env::Default();
+  // Parents first: every prefix that ends just before a '/', then the whole.
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (!prefix.empty() && prefix.back() != '/') QUIPU_RETURN_IF_ERROR(env->CreateDir(prefix));
+    if (slash == std::string::npos) return Status::OK();
+  }
 }
 
 bool IsValidUtf8(std::string_view text) {

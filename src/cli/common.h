@@ -53,6 +53,10 @@ void AddDurabilityFlag(CLI::App* verb, std::string* spec);
 // `max` must fit the option's type.
 CLI::Validator Unsigned(uint64_t min = 0, uint64_t max = std::numeric_limits<uint64_t>::max());
 
+// Creates directory `path` and any missing parents through Env::Default(),
+// like `mkdir -p`: OK if it already exists as a directory.
+Status CreateDirectories(const std::string& path);
+
 // True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
 // points above U+10FFFF), i.e. JSON can carry it as a string.
 bool IsValidUtf8(std::string_view text);
