@@ -28,6 +28,7 @@
 #include "cli/anchor.h"
 #include "cli/common.h"
 #include "cli/line_reader.h"
+#include "cli/new_store.h"
 #include "cli/verbs.h"
 #include "quipu/log.h"
 #include "quipu/tree.h"
@@ -119,7 +120,9 @@ struct IngestFlags {
   SigningFlags signing;
 };
 
-Status Ingest(const IngestFlags& flags) {
+// The log's options, once every flag that can be checked without touching
+// the disk has been: a bad flag must fail before DIR is created.
+Result<LogOptions> ValidateIngestFlags(const IngestFlags& flags) {
   Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
   if (!policy.ok()) return policy.status();
   LogOptions options;
@@ -129,19 +132,28 @@ Status Ingest(const IngestFlags& flags) {
   // --segment-size works without a second flag.
   options.max_record_size =
       static_cast<uint32_t>(std::min<uint64_t>(options.max_record_size, flags.segment_size / 2));
-  Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, options);
+  QUIPU_RETURN_IF_ERROR(options.Validate());
+  QUIPU_RETURN_IF_ERROR(CheckSigningKey(flags.signing));
+  return options;
+}
+
+Status Ingest(const IngestFlags& flags) {
+  Result<LogOptions> options = ValidateIngestFlags(flags);
+  if (!options.ok()) return options.status();
+  const DurabilityPolicy& policy = options->durability;
+  Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, *options);
   if (!opened.ok()) return opened.status();
   Log* log = opened->get();
   Result<std::unique_ptr<LogTree>> tree = OpenSigningTree(log, flags.dir, flags.signing, "ingest");
   if (!tree.ok()) return FirstError(tree.status(), log->Close());
 
-  bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
+  bool group = policy.kind() == DurabilityPolicy::Kind::kGroupCommit;
   Progress progress(log->LastLsn(), log->DurableLsn());
   Status s;
   {
     DurableWatcher watcher(log, [&progress](Lsn lsn) { return progress.DurableAt(lsn); });
     std::unique_ptr<GroupSyncer> syncer;
-    if (group) syncer = std::make_unique<GroupSyncer>(log, policy->interval());
+    if (group) syncer = std::make_unique<GroupSyncer>(log, policy.interval());
     s = AppendLines(log, group ? Durability::kBuffered : Durability::kPolicy, &progress,
                     syncer.get());
     if (syncer) s = FirstError(s, syncer->Stop());
@@ -172,7 +184,8 @@ void RegisterIngest(CLI::App& app) {
       ->check(Unsigned())
       ->capture_default_str();
   AddSigningFlags(verb, &flags->signing);
-  SetAction(verb, [flags] { return Ingest(*flags); });
+  SetAction(verb,
+            [flags] { return RunRemovingNewStore(flags->dir, [&] { return Ingest(*flags); }); });
 }
 
 }  // namespace quipu::cli

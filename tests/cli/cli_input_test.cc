@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 
 using clitest::RunResult;
 using clitest::SplitLines;
+using clitest::WriteFile;
 using nlohmann::json;
 
 class CliInputTest : public clitest::CliFixture {
@@ -123,6 +124,57 @@ TEST_F(CliInputTest, IngestDropsTheCarriageReturnOfCrlfLines) {
 TEST_F(CliInputTest, IngestKeepsACarriageReturnInsideALine) {
   ASSERT_EQ(Run({"ingest", dir_}, "a\rb\n\r\r\n").exit_code, 0);
   EXPECT_EQ(RunOk({"dump", dir_}), "a\rb\n\r\n");
+}
+
+// --- a failed run leaves no new store behind --------------------------------
+
+constexpr char kGoodEvent[] = R"({"actor":{"type":"default_actor","id":"1"}})";
+constexpr char kUnknownType[] = R"({"actor":{"type":"robot","id":"1"}})";
+
+TEST_F(CliInputTest, FailedEmitDoesNotCreateTheStore) {
+  WriteFile(Path("bad.pem"), "not a key\n");
+  const std::vector<std::vector<std::string>> runs = {
+      {"emit", dir_, "--json", "{\"actor\": "},                                 // invalid JSON
+      {"emit", dir_, "--json", kUnknownType},                                   // needs the store
+      {"emit", dir_, "--json", kGoodEvent, "--signing-key", Path("bad.pem")},   // bad key file
+      {"emit", dir_, "--json", kGoodEvent, "--signing-key", Path("none.pem")},  // no key file
+  };
+  for (const std::vector<std::string>& args : runs) {
+    SCOPED_TRACE(args[3]);
+    ExpectOneLineFailure(args, "");
+    EXPECT_FALSE(fs::exists(dir_));
+  }
+  ExpectOneLineFailure({"emit", dir_, "--stdin"}, std::string(kUnknownType) + "\n");
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
+TEST_F(CliInputTest, FailedIngestDoesNotCreateTheLog) {
+  WriteFile(Path("bad.pem"), "not a key\n");
+  ExpectOneLineFailure({"ingest", dir_, "--signing-key", Path("bad.pem")}, "a\n");
+  EXPECT_FALSE(fs::exists(dir_));
+  ExpectOneLineFailure({"ingest", dir_, "--segment-size", "10"}, "a\n");
+  EXPECT_FALSE(fs::exists(dir_));
+  // Found only with the log open: the first line is too long for its segments.
+  ExpectOneLineFailure({"ingest", dir_, "--segment-size", "4096"}, std::string(3000, 'x') + "\n");
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
+TEST_F(CliInputTest, FailedRunKeepsAStoreHoldingRecords) {
+  RunResult r =
+      Run({"emit", dir_, "--stdin"}, std::string(kGoodEvent) + "\n" + kUnknownType + "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(json::parse(RunOk({"stat", dir_, "--json"}))["records"], 1);
+
+  std::string log = Path("log");
+  r = Run({"ingest", log, "--segment-size", "4096"}, "short\n" + std::string(3000, 'x') + "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(RunOk({"dump", log}), "short\n");
+}
+
+TEST_F(CliInputTest, FailedRunKeepsADirectoryThatExistedBefore) {
+  fs::create_directory(dir_);
+  ExpectOneLineFailure({"emit", dir_, "--json", kUnknownType}, "");
+  EXPECT_TRUE(fs::is_directory(dir_));
 }
 
 }  // namespace
