@@ -38,7 +38,7 @@ def spaced(n):  # 10500 -> "10 500", the thousands separator of the docs
 
 merged = {}
 for path in runs:
-    for p in json.load(open(path))["policies"]:
+    for p in map(json.loads, open(path)):  # JSON lines, one per policy
         m = merged.setdefault(p["policy"], {"crashes": 0, "durable_lost": 0, "violations": 0,
                                             "max_lost": 0, "sum_lost": 0.0, "max_proc": 0,
                                             "window": 0.0, "fsyncs": []})

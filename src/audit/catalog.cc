@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "util/quote.h"
+
 namespace quipu::audit {
 
 namespace {
@@ -103,7 +105,7 @@ std::optional<uint32_t> FieldOrdinal(const TypeSchema& schema, std::string_view 
 
 Status CheckName(std::string_view what, std::string_view name) {
   auto bad = [&](const char* why) {
-    return Status::InvalidArgument(std::string(what) + " name '" + std::string(name) + "' " + why);
+    return Status::InvalidArgument(std::string(what) + " name " + QuoteInput(name) + " " + why);
   };
   if (name.empty() || name.size() > kMaxNameLength) return bad("must be 1..128 bytes");
   for (char c : name) {
@@ -137,7 +139,7 @@ std::optional<size_t> Catalog::FindLocked(std::string_view name) const {
 Result<TypeView> Catalog::LookupType(std::string_view name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto i = FindLocked(name);
-  if (!i) return Status::InvalidArgument("unknown entity type '" + std::string(name) + "'");
+  if (!i) return Status::InvalidArgument("unknown entity type " + QuoteInput(name));
   return TypeView{types_[*i].state.get(), types_[*i].schema};
 }
 
@@ -169,7 +171,7 @@ Result<std::pair<uint32_t, ColumnSpec>> Catalog::LookupColumn(std::string_view n
   for (size_t i = 0; i < columns_.size(); ++i) {
     if (columns_[i].name == name) return std::make_pair(static_cast<uint32_t>(i), columns_[i]);
   }
-  return Status::InvalidArgument("unknown column '" + std::string(name) + "' (register it first)");
+  return Status::InvalidArgument("unknown column " + QuoteInput(name) + " (register it first)");
 }
 
 std::optional<ColumnSpec> Catalog::ColumnAt(uint32_t ordinal) const {

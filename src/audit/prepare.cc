@@ -10,6 +10,7 @@
 
 #include "audit/json_check.h"
 #include "audit/state.h"
+#include "util/quote.h"
 
 namespace quipu::audit {
 
@@ -17,7 +18,7 @@ namespace {
 
 constexpr size_t kMaxIdLength = 1024;
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string Quote(std::string_view s) { return QuoteInput(s); }
 
 // Checks that `value` may be stored in a slot of kind `kind`; `what` names
 // the slot for the error ("field 'age' of type 'user'").

@@ -15,13 +15,15 @@
 #include <charconv>
 #include <cstdio>
 
+#include "util/quote.h"
+
 namespace quipu::audit {
 
 namespace {
 
 constexpr uint32_t kMaxLimit = 10000;
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string Quote(std::string_view s) { return QuoteInput(s); }
 
 // An entity filter resolved against a snapshot.
 struct Resolved {

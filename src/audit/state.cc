@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "util/quote.h"
+
 namespace quipu::audit {
 
 namespace {
@@ -42,8 +44,8 @@ Status AuditState::ApplyVersion(VersionRecord&& v, uint64_t log_id, int64_t micr
   const uint32_t count =
       entity ? registry.entity(*entity).count.load(std::memory_order_relaxed) : 0;
   if (v.number != count + 1) {
-    return Bad("version " + std::to_string(v.number) + " of '" + v.id + "' follows version " +
-               std::to_string(count));
+    return Bad("version " + std::to_string(v.number) + " of " + QuoteInput(v.id) +
+               " follows version " + std::to_string(count));
   }
   stored.entity = entity ? *entity : registry.AddEntity(std::move(v.id));
   registry.AddVersion(std::move(stored));
@@ -58,7 +60,8 @@ Result<PinnedEntity> AuditState::ResolvePin(const RefRecord& ref) const {
   std::optional<uint32_t> version;
   if (entity) version = registry.VersionIndex(*entity, ref.number);
   if (!version) {
-    return Bad("pin of missing version " + std::to_string(ref.number) + " of '" + ref.id + "'");
+    return Bad("pin of missing version " + std::to_string(ref.number) + " of " +
+               QuoteInput(ref.id));
   }
   return PinnedEntity{ref.type, *entity, *version};
 }

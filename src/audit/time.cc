@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quipu/audit_types.h"
+#include "util/quote.h"
 
 namespace quipu {
 
@@ -135,8 +136,8 @@ std::string FormatRfc3339Utc(int64_t micros) {
 
 Result<int64_t> ParseRfc3339(std::string_view text) {
   auto bad = [&] {
-    return Status::InvalidArgument("not an RFC 3339 time: '" + std::string(text) +
-                                   "' (expected e.g. 2024-05-01T12:34:56Z or 2024-05-01)");
+    return Status::InvalidArgument("not an RFC 3339 time: " + QuoteInput(text) +
+                                   " (expected e.g. 2024-05-01T12:34:56Z or 2024-05-01)");
   };
   size_t pos = 0;
   int64_t y, m, d;

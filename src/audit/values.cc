@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "quipu/audit_types.h"
+#include "util/quote.h"
 
 namespace quipu {
 
@@ -22,8 +23,8 @@ Result<FieldKind> ParseFieldKind(std::string_view name) {
   if (name == "text") return FieldKind::kText;
   if (name == "number") return FieldKind::kNumber;
   if (name == "json") return FieldKind::kJson;
-  return Status::InvalidArgument("unknown field kind '" + std::string(name) +
-                                 "' (expected text, number or json)");
+  return Status::InvalidArgument("unknown field kind " + QuoteInput(name) +
+                                 " (expected text, number or json)");
 }
 
 std::string Value::ToString() const {
@@ -59,8 +60,8 @@ Result<MatchOp> ParseMatchOp(std::string_view name) {
   if (name == "contains") return MatchOp::kContains;
   if (name == "prefix") return MatchOp::kPrefix;
   if (name == "exact_ci") return MatchOp::kExactCi;
-  return Status::InvalidArgument("unknown match operator '" + std::string(name) +
-                                 "' (expected exact, contains, prefix or exact_ci)");
+  return Status::InvalidArgument("unknown match operator " + QuoteInput(name) +
+                                 " (expected exact, contains, prefix or exact_ci)");
 }
 
 }  // namespace quipu

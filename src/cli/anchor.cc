@@ -12,6 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "quipu/checkpoint.h"
+#include "quipu/env.h"
+
 extern char** environ;
 
 namespace quipu::cli {
@@ -118,6 +121,12 @@ void AddSigningFlags(CLI::App* verb, SigningFlags* flags) {
       "and at the end");
   AddAnchorFlag(verb, &flags->anchor_cmd);
   verb->get_option("--anchor-cmd")->needs(key);
+}
+
+Status CheckSigningKey(const SigningFlags& flags) {
+  if (flags.key.empty()) return Status::OK();
+  Result<SigningKey> key = SigningKey::Load(Env::Default(), flags.key);
+  return key.ok() ? Status::OK() : key.status().WithContext("--signing-key");
 }
 
 TreeOptions SigningTreeOptions(const SigningFlags& flags, const std::string& verb) {

@@ -27,6 +27,7 @@
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/line_reader.h"
+#include "cli/new_store.h"
 #include "cli/verbs.h"
 
 namespace quipu::cli {
@@ -132,7 +133,18 @@ Status EmitLines(AuditStore* store, Durability durability, EventAcks* acks, Grou
   }
 }
 
+// Checks what can be checked without touching the disk (the --json event's
+// syntax, the signing key), so that these mistakes never create DIR.
+Status ValidateEmitFlags(const EmitFlags& flags) {
+  if (!flags.stdin_lines) {
+    Result<Json> json = ParseJson(flags.json, "event");
+    if (!json.ok()) return json.status();
+  }
+  return CheckSigningKey(flags.signing);
+}
+
 Status Emit(const EmitFlags& flags) {
+  QUIPU_RETURN_IF_ERROR(ValidateEmitFlags(flags));
   Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
   if (!policy.ok()) return policy.status();
   Result<std::unique_ptr<AuditStore>> opened =
@@ -181,7 +193,8 @@ void RegisterEmit(CLI::App& app) {
   input->require_option(1);
   AddDurabilityFlag(verb, &flags->durability);
   AddSigningFlags(verb, &flags->signing);
-  SetAction(verb, [flags] { return Emit(*flags); });
+  SetAction(verb,
+            [flags] { return RunRemovingNewStore(flags->dir, [&] { return Emit(*flags); }); });
 }
 
 }  // namespace quipu::cli

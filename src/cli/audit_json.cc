@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/quote.h"
+
 namespace quipu::cli {
 
 namespace {
@@ -26,7 +28,8 @@ Status CheckKeys(const Json& object, std::string_view what,
     bool known = false;
     for (std::string_view key : allowed) known = known || item.key() == key;
     if (!known) {
-      return Status::InvalidArgument("unknown key '" + item.key() + "' in " + std::string(what));
+      return Status::InvalidArgument("unknown key " + QuoteInput(item.key()) + " in " +
+                                     std::string(what));
     }
   }
   return Status::OK();
@@ -102,7 +105,8 @@ Result<EntityInput> EntityFromJson(const Json& j, const AuditStore& store,
   if (!fields->is_object()) return Status::InvalidArgument(what + " \"fields\" must be an object");
   Result<TypeSchema> schema = store.GetType(entity.type);
   for (const auto& item : fields->items()) {
-    std::string name = what + " field '" + item.key() + "' of type '" + entity.type + "'";
+    std::string name =
+        what + " field " + QuoteInput(item.key()) + " of type " + QuoteInput(entity.type);
     Result<Value> value = ValueFromJson(item.value(), FieldKindIn(schema, item.key()), name);
     if (!value.ok()) return value.status();
     entity.fields.emplace(item.key(), std::move(*value));
@@ -119,7 +123,7 @@ Result<Fields> ColumnsFromJson(const Json& j, const AuditStore& store) {
     for (const ColumnSpec& spec : specs) {
       if (spec.name == item.key()) kind = spec.kind;
     }
-    Result<Value> value = ValueFromJson(item.value(), kind, "column '" + item.key() + "'");
+    Result<Value> value = ValueFromJson(item.value(), kind, "column " + QuoteInput(item.key()));
     if (!value.ok()) return value.status();
     columns.emplace(item.key(), std::move(*value));
   }
@@ -233,7 +237,7 @@ Result<Value> ValueFromArgument(std::string_view text, FieldKind kind) {
       double d = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
       if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d)) {
-        return Status::InvalidArgument("'" + std::string(text) + "' is not a number");
+        return Status::InvalidArgument(QuoteInput(text) + " is not a number");
       }
       return Value::Number(d);
     }

@@ -19,6 +19,7 @@
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/verbs.h"
+#include "util/quote.h"
 
 namespace quipu::cli {
 
@@ -55,8 +56,7 @@ Result<EntityFilter> ParseFilter(const std::string& flag, std::string_view arg, 
   size_t eq = arg.find('=');
   size_t first_dot = arg.find('.');
   if (eq == std::string_view::npos || first_dot == std::string_view::npos || first_dot > eq) {
-    return Status::InvalidArgument(flag + " wants TYPE.FIELD=VALUE, got '" + std::string(arg) +
-                                   "'");
+    return Status::InvalidArgument(flag + " wants TYPE.FIELD=VALUE, got " + QuoteInput(arg));
   }
   std::string_view lhs = arg.substr(0, eq);
   EntityFilter filter{std::string(lhs.substr(0, first_dot)), std::string(lhs.substr(first_dot + 1)),
@@ -72,8 +72,8 @@ Result<EntityFilter> ParseFilter(const std::string& flag, std::string_view arg, 
     }
   }
   if (matches > 1) {
-    return Status::InvalidArgument(flag + " '" + std::string(lhs) +
-                                   "' is ambiguous: more than one TYPE.FIELD split names a field");
+    return Status::InvalidArgument(flag + " " + QuoteInput(lhs) +
+                                   " is ambiguous: more than one TYPE.FIELD split names a field");
   }
   // No match: keep the first split and let Query name the unknown type or field.
   return filter;
@@ -101,16 +101,16 @@ Status AddColumns(const std::vector<std::string>& args, const std::vector<Column
   for (const std::string& arg : args) {
     size_t eq = arg.find('=');
     if (eq == std::string::npos) {
-      return Status::InvalidArgument("--column wants NAME=VALUE, got '" + arg + "'");
+      return Status::InvalidArgument("--column wants NAME=VALUE, got " + QuoteInput(arg));
     }
     std::string name = arg.substr(0, eq);
     const ColumnSpec* spec = nullptr;
     for (const ColumnSpec& c : specs) {
       if (c.name == name) spec = &c;
     }
-    if (spec == nullptr) return Status::InvalidArgument("unknown column '" + name + "'");
+    if (spec == nullptr) return Status::InvalidArgument("unknown column " + QuoteInput(name));
     Result<Value> value = ValueFromArgument(std::string_view(arg).substr(eq + 1), spec->kind);
-    if (!value.ok()) return value.status().WithContext("column '" + name + "'");
+    if (!value.ok()) return value.status().WithContext("column " + QuoteInput(name));
     out->emplace(name, std::move(*value));
   }
   return Status::OK();
@@ -210,7 +210,7 @@ void RegisterQuery(CLI::App& app) {
   verb->add_option("--column", flags->columns, "custom column equals: NAME=VALUE");
   verb->add_flag("--oldest-first", flags->oldest_first, "oldest rows first");
   verb->add_option("--limit", flags->limit, "rows per page (1..10000)")
-      ->check(CLI::Range(1, 10000))
+      ->check(Unsigned(1, 10000))
       ->capture_default_str();
   verb->add_option("--cursor", flags->cursor, "next_cursor of the previous page");
   verb->add_flag("--json", flags->json,

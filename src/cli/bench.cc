@@ -11,7 +11,8 @@
 // With baselines, each always/group run is also bracketed by two short
 // write+fdatasync probes: this device's fdatasync time drifts by 2x within a
 // minute, so the run is compared with the mean of those two.
-// Every log lives in a scratch directory under --dir, removed afterwards.
+// Every log lives in a scratch directory under --dir (which is created if
+// missing, and stays), removed afterwards.
 // Absolute figures on a shared machine mean little: read the ratios.
 #include <unistd.h>
 
@@ -196,6 +197,7 @@ Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::R
 }
 
 Status Bench(const BenchFlags& flags) {
+  QUIPU_RETURN_IF_ERROR(CreateDirectories(flags.dir));
   Scratch scratch;
   QUIPU_RETURN_IF_ERROR(scratch.Create(flags.dir));
   std::vector<bench::Row> rows;
@@ -227,30 +229,30 @@ void RegisterBench(CLI::App& app) {
   AddDurabilityFlag(verb, &flags->durability);
   CLI::Option* writers =
       verb->add_option("--writers", flags->writers, "threads appending concurrently (K)")
-          ->check(CLI::Range(1, 1024))
+          ->check(Unsigned(1, 1024))
           ->capture_default_str();
   CLI::Option* records = verb->add_option("--records", flags->records,
                                           "total records to append (instead of --seconds)")
-                             ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+                             ->check(Unsigned(1, uint64_t{1} << 40));
   CLI::Option* seconds = verb->add_option("--seconds", flags->seconds,
                                           "duration of each run (baselines always run this long)")
                              ->check(CLI::Range(0.001, 3600.0))
                              ->capture_default_str();
   verb->add_option("--size", flags->size, "payload bytes per record")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->check(Unsigned(1, uint64_t{1} << 20))
       ->capture_default_str();
-  verb->add_option("--dir", flags->dir, "directory (filesystem) to benchmark in")
-      ->check(CLI::ExistingDirectory)
+  verb->add_option("--dir", flags->dir,
+                   "directory (filesystem) to benchmark in; created if missing")
       ->capture_default_str();
   verb->add_option("--max-mb", flags->max_mb,
                    "stop a timed run after this many MiB (keeps what Close must sync small)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->check(Unsigned(1, uint64_t{1} << 20))
       ->capture_default_str();
   CLI::Option* pipeline =
       verb->add_option("--pipeline", flags->pipeline,
                        "one producer keeping up to W appends in flight; a record counts once "
                        "durable (policy: group)")
-          ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 22));
+          ->check(Unsigned(1, uint64_t{1} << 22));
   CLI::Option* matrix = verb->add_flag(
       "--matrix", flags->matrix,
       "baselines, every policy at K = 1, 4, 16, 64 and the pipelined mode, in one table");

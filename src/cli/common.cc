@@ -8,6 +8,9 @@
 #include <cstring>
 #include <utility>
 
+#include "quipu/env.h"
+#include "util/quote.h"
+
 namespace quipu::cli {
 
 namespace {
@@ -69,6 +72,35 @@ void AddDurabilityFlag(CLI::App* verb, std::string* spec) {
                    "group[:MS] | os")
       ->check(parses)
       ->capture_default_str();
+}
+
+CLI::Validator Unsigned(uint64_t min, uint64_t max) {
+  const std::string bounds = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  const bool bounded = min > 0 || max < std::numeric_limits<uint64_t>::max();
+  return CLI::Validator(
+      [min, max, bounds](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+          return QuoteInput(text) + " is not an unsigned decimal number";
+        }
+        uint64_t value = 0;
+        // All digits, so from_chars can only fail by overflow.
+        std::errc ec = std::from_chars(text.data(), text.data() + text.size(), value).ec;
+        if (ec != std::errc() || value < min || value > max) {
+          return QuoteInput(text) + " is out of range " + bounds;
+        }
+        return std::string();
+      },
+      bounded ? "UINT in " + bounds : "");
+}
+
+Status CreateDirectories(const std::string& path) {
+  Env* env = Env::Default();
+  // Parents first: every prefix that ends just before a '/', then the whole.
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (!prefix.empty() && prefix.back() != '/') QUIPU_RETURN_IF_ERROR(env->CreateDir(prefix));
+    if (slash == std::string::npos) return Status::OK();
+  }
 }
 
 bool IsValidUtf8(std::string_view text) {

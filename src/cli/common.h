@@ -2,7 +2,8 @@
 //
 // Verbs are thin: each parses its flags, calls library functions and prints.
 // What they share lives here: how a verb's outcome reaches main() (which turns
-// it into the exit code), the --durability flag, and a buffered writer that
+// it into the exit code), the --durability flag, the check every unsigned
+// number on the command line goes through, and a buffered writer that
 // writes straight to a file descriptor, because ingest and dump print one line
 // per record and must keep up with the log.
 #ifndef QUIPU_CLI_COMMON_H_
@@ -11,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +43,19 @@ inline Status FirstError(const Status& a, const Status& b) { return a.ok() ? b :
 // Adds `--durability POLICY` to `verb`, stored in `*spec` (default "always").
 // Spellings DurabilityPolicy::Parse rejects are usage errors.
 void AddDurabilityFlag(CLI::App* verb, std::string* spec);
+
+// The check for every unsigned number a verb takes (flag or positional):
+// plain decimal digits, at most 20 of them, with a value in [min, max].
+// Anything else ("-1", "+5", " 5", "0x10", "1e3", a value past `max`) is a
+// usage error naming the option. CLI11 alone would convert with strtoull,
+// which wraps "-1" to 2^64 - 1, reads "010" as octal and saturates on
+// overflow: so `->check(Unsigned(...))` goes on every unsigned option, and
+// `max` must fit the option's type.
+CLI::Validator Unsigned(uint64_t min = 0, uint64_t max = std::numeric_limits<uint64_t>::max());
+
+// Creates directory `path` and any missing parents through Env::Default(),
+// like `mkdir -p`: OK if it already exists as a directory.
+Status CreateDirectories(const std::string& path);
 
 // True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
 // points above U+10FFFF), i.e. JSON can carry it as a string.

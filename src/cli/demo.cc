@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -168,7 +169,6 @@ void PrintRow(FdWriter* out, const char* policy, const std::string& threads,
 }
 
 Status Demo(const DemoFlags& flags) {
-  if (flags.records == 0) return Status::InvalidArgument("--records must be at least 1");
   std::error_code ec;
   std::filesystem::create_directories(flags.dir, ec);
   if (ec) return Status::IOError("create " + flags.dir + ": " + ec.message(), ec.value());
@@ -222,8 +222,11 @@ void RegisterDemo(CLI::App& app) {
   verb->add_option("--dir", flags->dir, "parent directory of the demo logs")->capture_default_str();
   verb->add_option("--records", flags->records,
                    "records per policy (always and group use a twentieth, from 4 threads)")
+      ->check(Unsigned(1))
       ->capture_default_str();
-  verb->add_option("--size", flags->size, "payload bytes per record")->capture_default_str();
+  verb->add_option("--size", flags->size, "payload bytes per record")
+      ->check(Unsigned(0, std::numeric_limits<uint32_t>::max()))
+      ->capture_default_str();
   SetAction(verb, [flags] { return Demo(*flags); });
 }
 

@@ -51,19 +51,17 @@ std::string DrillText(const std::vector<drill::DrillSummary>& sums) {
   return FormatTable(rows, /*text_last=*/false);
 }
 
+// One JSON line per policy, each complete on its own (seed, mode and the
+// command that reruns just that policy), like the other verbs' JSON lines.
 std::string DrillJson(const DrillFlags& flags, uint64_t seed,
                       const std::vector<drill::DrillSummary>& sums) {
-  nlohmann::ordered_json out;
-  out["command"] = "quipu drill --policy " + flags.policy + " --iterations " +
-                   std::to_string(flags.iterations) + " --seed " + std::to_string(seed) +
-                   " --mode " + flags.mode + " --json";
-  out["seed"] = seed;
-  out["mode"] = flags.mode;
-  out["iterations"] = flags.iterations;
-  out["policies"] = nlohmann::ordered_json::array();
+  std::string lines;
   for (const drill::DrillSummary& s : sums) {
     nlohmann::ordered_json p;
     p["policy"] = s.scenario;
+    p["seed"] = seed;
+    p["mode"] = flags.mode;
+    p["iterations"] = flags.iterations;
     p["crashes"] = s.crashes;
     p["failed_sync_crashes"] = s.failed_sync_crashes;
     p["full_disk_crashes"] = s.full_disk_crashes;
@@ -75,9 +73,12 @@ std::string DrillJson(const DrillFlags& flags, uint64_t seed,
     p["fsyncs_per_1000_appends"] = s.SyncsPer1000();
     p["violations"] = s.violation_count;
     p["first_violations"] = s.violations;
-    out["policies"].push_back(std::move(p));
+    p["command"] = "quipu drill --policy " + s.scenario + " --iterations " +
+                   std::to_string(flags.iterations) + " --seed " + std::to_string(seed) +
+                   " --mode " + flags.mode + " --json";
+    lines += p.dump() + "\n";
   }
-  return out.dump(2) + "\n";
+  return lines;
 }
 
 Status Drill(const DrillFlags& flags) {
@@ -142,13 +143,15 @@ void RegisterDrill(CLI::App& app) {
                    "os+immediate) or any --durability spelling")
       ->capture_default_str();
   verb->add_option("--iterations", flags->iterations, "crashes per policy")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
+      ->check(Unsigned(1, 10000000))
       ->capture_default_str();
-  verb->add_option("--seed", flags->seed, "seed (default: random, printed)");
+  verb->add_option("--seed", flags->seed, "seed (default: random, printed)")->check(Unsigned());
   verb->add_option("--mode", flags->mode, "what a power cut keeps of unsynced writes")
       ->check(CLI::IsMember({"plain", "torn", "pages"}))
       ->capture_default_str();
-  verb->add_flag("--json", flags->json, "one JSON object instead of a table");
+  verb->add_flag("--json", flags->json,
+                 "JSON lines instead of a table: one object per policy, with the seed, the mode "
+                 "and the command that reruns it");
   SetAction(verb, [flags] { return Drill(*flags); });
 }
 

@@ -1,9 +1,9 @@
 // quipu dump DIR: the records, in LSN order, through a read-only reader.
 //
 // Plain output is each payload followed by '\n', so `ingest` then `dump`
-// gives back the input byte for byte. --json writes one object per line; a
-// payload that is not UTF-8 goes out as "payload_hex" since JSON strings
-// cannot hold arbitrary bytes.
+// gives back input with LF line endings byte for byte (CRLF comes back as
+// LF). --json writes one object per line; a payload that is not UTF-8 goes
+// out as "payload_hex" since JSON strings cannot hold arbitrary bytes.
 #include <unistd.h>
 
 #include <memory>
@@ -68,7 +68,9 @@ void RegisterDump(CLI::App& app) {
   CLI::App* verb = app.add_subcommand(
       "dump", "Print the records in LSN order: each payload and a newline, or JSON lines.");
   verb->add_option("dir", flags->dir, "log directory")->required();
-  verb->add_option("--from", flags->from, "first LSN to print")->capture_default_str();
+  verb->add_option("--from", flags->from, "first LSN to print")
+      ->check(Unsigned())
+      ->capture_default_str();
   verb->add_flag("--json", flags->json,
                  "one JSON object per line: {\"lsn\",\"segment\",\"payload\" (or "
                  "\"payload_hex\" if not UTF-8)}");

@@ -1,4 +1,5 @@
-// quipu ingest DIR: stdin lines become records.
+// quipu ingest DIR: stdin lines become records, without their "\n" or
+// "\r\n" ending (a last line without '\n' loses a trailing '\r' too).
 //
 // Three threads at most:
 //   reader   (the main thread) reads stdin in chunks and appends each line,
@@ -27,6 +28,7 @@
 #include "cli/anchor.h"
 #include "cli/common.h"
 #include "cli/line_reader.h"
+#include "cli/new_store.h"
 #include "cli/verbs.h"
 #include "quipu/log.h"
 
@@ -87,6 +89,9 @@ class Progress {
 Status AppendLines(Log* log, Durability durability, Progress* progress, GroupSyncer* syncer) {
   LineReader input(STDIN_FILENO);
   auto append = [&](std::string_view line) -> Status {
+    // One trailing '\r' is part of the line ending (CRLF), as for text tools
+    // and `emit --stdin`; a payload that must end in '\r' needs the C++ API.
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     Result<Lsn> lsn = log->Append(line, durability);
     if (!lsn.ok()) return lsn.status();
     return progress->Appended(*lsn);
@@ -114,7 +119,9 @@ struct IngestFlags {
   SigningFlags signing;
 };
 
-Status Ingest(const IngestFlags& flags) {
+// The log's options, once every flag that can be checked without touching
+// the disk has been: a bad flag must fail before DIR is created.
+Result<LogOptions> ValidateIngestFlags(const IngestFlags& flags) {
   Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
   if (!policy.ok()) return policy.status();
   LogOptions options;
@@ -125,17 +132,26 @@ Status Ingest(const IngestFlags& flags) {
   options.max_record_size =
       static_cast<uint32_t>(std::min<uint64_t>(options.max_record_size, flags.segment_size / 2));
   options.tree = SigningTreeOptions(flags.signing, "ingest");
-  Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, options);
+  QUIPU_RETURN_IF_ERROR(options.Validate());
+  QUIPU_RETURN_IF_ERROR(CheckSigningKey(flags.signing));
+  return options;
+}
+
+Status Ingest(const IngestFlags& flags) {
+  Result<LogOptions> options = ValidateIngestFlags(flags);
+  if (!options.ok()) return options.status();
+  const DurabilityPolicy& policy = options->durability;
+  Result<std::unique_ptr<Log>> opened = Log::Open(flags.dir, *options);
   if (!opened.ok()) return opened.status();
   Log* log = opened->get();
 
-  bool group = policy->kind() == DurabilityPolicy::Kind::kGroupCommit;
+  bool group = policy.kind() == DurabilityPolicy::Kind::kGroupCommit;
   Progress progress(log->LastLsn(), log->DurableLsn());
   Status s;
   {
     DurableWatcher watcher(log, [&progress](Lsn lsn) { return progress.DurableAt(lsn); });
     std::unique_ptr<GroupSyncer> syncer;
-    if (group) syncer = std::make_unique<GroupSyncer>(log, policy->interval());
+    if (group) syncer = std::make_unique<GroupSyncer>(log, policy.interval());
     s = AppendLines(log, group ? Durability::kBuffered : Durability::kPolicy, &progress,
                     syncer.get());
     if (syncer) s = FirstError(s, syncer->Stop());
@@ -155,16 +171,19 @@ void RegisterIngest(CLI::App& app) {
   auto flags = std::make_shared<IngestFlags>();
   CLI::App* verb = app.add_subcommand(
       "ingest",
-      "Append each line of stdin (without its newline) as one record. Prints 'appended <lsn>' "
-      "per record and 'durable <lsn>' whenever every record up to <lsn> is durable.");
+      "Append each line of stdin (without its newline, LF or CRLF) as one record. Prints "
+      "'appended <lsn>' per record and 'durable <lsn>' whenever every record up to <lsn> is "
+      "durable.");
   verb->add_option("dir", flags->dir, "log directory (created if missing)")->required();
   AddDurabilityFlag(verb, &flags->durability);
   verb->add_option("--segment-size", flags->segment_size,
                    "bytes per segment file before a new one starts (for testing and tuning); "
                    "records may use up to half of it, at most 1 MiB")
+      ->check(Unsigned())
       ->capture_default_str();
   AddSigningFlags(verb, &flags->signing);
-  SetAction(verb, [flags] { return Ingest(*flags); });
+  SetAction(verb,
+            [flags] { return RunRemovingNewStore(flags->dir, [&] { return Ingest(*flags); }); });
 }
 
 }  // namespace quipu::cli

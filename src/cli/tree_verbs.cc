@@ -253,7 +253,8 @@ void RegisterTreeVerbs(CLI::App& app) {
   CLI::App* verb = app.add_subcommand(
       "root", "Print the Merkle tree size and root (RFC 6962) of the log's records.");
   verb->add_option("dir", root->dir, "log directory")->required();
-  root->size_flag = verb->add_option("--size", root->size, "root of the first N records only");
+  root->size_flag =
+      verb->add_option("--size", root->size, "root of the first N records only")->check(Unsigned());
   verb->add_flag("--json", root->json, "one JSON object: {\"tree_size\",\"root\"}");
   SetAction(verb, [root] { return Root(*root); });
 
@@ -261,10 +262,13 @@ void RegisterTreeVerbs(CLI::App& app) {
   verb = app.add_subcommand(
       "prove", "Print the inclusion proof (audit path) of record LSN; check it with verify-proof.");
   verb->add_option("dir", prove->dir, "log directory")->required();
-  prove->lsn_arg = verb->add_option("lsn", prove->lsn, "the record to prove");
-  prove->log_id_flag = verb->add_option(
-      "--log-id", prove->log_id, "audit store: prove the event record of this log row instead");
-  prove->size_flag = verb->add_option("--size", prove->size, "prove against the first N records");
+  prove->lsn_arg = verb->add_option("lsn", prove->lsn, "the record to prove")->check(Unsigned());
+  prove->log_id_flag =
+      verb->add_option("--log-id", prove->log_id,
+                       "audit store: prove the event record of this log row instead")
+          ->check(Unsigned());
+  prove->size_flag = verb->add_option("--size", prove->size, "prove against the first N records")
+                         ->check(Unsigned());
   verb->add_flag("--json", prove->json,
                  "one JSON object: {\"leaf_index\",\"tree_size\",\"leaf_hash\",\"path\",\"root\"}");
   SetAction(verb, [prove] { return Prove(*prove); });
@@ -274,8 +278,11 @@ void RegisterTreeVerbs(CLI::App& app) {
       "consistency",
       "Print the proof that the tree of the first --old records is a prefix of the current tree.");
   verb->add_option("dir", cons->dir, "log directory")->required();
-  verb->add_option("--old", cons->old_size, "the older tree size (> 0)")->required();
-  cons->new_flag = verb->add_option("--new", cons->new_size, "the newer size (default: all)");
+  verb->add_option("--old", cons->old_size, "the older tree size (> 0)")
+      ->check(Unsigned())
+      ->required();
+  cons->new_flag =
+      verb->add_option("--new", cons->new_size, "the newer size (default: all)")->check(Unsigned());
   verb->add_flag(
       "--json", cons->json,
       "one JSON object: {\"old_size\",\"new_size\",\"old_root\",\"new_root\",\"proof\"}");

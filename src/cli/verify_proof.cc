@@ -246,7 +246,8 @@ void RegisterVerifyProof(CLI::App& app) {
       ->required();
   verb->add_option("--root", flags->root, "inclusion: the trusted root (64 hex)");
   flags->size_flag =
-      verb->add_option("--size", flags->size, "inclusion: the tree size --root belongs to");
+      verb->add_option("--size", flags->size, "inclusion: the tree size --root belongs to")
+          ->check(Unsigned());
   CLI::Option* data = verb->add_option("--leaf-data", flags->leaf_data_file,
                                        "inclusion: file holding the record's exact payload bytes");
   verb->add_option("--leaf-hash", flags->leaf_hash, "inclusion: the record's leaf hash (64 hex)")

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "util/quote.h"
+
 namespace quipu::drill {
 
 namespace {
@@ -66,8 +68,8 @@ Result<LossMode> ParseLossMode(std::string_view name) {
   for (LossMode m : {LossMode::kPlain, LossMode::kTorn, LossMode::kPages}) {
     if (LossModeName(m) == name) return m;
   }
-  return Status::InvalidArgument("unknown power-loss mode '" + std::string(name) +
-                                 "' (plain, torn or pages)");
+  return Status::InvalidArgument("unknown power-loss mode " + QuoteInput(name) +
+                                 " (plain, torn or pages)");
 }
 
 std::vector<Scenario> StandardScenarios() {

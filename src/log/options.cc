@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "log/format.h"
+#include "util/quote.h"
 
 namespace quipu {
 
@@ -15,8 +16,8 @@ bool ParseUint(std::string_view text, uint64_t* out) {
 }
 
 Status BadSpec(std::string_view spec) {
-  return Status::InvalidArgument("bad durability '" + std::string(spec) +
-                                 "': expected always, every:N, every:N,MS, group, group:MS or os");
+  return Status::InvalidArgument("bad durability " + QuoteInput(spec) +
+                                 ": expected always, every:N, every:N,MS, group, group:MS or os");
 }
 
 }  // namespace

@@ -224,7 +224,6 @@ TEST_F(BenchCliTest, BadArgumentsAreOneLineUsageErrors) {
       {"--matrix", "--durability", "os"},
       {"--size", "0"},
       {"--seconds", "-1"},
-      {"--dir", "/nonexistent/quipu"},
       {"--records", "many"},
   };
   for (const auto& args : bad) {
@@ -239,10 +238,22 @@ TEST_F(BenchCliTest, BadArgumentsAreOneLineUsageErrors) {
 
 TEST_F(BenchCliTest, UnusableDirectoryFailsWithExitOne) {
   // /proc exists but no directory can be created in it.
-  Outcome r = Bench({"--durability", "os", "--records", "10", "--dir", "/proc"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(LineCount(r.err), 1u) << r.err;
-  EXPECT_EQ(r.err.rfind("quipu bench: ", 0), 0u) << r.err;
+  for (const char* dir : {"/proc", "/proc/quipu-bench/sub"}) {
+    SCOPED_TRACE(dir);
+    Outcome r = Bench({"--durability", "os", "--records", "10", "--dir", dir});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(LineCount(r.err), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("quipu bench: ", 0), 0u) << r.err;
+  }
+}
+
+TEST_F(BenchCliTest, MissingDirectoryIsCreatedWithItsParents) {
+  const fs::path dir = tmp_ / "new" / "nested";
+  Outcome r = Bench({"--durability", "os", "--records", "10", "--json", "--dir", dir.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonLines(r.out).size(), 1u);
+  EXPECT_TRUE(fs::is_directory(dir));
+  EXPECT_TRUE(fs::is_empty(dir));  // the scratch directory inside is gone
 }
 
 }  // namespace

@@ -86,7 +86,7 @@ const std::vector<std::string> kPolicies = {"always", "every:3", "every:3,5",
 TEST_F(CliTest, IngestThenDumpRoundTripsBytes) {
   const std::string input =
       "first\n\n  spaces around  \nutf-8: h\xc3\xa9llo \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac\n"
-      "carriage return\r\n\t\ttabs\n\nlast line without newline";
+      "carriage\rreturn\n\t\ttabs\n\nlast line without newline";
   for (const std::string& policy : kPolicies) {
     SCOPED_TRACE(policy);
     fs::remove_all(log_dir_);
@@ -203,17 +203,22 @@ TEST_F(CliTest, StatJson) {
   EXPECT_EQ(summary["segments"][0]["sealed"], false);
 }
 
+// --json is JSON lines, as for the other verbs: one object per policy.
 TEST_F(CliTest, DrillReportsEveryPolicyAndLosesNothingDurable) {
   RunResult drill = Run({"drill", "--policy", "all", "--iterations", "3", "--seed", "11", "--mode",
                          "torn", "--json"});
   ASSERT_EQ(drill.exit_code, 0) << drill.err;
-  nlohmann::json report = nlohmann::json::parse(drill.out);
-  EXPECT_EQ(report["seed"], 11);
-  ASSERT_GE(report["policies"].size(), 5u);
-  for (const auto& policy : report["policies"]) {
+  std::vector<std::string> lines = SplitLines(drill.out);
+  ASSERT_GE(lines.size(), 5u) << drill.out;
+  for (const std::string& line : lines) {
+    nlohmann::json policy = nlohmann::json::parse(line);
     SCOPED_TRACE(policy["policy"].get<std::string>());
+    EXPECT_EQ(policy["seed"], 11);
+    EXPECT_EQ(policy["mode"], "torn");
     EXPECT_EQ(policy["crashes"], 3);
     EXPECT_EQ(policy["durable_lost"], 0);
+    EXPECT_EQ(policy["command"], "quipu drill --policy " + policy["policy"].get<std::string>() +
+                                     " --iterations 3 --seed 11 --mode torn --json");
   }
 }
 

@@ -1,0 +1,49 @@
+#include "cli/new_store.h"
+
+#include <unistd.h>
+
+#include <string_view>
+#include <vector>
+
+#include "quipu/checkpoint.h"
+#include "quipu/env.h"
+#include "quipu/inspect.h"
+
+namespace quipu::cli {
+
+namespace {
+
+bool IsStoreFileName(std::string_view name) {
+  return IsLogFileName(name) || name == kCheckpointFileName;
+}
+
+// Removes `dir` if it holds only an empty store. Best effort: the run has
+// already failed, and its error is the one to report.
+void RemoveIfEmptyStore(const std::string& dir) {
+  Env* env = Env::Default();
+  Result<std::vector<std::string>> names = env->ListDir(dir);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (!IsStoreFileName(name)) return;  // someone else's file: not ours to judge
+  }
+  // The run has closed the store, so the count is final; a record, even one
+  // from a process that opened the directory since, keeps everything.
+  Result<LogSummary> log = InspectLog(dir, env);
+  if (!log.ok() || log->records > 0) return;
+  for (const std::string& name : *names) {
+    if (!env->RemoveFile(dir + "/" + name).ok()) return;
+  }
+  // rmdir(2), not a recursive removal: whatever appeared meanwhile stays.
+  (void)::rmdir(dir.c_str());
+}
+
+}  // namespace
+
+Status RunRemovingNewStore(const std::string& dir, const std::function<Status()>& verb) {
+  Result<bool> existed = Env::Default()->FileExists(dir);
+  Status s = verb();
+  if (!s.ok() && existed.ok() && !*existed) RemoveIfEmptyStore(dir);
+  return s;
+}
+
+}  // namespace quipu::cli
