@@ -1,6 +1,7 @@
 // What the audit read verbs show: text tables escape every control
 // character of stored data (a writer must not forge rows or drive the
-// reader's terminal) while --json stays exact.
+// reader's terminal) while --json stays exact; and how query arguments are
+// read: json values canonically, empty filter values refused.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -107,6 +108,56 @@ TEST_F(AuditDisplayTest, BackslashesAndStrayBytesCannotPassForEscapes) {
   EXPECT_EQ(query.find('\x9b'), std::string::npos);
   EXPECT_EQ(query.find('\xff'), std::string::npos);
   EXPECT_EQ(ControlBytes(query), "");
+}
+
+TEST_F(AuditDisplayTest, JsonFieldFiltersCompareCanonically) {
+  std::string written = R"({"b":1,"a":[2,{"d":1,"c":2}]})";
+  std::string event = std::string(R"({"actor":{"type":"user","id":"1"},"targets":[)") +
+                      R"({"type":"document","id":"7","fields":{"title":"t","meta":)" + written +
+                      R"(}}],"columns":{"blob":)" + written + "}}";
+  ASSERT_EQ(Emit(event).exit_code, 0) << event;
+  for (const std::string& value :
+       {written, std::string(R"({"a":[2,{"c":2,"d":1}],"b":1})"),
+        std::string(R"( { "a" : [ 2 , { "d" : 1 , "c" : 2 } ] , "b" : 1 } )")}) {
+    SCOPED_TRACE(value);
+    EXPECT_EQ(QueryIds({"--target", "document.meta=" + value}), std::vector<int>{1});
+    EXPECT_EQ(QueryIds({"--target-ci", "document.meta=" + value}), std::vector<int>{1});
+    EXPECT_EQ(QueryIds({"--column", "blob=" + value}), std::vector<int>{1});
+  }
+  EXPECT_EQ(QueryIds({"--target", R"(document.meta={"b":1})"}), std::vector<int>{});
+  // contains and prefix search the stored (canonical) text.
+  EXPECT_EQ(QueryIds({"--target-contains", R"(document.meta={"c":2,"d":1})"}), std::vector<int>{1});
+  EXPECT_EQ(QueryIds({"--target-prefix", R"(document.meta={"a":[2,)"}), std::vector<int>{1});
+  ExpectRefused(Run({"query", dir_, "--target", "document.meta=not json"}), "query",
+                {"document.meta is a json field"});
+  ExpectRefused(Run({"query", dir_, "--target", R"(document.meta={"a":1,"a":1})"}), "query",
+                {R"(duplicate key "a")"});
+}
+
+TEST_F(AuditDisplayTest, EmptyFilterValuesAreUsageErrors) {
+  ASSERT_EQ(Emit(DocEvent("1", "7", "t")).exit_code, 0);
+  const std::vector<std::vector<std::string>> empty = {
+      {"--method", ""},
+      {"--since", ""},
+      {"--until", ""},
+      {"--target", "document.title="},
+      {"--target-contains", "document.title="},
+      {"--target-prefix", "document.title="},
+      {"--target-ci", "document.title="},
+      {"--actor", "user.id="},
+      {"--actor-prefix", "user.id="},
+      {"--column", "tenant="},
+  };
+  for (const std::vector<std::string>& flag : empty) {
+    SCOPED_TRACE(flag[0]);
+    std::vector<std::string> args = {"query", dir_};
+    args.insert(args.end(), flag.begin(), flag.end());
+    RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+    EXPECT_EQ(SplitLines(r.err).size(), 1u) << r.err;
+  }
+  EXPECT_EQ(QueryIds({"--method", "document.update"}), std::vector<int>{1});
 }
 
 }  // namespace
