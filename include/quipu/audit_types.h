@@ -44,14 +44,20 @@ enum class FieldKind : uint8_t { kText = 1, kNumber = 2, kJson = 3 };
 std::string_view FieldKindName(FieldKind kind);
 Result<FieldKind> ParseFieldKind(std::string_view name);
 
+// How deeply arrays and objects may nest in a json value: `[[]]` is 2 levels.
+// Deeper documents are refused before anything walks them recursively.
+inline constexpr int kMaxJsonDepth = 512;
+
 // One field or column value.
 //   kText    `text` is any UTF-8 string (not checked).
 //   kNumber  `number` is a finite double (NaN and infinities are refused).
 //   kJson    `text` is one JSON value (RFC 8259), checked by a strict
-//            validator on write and stored as given. Equality (and so "did
-//            this field change") compares the text: callers should pass a
-//            canonical serialization (e.g. nlohmann::json::dump()) so that
-//            equal documents compare equal.
+//            validator on write and stored as given. The validator also
+//            refuses nesting deeper than kMaxJsonDepth, an object with two
+//            equal keys, and numbers that ParseNumber refuses. Equality (and
+//            so "did this field change") compares the text: callers should
+//            pass a canonical serialization (e.g. nlohmann::json::dump()) so
+//            that equal documents compare equal.
 struct Value {
   FieldKind kind = FieldKind::kText;
   std::string text;
@@ -157,8 +163,9 @@ Result<MatchOp> ParseMatchOp(std::string_view name);
 // Matches entities of `type` whose `field` matches `value` in ANY of their
 // versions (an entity renamed later is still found by its old name).
 // `field` must be indexed in the type's schema, or "id".
-//   text and json fields: `value` is compared with the stored text.
-//   number fields: only kExact; `value` is parsed as a number and compared
+//   text and json fields: `value` is compared with the stored text (for
+//                  json, pass the serialization used on write).
+//   number fields: only kExact; `value` is read by ParseNumber and compared
 //                  numerically ("3" matches 3.0).
 struct EntityFilter {
   std::string type;
@@ -207,6 +214,21 @@ struct QueryPage {
   // get the rows that follow the last hit of this page in the query's order.
   std::string next_cursor;
 };
+
+// --- numbers ------------------------------------------------------------
+
+// Reads a number as the audit store reads every number: number fields and
+// columns, query filters on them, and the numbers inside json values.
+// `text` is a JSON number (RFC 8259: no '+', no leading zero, no "nan" or
+// "inf") and becomes an IEEE-754 binary64:
+//   - with a fraction or an exponent it is rounded to the nearest binary64,
+//     as every JSON reader does ("0.1");
+//   - without either it is an integer and must be exactly representable, so
+//     an id-like number is never silently changed: every integer up to 2^53
+//     in magnitude is, 9007199254740993 is not;
+//   - beyond binary64's range ("1e400", "1e-400") it is refused.
+// Errors: InvalidArgument naming the text (shortened if long).
+Result<double> ParseNumber(std::string_view text);
 
 // --- time helpers (for the CLI's --since/--until and output) -----------
 

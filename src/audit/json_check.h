@@ -2,7 +2,8 @@
 //
 // json-kind values are stored as the text the caller gave; the store only
 // has to be sure that text is one well-formed JSON value (RFC 8259), so that
-// every reader can parse what it gets back. No DOM is built.
+// every reader can parse what it gets back, and parses it to the same
+// document. No DOM is built.
 #ifndef QUIPU_AUDIT_JSON_CHECK_H_
 #define QUIPU_AUDIT_JSON_CHECK_H_
 
@@ -14,8 +15,11 @@ namespace quipu::audit {
 
 // OK if `text` is exactly one JSON value with optional surrounding
 // whitespace. Strings must be valid escapes with no raw control characters;
-// nesting deeper than 512 levels is refused. Else InvalidArgument saying
-// what is wrong and at which byte.
+// arrays and objects may nest at most kMaxJsonDepth levels (so the
+// recursion here is bounded); an object may not hold two equal keys (after
+// unescaping: readers disagree on which one wins); numbers must pass
+// ParseNumber (quipu/audit_types.h). Else InvalidArgument saying what is
+// wrong and at which byte.
 Status CheckJson(std::string_view text);
 
 }  // namespace quipu::audit

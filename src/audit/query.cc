@@ -86,12 +86,9 @@ Result<ValueTest> MakeTest(const TypeSchema& schema, const EntityFilter& f) {
     return Status::InvalidArgument("field " + Quote(f.field) +
                                    " is a number: only the exact operator applies");
   }
-  const char* end = f.value.data() + f.value.size();
-  auto [p, ec] = std::from_chars(f.value.data(), end, test.number);
-  if (ec != std::errc() || p != end) {
-    return Status::InvalidArgument("field " + Quote(f.field) + " is a number; " + Quote(f.value) +
-                                   " is not");
-  }
+  Result<double> number = ParseNumber(f.value);
+  if (!number.ok()) return number.status().WithContext("field " + Quote(f.field));
+  test.number = *number;
   return test;
 }
 

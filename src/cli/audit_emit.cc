@@ -8,8 +8,10 @@
 //
 // --stdin reads NDJSON, one event per line (blank lines skipped). The first
 // line that fails (bad JSON, unknown type, missing required field, wrong
-// kind) stops the run with "line N: ..." and exit 1; that line writes
-// nothing, and the events before it stay (they were acked).
+// kind, longer than a record may be) stops the run with "line N: ..." and
+// exit 1; that line writes nothing, and the events before it stay: they are
+// synced and acked durable before the error is reported, under every
+// --durability.
 //
 // The store's Merkle tree follows every event; --signing-key and
 // --anchor-cmd sign checkpoints of it as `ingest` does (cli/anchor.h): at
@@ -109,20 +111,17 @@ Status EmitOne(AuditStore* store, std::string_view text, Durability durability, 
 }
 
 Status EmitLines(AuditStore* store, Durability durability, EventAcks* acks, GroupSyncer* syncer) {
-  LineReader input(STDIN_FILENO);
-  uint64_t line_no = 0;
+  // An event's line is refused once it is longer than the largest record.
+  LineReader input(STDIN_FILENO, AuditOptions().log.max_record_size);
   auto emit = [&](std::string_view line) -> Status {
-    line_no++;
     if (IsBlank(line)) return Status::OK();
     Status s = EmitOne(store, line, durability, acks);
-    return s.ok() ? s : s.WithContext("line " + std::to_string(line_no));
+    return s.ok() ? s : s.WithContext("line " + std::to_string(input.line_number()));
   };
   for (;;) {
     Result<bool> more = input.Fill();
     if (!more.ok()) return more.status();
-    std::string_view line;
-    while (input.NextLine(&line)) QUIPU_RETURN_IF_ERROR(emit(line));
-    if (!*more && input.LastLine(&line)) QUIPU_RETURN_IF_ERROR(emit(line));
+    QUIPU_RETURN_IF_ERROR(input.ForEachLine(emit));
     if (syncer != nullptr) {
       syncer->Poke();
       if (syncer->failed()) return Status::OK();  // Stop() reports the error

@@ -32,7 +32,7 @@ std::string VersionsText(const std::vector<EntityVersion>& versions) {
                     std::to_string(v.created_log_id),
                     FieldsToJson(v.fields).dump(-1, ' ', false, Json::error_handler_t::replace)});
   }
-  return FormatTable(rows, /*text_last=*/true);
+  return FormatTable(rows, /*text_last=*/true, /*json_column=*/3);
 }
 
 std::string VersionsJson(const std::vector<EntityVersion>& versions) {

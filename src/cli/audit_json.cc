@@ -74,9 +74,9 @@ Result<Value> ValueFromJson(const Json& j, std::optional<FieldKind> kind, const 
       if (j.is_number()) return Value::Number(j.get<double>());
       break;
     case FieldKind::kJson:
-      // Compact dump() is canonical for equal documents (keys sorted), which
-      // is what the store's "did this field change" comparison needs.
-      return Value::Json(j.dump());
+      // Canonical, which is what the store's "did this field change"
+      // comparison and the queries on json fields need.
+      return Value::Json(CanonicalJson(j));
   }
   return Status::InvalidArgument(what + " is " + std::string(FieldKindName(want)) + ", got " +
                                  JsonTypeName(j));
@@ -154,20 +154,12 @@ Status StringMembersFromJson(const Json& j, Event* event) {
   if (content != j.end() && !content->is_null()) {
     // A string is text; anything else is kept as a JSON document.
     event->content = content->is_string() ? Value::Text(content->get<std::string>())
-                                          : Value::Json(content->dump());
+                                          : Value::Json(CanonicalJson(*content));
   }
   return Status::OK();
 }
 
 }  // namespace
-
-Result<Json> ParseJson(std::string_view text, std::string_view what) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    return Status::InvalidArgument("invalid JSON in " + std::string(what) + ": " + e.what());
-  }
-}
 
 Result<Event> EventFromJson(const Json& j, const AuditStore& store) {
   QUIPU_RETURN_IF_ERROR(CheckKeys(
@@ -234,17 +226,14 @@ Result<Value> ValueFromArgument(std::string_view text, FieldKind kind) {
     case FieldKind::kText:
       return Value::Text(std::string(text));
     case FieldKind::kNumber: {
-      double d = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
-      if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d)) {
-        return Status::InvalidArgument(QuoteInput(text) + " is not a number");
-      }
-      return Value::Number(d);
+      Result<double> number = ParseNumber(text);
+      if (!number.ok()) return number.status();
+      return Value::Number(*number);
     }
     case FieldKind::kJson: {
-      Result<Json> parsed = ParseJson(text, "column value");
+      Result<Json> parsed = ParseJson(text, "json value");
       if (!parsed.ok()) return parsed.status();
-      return Value::Json(parsed->dump());
+      return Value::Json(CanonicalJson(*parsed));
     }
   }
   return Status::InvalidArgument("unknown field kind");

@@ -16,18 +16,12 @@
 #include <string>
 #include <string_view>
 
+#include "cli/json_input.h"  // ParseJson, CanonicalJson
 #include "quipu/audit.h"
 #include "quipu/audit_types.h"
 #include "quipu/status.h"
 
 namespace quipu::cli {
-
-using Json = nlohmann::json;
-using OrderedJson = nlohmann::ordered_json;
-
-// Parses one JSON document. InvalidArgument "invalid JSON in <what>: ..." on
-// a syntax error (with the byte position) or trailing garbage.
-Result<Json> ParseJson(std::string_view text, std::string_view what);
 
 // EVENT: {"actor": ENTITY, "method": str, "url": str, "content": str | any
 // JSON, "targets": [ENTITY...], "columns": {name: value}, "occurred_at":
@@ -35,7 +29,7 @@ Result<Json> ParseJson(std::string_view text, std::string_view what);
 // required. ENTITY: {"type": str, "id": str, "fields": {name: value}}.
 // Field and column values are converted by their declared kind, looked up in
 // `store`: text takes a JSON string, number a JSON number, json any JSON
-// value (stored as its compact serialization). Names the store does not know
+// value (stored as CanonicalJson). Names the store does not know
 // are passed through for Emit to refuse with its own message.
 Result<Event> EventFromJson(const Json& event, const AuditStore& store);
 
@@ -45,7 +39,8 @@ Result<Event> EventFromJson(const Json& event, const AuditStore& store);
 Result<TypeSchema> SchemaFromJson(const Json& schema);
 
 // A column value given on the command line (query --column NAME=VALUE) as
-// the column's kind: numbers parsed, JSON canonicalized like EventFromJson.
+// the column's kind: numbers read by ParseNumber, JSON parsed by ParseJson
+// and canonicalized like EventFromJson.
 Result<Value> ValueFromArgument(std::string_view text, FieldKind kind);
 
 // Text and json values as JSON (json parsed back into structure); numbers

@@ -4,7 +4,9 @@
 // --target-contains, --target-prefix, --target-ci and the same for --actor).
 // Type and field names may themselves contain '.', so the split is resolved
 // against the store's catalog: the one split whose type exists and has that
-// field (or "id") wins.
+// field (or "id") wins. On a json field, --target and --target-ci take VALUE
+// as a JSON document, compared in the canonical form values are stored in.
+// Empty filter values are usage errors (exit 2).
 //
 // Output: --json prints one hit per line, then always a last line
 // {"next_cursor": "..."} (null on the last page), so a script pages with
@@ -50,6 +52,31 @@ bool HasField(const TypeSchema& type, std::string_view field) {
   return false;
 }
 
+bool IsJsonField(const std::vector<TypeSchema>& types, const EntityFilter& filter) {
+  for (const TypeSchema& t : types) {
+    if (t.name != filter.type) continue;
+    for (const FieldSpec& f : t.fields) {
+      if (f.name == filter.field) return f.kind == FieldKind::kJson;
+    }
+  }
+  return false;
+}
+
+// Json fields are stored canonical (CanonicalJson), so a whole-value
+// comparison takes VALUE as a document in the same form: {"b":1,"a":2}
+// finds what was written as {"a":2,"b":1}. contains and prefix search the
+// stored text as it is.
+Status CanonicalizeJsonValue(const std::string& flag, EntityFilter* filter) {
+  if (filter->op != MatchOp::kExact && filter->op != MatchOp::kExactCi) return Status::OK();
+  Result<Value> value = ValueFromArgument(filter->value, FieldKind::kJson);
+  if (!value.ok()) {
+    return value.status().WithContext(flag + " " + filter->type + "." + filter->field +
+                                      " is a json field, so VALUE must be a JSON document");
+  }
+  filter->value = std::move(value->text);
+  return Status::OK();
+}
+
 // TYPE.FIELD=VALUE -> EntityFilter (see the file comment for the split).
 Result<EntityFilter> ParseFilter(const std::string& flag, std::string_view arg, MatchOp op,
                                  const std::vector<TypeSchema>& types) {
@@ -75,6 +102,7 @@ Result<EntityFilter> ParseFilter(const std::string& flag, std::string_view arg, 
     return Status::InvalidArgument(flag + " " + QuoteInput(lhs) +
                                    " is ambiguous: more than one TYPE.FIELD split names a field");
   }
+  if (IsJsonField(types, filter)) QUIPU_RETURN_IF_ERROR(CanonicalizeJsonValue(flag, &filter));
   // No match: keep the first split and let Query name the unknown type or field.
   return filter;
 }
@@ -182,15 +210,40 @@ Status RunQuery(const QueryFlags& flags) {
   return FirstError(s, (*store)->Close());
 }
 
+// An empty filter value is a usage error: an empty --method or --since
+// would read as no filter at all, and an empty substring or prefix matches
+// every row, so a script passing an unset variable would silently get
+// everything.
+CLI::Validator NotEmpty() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return value.empty() ? "an empty value is not a filter" : "";
+      },
+      "NOT EMPTY");
+}
+CLI::Validator ValueNotEmpty() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        size_t eq = value.find('=');
+        if (eq == std::string::npos || eq + 1 < value.size()) return "";
+        return "'" + value + "' has an empty VALUE, which is not a filter";
+      },
+      "NAME=VALUE");
+}
+
 void AddEntityFlags(CLI::App* verb, const std::string& role, EntityFlags* flags) {
   std::string what = role == "target" ? "a target" : "the actor";
   verb->add_option("--" + role, flags->exact,
-                   what + " has (in any version) TYPE.FIELD equal to VALUE: TYPE.FIELD=VALUE");
+                   what + " has (in any version) TYPE.FIELD equal to VALUE: TYPE.FIELD=VALUE")
+      ->check(ValueNotEmpty());
   verb->add_option("--" + role + "-contains", flags->contains,
-                   "as --" + role + ", FIELD contains VALUE");
+                   "as --" + role + ", FIELD contains VALUE")
+      ->check(ValueNotEmpty());
   verb->add_option("--" + role + "-prefix", flags->prefix,
-                   "as --" + role + ", FIELD starts with VALUE");
-  verb->add_option("--" + role + "-ci", flags->ci, "as --" + role + ", equal ignoring ASCII case");
+                   "as --" + role + ", FIELD starts with VALUE")
+      ->check(ValueNotEmpty());
+  verb->add_option("--" + role + "-ci", flags->ci, "as --" + role + ", equal ignoring ASCII case")
+      ->check(ValueNotEmpty());
 }
 
 }  // namespace
@@ -204,10 +257,13 @@ void RegisterQuery(CLI::App& app) {
   verb->add_option("dir", flags->dir, "store directory")->required();
   AddEntityFlags(verb, "target", &flags->target);
   AddEntityFlags(verb, "actor", &flags->actor);
-  verb->add_option("--method", flags->method, "method equals M");
-  verb->add_option("--since", flags->since, "timestamp >= T (RFC 3339 or microseconds)");
-  verb->add_option("--until", flags->until, "timestamp < T (RFC 3339 or microseconds)");
-  verb->add_option("--column", flags->columns, "custom column equals: NAME=VALUE");
+  verb->add_option("--method", flags->method, "method equals M")->check(NotEmpty());
+  verb->add_option("--since", flags->since, "timestamp >= T (RFC 3339 or microseconds)")
+      ->check(NotEmpty());
+  verb->add_option("--until", flags->until, "timestamp < T (RFC 3339 or microseconds)")
+      ->check(NotEmpty());
+  verb->add_option("--column", flags->columns, "custom column equals: NAME=VALUE")
+      ->check(ValueNotEmpty());
   verb->add_flag("--oldest-first", flags->oldest_first, "oldest rows first");
   verb->add_option("--limit", flags->limit, "rows per page (1..10000)")
       ->check(Unsigned(1, 10000))

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -44,6 +46,49 @@ bool SecondByteOk(unsigned char lead, unsigned char second) {
       return second >= 0x80 && second <= 0x8F;
     default:
       return second >= 0x80 && second <= 0xBF;
+  }
+}
+
+// The code point of the valid UTF-8 sequence of `len` bytes at `p`.
+uint32_t DecodeUtf8(const unsigned char* p, size_t len) {
+  static constexpr unsigned char kLeadBits[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  uint32_t cp = p[0] & kLeadBits[len];
+  for (size_t i = 1; i < len; i++) cp = (cp << 6) | (p[i] & 0x3F);
+  return cp;
+}
+
+// Length of the valid UTF-8 sequence at the start of [p, end), or 0.
+size_t ValidSequence(const unsigned char* p, const unsigned char* end) {
+  size_t len = SequenceLength(*p);
+  if (len == 0 || static_cast<size_t>(end - p) < len) return 0;
+  if (len > 1 && !SecondByteOk(p[0], p[1])) return 0;
+  for (size_t i = 2; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+void AppendHexEscape(const char* prefix, uint32_t value, int digits, std::string* out) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%s%0*x", prefix, digits, value);
+  out->append(buf);
+}
+
+// The escape of ASCII control character `c` in `style`.
+void AppendControl(unsigned char c, EscapeStyle style, std::string* out) {
+  if (style == EscapeStyle::kJson) return AppendHexEscape("\\u", c, 4, out);
+  switch (c) {
+    case '\n':
+      out->append("\\n");
+      return;
+    case '\t':
+      out->append("\\t");
+      return;
+    case '\r':
+      out->append("\\r");
+      return;
+    default:
+      AppendHexEscape("\\x", c, 2, out);
   }
 }
 
@@ -107,20 +152,57 @@ bool IsValidUtf8(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* end = p + text.size();
   while (p < end) {
-    size_t len = SequenceLength(*p);
-    if (len == 0 || static_cast<size_t>(end - p) < len) return false;
-    if (len > 1 && !SecondByteOk(p[0], p[1])) return false;
-    for (size_t i = 2; i < len; i++) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-    }
+    size_t len = ValidSequence(p, end);
+    if (len == 0) return false;
     p += len;
   }
   return true;
 }
 
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows, bool text_last) {
+std::string EscapeControls(std::string_view text, EscapeStyle style) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  std::string out;
+  out.reserve(text.size());
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7F) {
+        AppendControl(c, style, &out);
+      } else {
+        if (c == '\\' && style == EscapeStyle::kPlain) out.push_back('\\');
+        out.push_back(static_cast<char>(c));
+      }
+      p++;
+      continue;
+    }
+    size_t len = ValidSequence(p, end);
+    if (len == 0) {
+      AppendHexEscape("\\x", c, 2, &out);  // not UTF-8: show the byte
+      p++;
+      continue;
+    }
+    uint32_t cp = DecodeUtf8(p, len);
+    if (cp <= 0x9F) {
+      AppendHexEscape("\\u", cp, 4, &out);  // C1 control
+    } else {
+      out.append(reinterpret_cast<const char*>(p), len);
+    }
+    p += len;
+  }
+  return out;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& raw, bool text_last,
+                        size_t json_column) {
+  std::vector<std::vector<std::string>> rows;
   std::vector<size_t> width;
-  for (const auto& row : rows) {
+  for (const auto& raw_row : raw) {
+    std::vector<std::string>& row = rows.emplace_back();
+    for (size_t i = 0; i < raw_row.size(); i++) {
+      row.push_back(
+          EscapeControls(raw_row[i], i == json_column ? EscapeStyle::kJson : EscapeStyle::kPlain));
+    }
     if (width.size() < row.size()) width.resize(row.size(), 0);
     for (size_t i = 0; i < row.size(); i++) width[i] = std::max(width[i], row[i].size());
   }

@@ -63,10 +63,25 @@ bool IsValidUtf8(std::string_view text);
 
 using quipu::HexEncode;  // util/hex.h: lower-case hex of bytes
 
+// `text` made safe to print on a terminal: control characters (C0, DEL and
+// C1) and bytes that are not UTF-8 become escapes, so stored text can neither
+// forge a line nor drive the terminal. Plain style: "\n", "\t", "\r",
+// "\x1b", "\u0085" (a C1 code point), "\xff" (a stray byte), and '\'
+// itself becomes "\\" so an escape cannot be faked. JSON style, for text
+// that is already JSON: control characters become "\u00XX" (valid inside a
+// JSON string, where they can only be) and '\' is left alone.
+enum class EscapeStyle { kPlain, kJson };
+std::string EscapeControls(std::string_view text, EscapeStyle style = EscapeStyle::kPlain);
+
 // Lays out `rows` (the first one is the header) in columns separated by two
 // spaces: the first column left-aligned, the others right-aligned, except
 // that the last column is left-aligned when `text_last` is set (free text).
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows, bool text_last);
+// Every cell goes through EscapeControls, so no table prints a raw control
+// character whatever the data; cells of column `json_column` hold JSON and
+// are escaped in JSON style.
+inline constexpr size_t kNoJsonColumn = static_cast<size_t>(-1);
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows, bool text_last,
+                        size_t json_column = kNoJsonColumn);
 
 // Collects output in memory and writes it to `fd` in large write(2) calls:
 // when more than `flush_at` bytes are pending, and on Flush(). Not thread

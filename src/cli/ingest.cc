@@ -85,9 +85,11 @@ class Progress {
   Lsn printed_;    // guarded by mu_: last "durable" printed
 };
 
-// Appends every line of stdin, printing its LSN. Returns at EOF or the first error.
-Status AppendLines(Log* log, Durability durability, Progress* progress, GroupSyncer* syncer) {
-  LineReader input(STDIN_FILENO);
+// Appends every line of stdin, printing its LSN. Returns at EOF or the first
+// error; a line longer than `max_line` is refused before it is all read.
+Status AppendLines(Log* log, size_t max_line, Durability durability, Progress* progress,
+                   GroupSyncer* syncer) {
+  LineReader input(STDIN_FILENO, max_line);
   auto append = [&](std::string_view line) -> Status {
     // One trailing '\r' is part of the line ending (CRLF), as for text tools
     // and `emit --stdin`; a payload that must end in '\r' needs the C++ API.
@@ -99,9 +101,7 @@ Status AppendLines(Log* log, Durability durability, Progress* progress, GroupSyn
   for (;;) {
     Result<bool> more = input.Fill();
     if (!more.ok()) return more.status();
-    std::string_view line;
-    while (input.NextLine(&line)) QUIPU_RETURN_IF_ERROR(append(line));
-    if (!*more && input.LastLine(&line)) QUIPU_RETURN_IF_ERROR(append(line));
+    QUIPU_RETURN_IF_ERROR(input.ForEachLine(append));
     if (syncer != nullptr) {
       syncer->Poke();
       if (syncer->failed()) return Status::OK();  // Stop() reports the error
@@ -152,13 +152,14 @@ Status Ingest(const IngestFlags& flags) {
     DurableWatcher watcher(log, [&progress](Lsn lsn) { return progress.DurableAt(lsn); });
     std::unique_ptr<GroupSyncer> syncer;
     if (group) syncer = std::make_unique<GroupSyncer>(log, policy.interval());
-    s = AppendLines(log, group ? Durability::kBuffered : Durability::kPolicy, &progress,
-                    syncer.get());
+    s = AppendLines(log, options->max_record_size,
+                    group ? Durability::kBuffered : Durability::kPolicy, &progress, syncer.get());
     if (syncer) s = FirstError(s, syncer->Stop());
     s = FirstError(s, watcher.Stop());
   }
-  if (s.ok()) s = log->Sync();
-  // Also after an error: report what did become durable.
+  // Also after a bad line: the records before it were acked as appended and
+  // are made durable (and reported) before the error is.
+  s = FirstError(s, log->Sync());
   s = FirstError(s, progress.DurableAt(log->DurableLsn()));
   s = FirstError(s, progress.Flush());
   SignFinalCheckpoint(log, flags.signing, "ingest");
