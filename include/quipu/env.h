@@ -19,6 +19,10 @@
 // the errno. After a failed Append a prefix of the data may have been written;
 // the caller decides whether to Truncate it away.
 //
+// Descriptors: files are never held on descriptors 0, 1 or 2. If the process
+// has closed stdin, stdout or stderr, whatever it (or a child inheriting them)
+// later prints there must not land in a store file.
+//
 // Thread safety: an Env is safe for concurrent use. A WritableFile is not: one
 // thread at a time, except that Sync may run concurrently with Append (the
 // sync then covers at least the bytes whose Append returned before it began).

@@ -50,13 +50,26 @@ Status ErrnoStatus(std::string_view op, std::string_view path, int err) {
 
 namespace {
 
-// open(2) retried on EINTR (possible on some filesystems, e.g. FUSE or NFS).
+// A process that closed stdin, stdout or stderr gets those numbers back from
+// open(2); a store file there would receive whatever anyone later prints to
+// "stderr" (and be read as input). So a descriptor below 3 is moved up.
+int AboveStdio(int fd) {
+  if (fd < 0 || fd > STDERR_FILENO) return fd;
+  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return high;
+}
+
+// open(2) retried on EINTR (possible on some filesystems, e.g. FUSE or NFS),
+// never returning 0, 1 or 2. On failure -1 with errno set.
 int OpenRetrying(const char* path, int flags, mode_t mode = 0) {
   int fd;
   do {
     fd = ::open(path, flags, mode);
   } while (fd < 0 && errno == EINTR);
-  return fd;
+  return AboveStdio(fd);
 }
 
 class PosixWritableFile final : public WritableFile {

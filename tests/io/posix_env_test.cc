@@ -1,10 +1,12 @@
 // Tests for Env::Default(), the POSIX Env, on a fresh directory per test.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -326,6 +328,54 @@ TEST_F(PosixEnvTest, LockInMissingDirectoryFails) {
   ASSERT_FALSE(lock.ok());
   EXPECT_TRUE(lock.status().IsIOError());
   EXPECT_EQ(lock.status().sys_errno(), ENOENT);
+}
+
+// --- standard descriptors ----------------------------------------------------
+
+// Closes stdin, stdout and stderr for its lifetime, keeping copies above 2
+// that the destructor puts back, so a test sees what a process that started
+// with them closed would get from open(2).
+class StdFdsClosed {
+ public:
+  StdFdsClosed() {
+    std::fflush(nullptr);
+    for (int fd = 0; fd < 3; fd++) {
+      saved_[fd] = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);  // -1 if it was closed already
+      ::close(fd);
+    }
+  }
+  ~StdFdsClosed() {
+    for (int fd = 0; fd < 3; fd++) {
+      if (saved_[fd] < 0) continue;
+      ::dup2(saved_[fd], fd);
+      ::close(saved_[fd]);
+    }
+  }
+  StdFdsClosed(const StdFdsClosed&) = delete;
+  StdFdsClosed& operator=(const StdFdsClosed&) = delete;
+
+ private:
+  int saved_[3];
+};
+
+TEST_F(PosixEnvTest, StoreFilesNeverTakeTheStandardDescriptors) {
+  ASSERT_NE(NewFile("existing"), nullptr);
+  bool all_opened = false;
+  std::vector<int> taken;  // standard descriptors some store file ended up on
+  {
+    StdFdsClosed closed;
+    auto created = env_->NewWritableFile(Path("new"));
+    auto reopened = env_->ReopenWritableFile(Path("existing"));
+    auto readable = env_->NewRandomAccessFile(Path("existing"));
+    auto lock = env_->LockFile(Path("LOCK"));
+    Status synced = env_->SyncDir(dir_);
+    all_opened = created.ok() && reopened.ok() && readable.ok() && lock.ok() && synced.ok();
+    for (int fd = 0; fd < 3; fd++) {
+      if (::fcntl(fd, F_GETFD) != -1) taken.push_back(fd);
+    }
+  }  // the files close before the standard descriptors come back
+  EXPECT_TRUE(all_opened);
+  EXPECT_TRUE(taken.empty()) << "a store file is on descriptor " << taken.front();
 }
 
 }  // namespace
