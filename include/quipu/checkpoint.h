@@ -70,7 +70,8 @@ std::string CheckpointMessage(int64_t time_us, uint64_t tree_size, const merkle:
 // An Ed25519 public key. Cheap to copy (the key is shared, never mutated).
 class VerifyingKey {
  public:
-  // Reads a "BEGIN PUBLIC KEY" PEM file through `env`.
+  // Reads a "BEGIN PUBLIC KEY" PEM file through `env`. A symbolic link at
+  // `pem_path` is followed (it is the caller's path, not a store file).
   static Result<VerifyingKey> Load(Env* env, const std::string& pem_path);
   // Parses PEM text (as Load reads it).
   static Result<VerifyingKey> FromPem(std::string_view pem);
@@ -97,7 +98,8 @@ class VerifyingKey {
 // An Ed25519 private key. Cheap to copy (the key is shared, never mutated).
 class SigningKey {
  public:
-  // Reads a "BEGIN PRIVATE KEY" PEM file through `env`.
+  // Reads a "BEGIN PRIVATE KEY" PEM file through `env`; a symbolic link at
+  // `pem_path` is followed.
   static Result<SigningKey> Load(Env* env, const std::string& pem_path);
   static Result<SigningKey> FromPem(std::string_view pem);
   // A fresh random key.

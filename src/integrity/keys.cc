@@ -106,8 +106,20 @@ std::string PemText(WriteFn write) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+// A key file is a path the user chose, not a file inside a store directory,
+// so a symlink to it (a mounted secret, say) is theirs to make: resolve it
+// here, as the Env refuses to follow links. If resolving fails, the Env's
+// open of the path as given reports why.
+std::string ResolvedKeyPath(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) return path;
+  std::string out(resolved);
+  std::free(resolved);
+  return out;
+}
+
 Result<std::string> ReadWholeFile(Env* env, const std::string& path) {
-  Result<std::unique_ptr<RandomAccessFile>> file = env->NewRandomAccessFile(path);
+  Result<std::unique_ptr<RandomAccessFile>> file = env->NewRandomAccessFile(ResolvedKeyPath(path));
   if (!file.ok()) return file.status();
   Result<uint64_t> size = (*file)->Size();
   if (!size.ok()) return size.status();

@@ -149,6 +149,20 @@ TEST(KeyFileTest, MissingKeyFileIsAnError) {
   EXPECT_FALSE(VerifyingKey::Load(Env::Default(), dir.path() + "/nope.pub").ok());
 }
 
+// The Env refuses links to store files; a key file is the caller's own path.
+TEST(KeyFileTest, KeyFilesAreLoadedThroughASymlink) {
+  testing::TestDir dir;
+  std::string path = dir.path() + "/k";
+  ASSERT_TRUE(GenerateKeyPair(path).ok());
+  fs::create_symlink(path, dir.path() + "/link");
+  fs::create_symlink(path + ".pub", dir.path() + "/link.pub");
+  Result<SigningKey> priv = SigningKey::Load(Env::Default(), dir.path() + "/link");
+  Result<VerifyingKey> pub = VerifyingKey::Load(Env::Default(), dir.path() + "/link.pub");
+  ASSERT_TRUE(priv.ok()) << priv.status().ToString();
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  EXPECT_EQ(pub->Raw(), priv->Public().Raw());
+}
+
 TEST(CheckpointTest, MessageIsTheDocumentedByteString) {
   merkle::Hash root = SomeRoot();
   EXPECT_EQ(CheckpointMessage(-5, 42, root), "quipu checkpoint v1\n42\n" + root.ToHex() + "\n-5\n");

@@ -330,6 +330,87 @@ TEST_F(PosixEnvTest, LockInMissingDirectoryFails) {
   EXPECT_EQ(lock.status().sys_errno(), ENOENT);
 }
 
+// --- symbolic links: never followed to a file ------------------------------
+
+class PosixEnvSymlinkTest : public PosixEnvTest {
+ protected:
+  // `name` in the test directory becomes a link to a file outside it that
+  // holds "keep"; the victim a planted link would have the writer clobber.
+  void PlantLink(const std::string& name) {
+    victim_ = outside_.path() + "/victim";
+    std::ofstream(victim_) << "keep";
+    std::filesystem::create_symlink(victim_, Path(name));
+  }
+
+  // The refusal env.h promises, naming the path; and the victim untouched.
+  void ExpectRefused(const Status& s, const std::string& name) {
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_EQ(s.sys_errno(), ELOOP) << s.ToString();
+    EXPECT_EQ(s.message(), Path(name) + " is a symbolic link; refusing to follow it");
+    EXPECT_EQ(Slurp(victim_), "keep");
+  }
+
+  testing::TestDir outside_;
+  std::string victim_;
+};
+
+TEST_F(PosixEnvSymlinkTest, ReopenWritableFileRefusesALink) {
+  PlantLink("00000000000000000001.qlog");
+  ExpectRefused(env_->ReopenWritableFile(Path("00000000000000000001.qlog")).status(),
+                "00000000000000000001.qlog");
+}
+
+TEST_F(PosixEnvSymlinkTest, NewWritableFileRefusesALinkLiveOrDangling) {
+  PlantLink("SPINE.tmp");
+  ExpectRefused(env_->NewWritableFile(Path("SPINE.tmp")).status(), "SPINE.tmp");
+  std::filesystem::create_symlink(outside_.path() + "/not-yet", Path("CHECKPOINTS"));
+  ExpectRefused(env_->NewWritableFile(Path("CHECKPOINTS")).status(), "CHECKPOINTS");
+  EXPECT_FALSE(std::filesystem::exists(outside_.path() + "/not-yet"));
+}
+
+TEST_F(PosixEnvSymlinkTest, NewRandomAccessFileRefusesALink) {
+  PlantLink("00000000000000000001.qlog");
+  ExpectRefused(env_->NewRandomAccessFile(Path("00000000000000000001.qlog")).status(),
+                "00000000000000000001.qlog");
+}
+
+TEST_F(PosixEnvSymlinkTest, LockFileRefusesALink) {
+  PlantLink("LOCK");
+  ExpectRefused(env_->LockFile(Path("LOCK")).status(), "LOCK");
+}
+
+TEST_F(PosixEnvSymlinkTest, RenameAndRemoveActOnTheLinkItself) {
+  PlantLink("SPINE");
+  {
+    auto tmp = NewFile("SPINE.tmp");
+    ASSERT_TRUE(tmp->Append("new spine").ok());
+    ASSERT_TRUE(tmp->Close().ok());
+  }
+  ASSERT_TRUE(env_->RenameFile(Path("SPINE.tmp"), Path("SPINE")).ok());
+  EXPECT_FALSE(std::filesystem::is_symlink(Path("SPINE")));
+  EXPECT_EQ(Slurp(Path("SPINE")), "new spine");
+  EXPECT_EQ(Slurp(victim_), "keep");
+  PlantLink("RECOVERY");
+  ASSERT_TRUE(env_->RemoveFile(Path("RECOVERY")).ok());
+  EXPECT_EQ(Slurp(victim_), "keep");
+}
+
+TEST_F(PosixEnvSymlinkTest, FilesBehindASymlinkedDirectoryOpen) {
+  const std::string link = outside_.path() + "/store-link";
+  std::filesystem::create_symlink(dir_, link);
+  auto lock = env_->LockFile(link + "/LOCK");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto file = env_->NewWritableFile(link + "/a");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  ASSERT_TRUE((*file)->Append("through the link").ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_TRUE(env_->ReopenWritableFile(link + "/a").ok());
+  EXPECT_TRUE(env_->NewRandomAccessFile(link + "/a").ok());
+  EXPECT_TRUE(env_->SyncDir(link).ok());
+  EXPECT_TRUE(env_->CreateDir(link).ok());
+  EXPECT_EQ(Slurp(Path("a")), "through the link");
+}
+
 // --- standard descriptors ----------------------------------------------------
 
 // Closes stdin, stdout and stderr for its lifetime, keeping copies above 2
