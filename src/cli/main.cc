@@ -3,7 +3,11 @@
 //
 // Exit codes: 0 success (and --help); 1 the verb failed, with one line
 // "quipu <verb>: <status>" on stderr; 2 the command line was wrong.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -15,6 +19,25 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// Opens /dev/null onto whichever of stdin, stdout and stderr is closed. A
+// closed one would otherwise be the next descriptor open(2) returns: the
+// store's LOCK as stdin (ingest would read its own pid as a record), a
+// segment as stderr (a warning would overwrite its header). False if
+// /dev/null cannot be opened.
+bool ReserveStdFds() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // The lowest free descriptor is `fd`: every one below it is open by now.
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null < 0) return false;
+    if (null != fd) {
+      ::close(null);
+      return false;
+    }
+  }
+  return true;
+}
 
 // CLI11's own message spans two lines; scripts are easier to write against one.
 std::string OneLineUsageError(const CLI::App* app, const CLI::Error& e) {
@@ -63,6 +86,8 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else opens a file: on failure, exit with no store touched.
+  if (!ReserveStdFds()) return kExitFailure;
   // Library code reports errors as values; an exception here is a bug (or
   // std::bad_alloc), and still deserves one readable line.
   try {
