@@ -458,6 +458,7 @@ Status LogTreeImpl::Close() {
 Result<std::unique_ptr<LogTree>> LogTree::Open(Log* log, const std::string& dir,
                                                const TreeOptions& options) {
   if (log == nullptr) return Status::InvalidArgument("LogTree::Open: no log");
+  QUIPU_RETURN_IF_ERROR(merkle::CheckSha256());
   auto tree = std::make_unique<LogTreeImpl>(log, dir, options);
   QUIPU_RETURN_IF_ERROR(tree->Init());
   return std::unique_ptr<LogTree>(std::move(tree));
