@@ -1,8 +1,8 @@
 // The `quipu` command: parses arguments with CLI11, runs one verb, and maps
 // its outcome to the exit code.
 //
-// Exit codes: 0 success (and --help); 1 the verb failed, with one line
-// "quipu <verb>: <status>" on stderr; 2 the command line was wrong.
+// Exit codes: 0 success (and --help, --version); 1 the verb failed, with one
+// line "quipu <verb>: <status>" on stderr; 2 the command line was wrong.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -14,6 +14,10 @@
 
 #include "cli/common.h"
 #include "cli/verbs.h"
+
+#ifndef QUIPU_VERSION
+#error "QUIPU_VERSION must be defined (CMake passes PROJECT_VERSION)"
+#endif
 
 namespace {
 
@@ -39,6 +43,13 @@ bool ReserveStdFds() {
   return true;
 }
 
+// CLI11 reports "quipu bogus" as a missing subcommand; name the word instead.
+bool IsUnknownVerb(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return false;
+  const std::string word = argv[1];
+  return app.get_subcommands([&](CLI::App* verb) { return verb->check_name(word); }).empty();
+}
+
 // CLI11's own message spans two lines; scripts are easier to write against one.
 std::string OneLineUsageError(const CLI::App* app, const CLI::Error& e) {
   std::string prefix = "quipu";
@@ -51,6 +62,7 @@ int Run(int argc, char** argv) {
   CLI::App app{"quipu: an embedded durable append-only log and audit store", "quipu"};
   app.require_subcommand(1);
   app.failure_message(OneLineUsageError);
+  app.set_version_flag("--version", std::string("quipu ") + QUIPU_VERSION);
   quipu::cli::RegisterIngest(app);
   quipu::cli::RegisterDump(app);
   quipu::cli::RegisterStat(app);
@@ -70,6 +82,10 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterEntities(app);
   quipu::cli::RegisterBench(app);
 
+  if (IsUnknownVerb(app, argc, argv)) {
+    std::fprintf(stderr, "quipu: unknown command '%s' (see --help)\n", argv[1]);
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -311,6 +311,19 @@ TEST_F(CliTest, MissingArgumentIsUsageError) {
   EXPECT_EQ(Run({"frobnicate"}).exit_code, 2);
 }
 
+TEST_F(CliTest, VersionIsTheProjectVersion) {
+  RunResult version = Run({"--version"});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(version.out, std::string("quipu ") + QUIPU_VERSION + "\n");
+}
+
+TEST_F(CliTest, UnknownCommandIsNamed) {
+  RunResult bogus = Run({"bogus", "--flag"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(bogus.err, "quipu: unknown command 'bogus' (see --help)\n");
+  EXPECT_EQ(bogus.out, "");
+}
+
 TEST_F(CliTest, DemoRunsSmall) {
   std::string dir = (tmp_ / "demo").string();
   RunResult demo = Run({"demo", "--records", "200", "--dir", dir});
