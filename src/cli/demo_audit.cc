@@ -107,7 +107,6 @@ Status ShowProof(AuditStore* store, const std::string& dir, FdWriter* out) {
 }  // namespace
 
 Status RunAuditDemo(const std::string& dir, int writers, uint64_t events, FdWriter* out) {
-  QUIPU_RETURN_IF_ERROR(RemoveOldLog(dir));
   AuditOptions options;
   options.log.durability = DurabilityPolicy::GroupCommit();
   Result<std::unique_ptr<AuditStore>> opened = AuditStore::Open(dir, options);
