@@ -121,11 +121,14 @@ Status CheckUnused(const std::string& dir) {
   if (status.type() == fs::file_type::not_found) return Status::OK();
   if (ec) return Status::IOError("stat " + dir + ": " + ec.message(), ec.value());
   if (!fs::is_directory(status)) return Refuse(dir, "exists and is not a directory");
+  bool empty = true;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (!IsLogFileName(name)) return Refuse(dir, "holds " + name + ", which quipu did not write");
+    empty = false;
   }
   if (ec) return Status::IOError("list " + dir + ": " + ec.message(), ec.value());
+  if (empty) return Status::OK();  // no log to inspect: nothing in it to lose
   Result<LogSummary> log = InspectLog(dir);
   if (!log.ok()) return log.status().WithContext("will not write " + dir);
   if (log->records > 0) {

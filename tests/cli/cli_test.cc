@@ -381,6 +381,13 @@ TEST_F(CliTest, DemoRefusesAStoreWithRecordsAndKeepsIt) {
   }
 }
 
+TEST_F(CliTest, DemoUsesEmptyDirectories) {
+  const fs::path dir = tmp_ / "demo";
+  for (const char* sub : {"always", "audit"}) fs::create_directories(dir / sub);
+  RunResult demo = Run({"demo", "--records", "20", "--dir", dir.string()});
+  EXPECT_EQ(demo.exit_code, 0) << demo.err;
+}
+
 TEST_F(CliTest, DemoAppendsToAnEmptyLogLeftByAFailedRun) {
   const fs::path dir = tmp_ / "demo";
   fs::create_directory(dir);
