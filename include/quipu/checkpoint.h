@@ -31,7 +31,9 @@
 //
 // Errors: a signature that does not verify, or a checkpoint file line that
 // does not parse, is kCorruption. A key file that is not an Ed25519 PEM key is
-// kInvalidArgument; a file that cannot be read is the Env's error.
+// kInvalidArgument; a file that cannot be read is the Env's error. OpenSSL
+// itself failing (memory exhaustion, a broken install) is kIOError carrying
+// OpenSSL's reason; nothing here prints or aborts.
 //
 // Thread safety: keys are immutable after Load and safe to share between
 // threads. Appending to one CHECKPOINTS file needs external synchronization
@@ -70,7 +72,8 @@ std::string CheckpointMessage(int64_t time_us, uint64_t tree_size, const merkle:
 // An Ed25519 public key. Cheap to copy (the key is shared, never mutated).
 class VerifyingKey {
  public:
-  // Reads a "BEGIN PUBLIC KEY" PEM file through `env`.
+  // Reads a "BEGIN PUBLIC KEY" PEM file through `env`. A symbolic link at
+  // `pem_path` is followed (it is the caller's path, not a store file).
   static Result<VerifyingKey> Load(Env* env, const std::string& pem_path);
   // Parses PEM text (as Load reads it).
   static Result<VerifyingKey> FromPem(std::string_view pem);
@@ -84,7 +87,7 @@ class VerifyingKey {
   // The 32 raw key bytes.
   std::string Raw() const;
   // The public key as PEM text ("BEGIN PUBLIC KEY").
-  std::string ToPem() const;
+  Result<std::string> ToPem() const;
 
   struct Impl;  // holds the OpenSSL key; public only for keys.cc
 
@@ -97,22 +100,28 @@ class VerifyingKey {
 // An Ed25519 private key. Cheap to copy (the key is shared, never mutated).
 class SigningKey {
  public:
-  // Reads a "BEGIN PRIVATE KEY" PEM file through `env`.
+  // Reads a "BEGIN PRIVATE KEY" PEM file through `env`; a symbolic link at
+  // `pem_path` is followed.
   static Result<SigningKey> Load(Env* env, const std::string& pem_path);
   static Result<SigningKey> FromPem(std::string_view pem);
   // A fresh random key.
   static Result<SigningKey> Generate();
 
-  // The 64-byte Ed25519 signature of `message`. Ed25519 signing cannot fail
-  // for a well-formed key short of memory exhaustion, which aborts.
-  std::string Sign(std::string_view message) const;
+  // The 64-byte Ed25519 signature of `message`. Fails (kIOError) only if
+  // OpenSSL does: memory exhaustion or a broken install.
+  Result<std::string> Sign(std::string_view message) const;
   VerifyingKey Public() const;
   // The private key as PKCS#8 PEM text ("BEGIN PRIVATE KEY").
-  std::string ToPem() const;
+  Result<std::string> ToPem() const;
 
  private:
-  explicit SigningKey(std::shared_ptr<const VerifyingKey::Impl> impl) : impl_(std::move(impl)) {}
+  SigningKey(std::shared_ptr<const VerifyingKey::Impl> impl, VerifyingKey public_key)
+      : impl_(std::move(impl)), public_(std::move(public_key)) {}
+  // Pairs a private key with its public half, made once here.
+  static Result<SigningKey> WithPublicHalf(std::shared_ptr<const VerifyingKey::Impl> impl);
+
   std::shared_ptr<const VerifyingKey::Impl> impl_;
+  VerifyingKey public_;
 };
 
 // Generates a new key pair and writes `private_path` (mode 0600) and

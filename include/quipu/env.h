@@ -19,6 +19,19 @@
 // the errno. After a failed Append a prefix of the data may have been written;
 // the caller decides whether to Truncate it away.
 //
+// Symbolic links: a file is never reached through one. Opening, reopening,
+// creating or locking a path whose last component is a symbolic link fails
+// with IOError (errno ELOOP) "<path> is a symbolic link; refusing to follow
+// it", so whoever can write a store directory cannot point LOCK, a segment or
+// CHECKPOINTS at a file elsewhere and have the writer truncate or append to
+// it, nor have a reader read something else. Directories on the way are
+// followed: a store directory may itself be a symlink. RenameFile and
+// RemoveFile act on a link itself, never on its target.
+//
+// Descriptors: files are never held on descriptors 0, 1 or 2. If the process
+// has closed stdin, stdout or stderr, whatever it (or a child inheriting them)
+// later prints there must not land in a store file.
+//
 // Thread safety: an Env is safe for concurrent use. A WritableFile is not: one
 // thread at a time, except that Sync may run concurrently with Append (the
 // sync then covers at least the bytes whose Append returned before it began).

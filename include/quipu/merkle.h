@@ -62,6 +62,14 @@ class Hash {
   Bytes bytes_{};
 };
 
+// OK if this process's OpenSSL can compute SHA-256; kNotSupported, saying
+// so, if its configuration offers none. LeafHash, NodeHash and EmptyRoot
+// return plain values and abort the process, printing nothing, if SHA-256
+// fails; after this check passed that can only be memory exhaustion.
+// LogTree::Open, TreeView::Open and VerifyIntegrity call it first; code
+// that hashes without them should too.
+Status CheckSha256();
+
 // SHA-256(0x00 ‖ payload): the leaf hash of a record, over its payload exactly
 // as appended.
 Hash LeafHash(std::string_view payload);

@@ -1,12 +1,16 @@
 // quipu demo: the same workload under each durability policy, side by side.
 //
-// For every policy it recreates <dir>/<policy> (refusing if it holds anything
-// but a quipu log), appends generated records, closes the log and prints one
-// row: throughput, fdatasyncs, and what a power loss could have taken. Policies whose appends each
-// wait for an fdatasync (always, group) run from 4 threads, so appends share syncs, and on a
-// twentieth of the records, so the whole demo takes seconds, not minutes.
+// For every policy it writes <dir>/<policy>, appends generated records, closes
+// the log and prints one row: throughput, fdatasyncs, and what a power loss could have taken.
+// Policies whose appends each wait for an fdatasync (always, group) run from 4 threads, so appends
+// share syncs, and on a twentieth of the records, so the whole demo takes seconds, not minutes.
 // Then the audit store (cli/demo_audit.cc): 16 emitters under group commit,
 // a query by a renamed document's old name, and a checked inclusion proof.
+//
+// The demo never removes anything. Before any work it checks that each
+// directory it will write is absent, empty or a log without records, and
+// otherwise refuses naming it: a mistyped --dir, or a second run into the
+// same one, must not cost anybody a store.
 #include "cli/demo.h"
 
 #include <unistd.h>
@@ -104,34 +108,38 @@ Status AppendConcurrently(Log* log, int threads, uint64_t records, uint32_t size
   return Status::OK();
 }
 
-bool IsLogFile(const std::filesystem::directory_entry& entry) {
-  return entry.is_regular_file() && IsLogFileName(entry.path().filename().string());
+Status Refuse(const std::string& dir, const std::string& what) {
+  return Status::FailedPrecondition(dir + " " + what + "; remove it or pick another --dir");
 }
 
-}  // namespace
-
-Status RemoveOldLog(const std::string& dir) {
+// OK if the demo may write a store at `dir`: nothing there, an empty
+// directory, or a log without records (what a run that failed before its
+// first append leaves), which the demo then simply appends to.
+Status CheckUnused(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return Status::OK();
+  const fs::file_status status = fs::status(dir, ec);
+  if (status.type() == fs::file_type::not_found) return Status::OK();
+  if (ec) return Status::IOError("stat " + dir + ": " + ec.message(), ec.value());
+  if (!fs::is_directory(status)) return Refuse(dir, "exists and is not a directory");
+  bool empty = true;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    if (!IsLogFile(entry)) {
-      return Status::FailedPrecondition("will not remove " + dir + ": it holds " +
-                                        entry.path().filename().string() +
-                                        ", which is not part of a quipu log");
-    }
+    const std::string name = entry.path().filename().string();
+    if (!IsLogFileName(name)) return Refuse(dir, "holds " + name + ", which quipu did not write");
+    empty = false;
   }
-  if (!ec) fs::remove_all(dir, ec);
-  if (ec) return Status::IOError("remove " + dir + ": " + ec.message(), ec.value());
+  if (ec) return Status::IOError("list " + dir + ": " + ec.message(), ec.value());
+  if (empty) return Status::OK();  // no log to inspect: nothing in it to lose
+  Result<LogSummary> log = InspectLog(dir);
+  if (!log.ok()) return log.status().WithContext("will not write " + dir);
+  if (log->records > 0) {
+    return Refuse(dir, "holds a log with " + std::to_string(log->records) + " records");
+  }
   return Status::OK();
 }
 
-namespace {
-
 Result<Outcome> RunCase(const std::string& dir, const DurabilityPolicy& policy,
                         const DemoFlags& flags) {
-  QUIPU_RETURN_IF_ERROR(RemoveOldLog(dir));
-
   LogOptions options;
   options.durability = policy;
   options.max_record_size = std::max(options.max_record_size, flags.size);
@@ -169,6 +177,12 @@ void PrintRow(FdWriter* out, const char* policy, const std::string& threads,
 }
 
 Status Demo(const DemoFlags& flags) {
+  const std::filesystem::path parent(flags.dir);
+  for (const PolicyCase& c : kCases) {
+    QUIPU_RETURN_IF_ERROR(CheckUnused((parent / DirName(c.spec)).string()));
+  }
+  const std::string audit_dir = (parent / "audit").string();
+  QUIPU_RETURN_IF_ERROR(CheckUnused(audit_dir));
   std::error_code ec;
   std::filesystem::create_directories(flags.dir, ec);
   if (ec) return Status::IOError("create " + flags.dir + ": " + ec.message(), ec.value());
@@ -186,7 +200,7 @@ Status Demo(const DemoFlags& flags) {
   for (const PolicyCase& c : kCases) {
     Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(c.spec);
     if (!policy.ok()) return policy.status();
-    std::string dir = (std::filesystem::path(flags.dir) / DirName(c.spec)).string();
+    std::string dir = (parent / DirName(c.spec)).string();
     Result<Outcome> run = RunCase(dir, *policy, flags);
     if (!run.ok()) return run.status().WithContext(c.spec);
     char seconds[32];
@@ -198,10 +212,9 @@ Status Demo(const DemoFlags& flags) {
     QUIPU_RETURN_IF_ERROR(out.Flush());  // one row at a time: the slow policies take a while
   }
   (void)out.Write("\n");
-  std::string audit_dir = (std::filesystem::path(flags.dir) / "audit").string();
   uint64_t events = std::max<uint64_t>(1, flags.records / kBlockingShare);
   QUIPU_RETURN_IF_ERROR(RunAuditDemo(audit_dir, kAuditWriters, events, &out).WithContext("audit"));
-  std::string os_dir = (std::filesystem::path(flags.dir) / "os").string();
+  std::string os_dir = (parent / "os").string();
   (void)out.Write("\nThe logs are in " + flags.dir + "/<policy>; `quipu dump " + os_dir +
                   " | head` shows the records. The audit store is " + audit_dir +
                   ": try `quipu query " + audit_dir +
@@ -218,7 +231,9 @@ void RegisterDemo(CLI::App& app) {
       "demo",
       "Append the same generated records under each durability policy (always, every:64, "
       "every:1000,20, group, os) and compare throughput, fdatasyncs and the loss window on "
-      "power loss. Recreates <dir>/<policy> for each.");
+      "power loss. Writes <dir>/<policy> for each and <dir>/audit; refuses, before any work, "
+      "if one of them holds records or anything quipu did not write (it never removes "
+      "anything).");
   verb->add_option("--dir", flags->dir, "parent directory of the demo logs")->capture_default_str();
   verb->add_option("--records", flags->records,
                    "records per policy (always and group use a twentieth, from 4 threads)")

@@ -105,7 +105,6 @@ Status ShowProof(AuditStore* store, FdWriter* out) {
 }  // namespace
 
 Status RunAuditDemo(const std::string& dir, int writers, uint64_t events, FdWriter* out) {
-  QUIPU_RETURN_IF_ERROR(RemoveOldLog(dir));
   AuditOptions options;
   options.log.durability = DurabilityPolicy::GroupCommit();
   Result<std::unique_ptr<AuditStore>> opened = AuditStore::Open(dir, options);

@@ -1,9 +1,13 @@
 // The `quipu` command: parses arguments with CLI11, runs one verb, and maps
 // its outcome to the exit code.
 //
-// Exit codes: 0 success (and --help); 1 the verb failed, with one line
-// "quipu <verb>: <status>" on stderr; 2 the command line was wrong.
+// Exit codes: 0 success (and --help, --version); 1 the verb failed, with one
+// line "quipu <verb>: <status>" on stderr; 2 the command line was wrong.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -11,10 +15,40 @@
 #include "cli/common.h"
 #include "cli/verbs.h"
 
+#ifndef QUIPU_VERSION
+#error "QUIPU_VERSION must be defined (CMake passes PROJECT_VERSION)"
+#endif
+
 namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// Opens /dev/null onto whichever of stdin, stdout and stderr is closed. A
+// closed one would otherwise be the next descriptor open(2) returns: the
+// store's LOCK as stdin (ingest would read its own pid as a record), a
+// segment as stderr (a warning would overwrite its header). False if
+// /dev/null cannot be opened.
+bool ReserveStdFds() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // The lowest free descriptor is `fd`: every one below it is open by now.
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null < 0) return false;
+    if (null != fd) {
+      ::close(null);
+      return false;
+    }
+  }
+  return true;
+}
+
+// CLI11 reports "quipu bogus" as a missing subcommand; name the word instead.
+bool IsUnknownVerb(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return false;
+  const std::string word = argv[1];
+  return app.get_subcommands([&](CLI::App* verb) { return verb->check_name(word); }).empty();
+}
 
 // CLI11's own message spans two lines; scripts are easier to write against one.
 std::string OneLineUsageError(const CLI::App* app, const CLI::Error& e) {
@@ -28,6 +62,7 @@ int Run(int argc, char** argv) {
   CLI::App app{"quipu: an embedded durable append-only log and audit store", "quipu"};
   app.require_subcommand(1);
   app.failure_message(OneLineUsageError);
+  app.set_version_flag("--version", std::string("quipu ") + QUIPU_VERSION);
   quipu::cli::RegisterIngest(app);
   quipu::cli::RegisterDump(app);
   quipu::cli::RegisterStat(app);
@@ -47,6 +82,10 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterEntities(app);
   quipu::cli::RegisterBench(app);
 
+  if (IsUnknownVerb(app, argc, argv)) {
+    std::fprintf(stderr, "quipu: unknown command '%s' (see --help)\n", argv[1]);
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -63,6 +102,8 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else opens a file: on failure, exit with no store touched.
+  if (!ReserveStdFds()) return kExitFailure;
   // Library code reports errors as values; an exception here is a bug (or
   // std::bad_alloc), and still deserves one readable line.
   try {

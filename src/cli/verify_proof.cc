@@ -221,6 +221,7 @@ Status VerifyConsistencyProof(const VerifyProofFlags& flags, const json& j) {
 }
 
 Status VerifyProof(const VerifyProofFlags& flags) {
+  QUIPU_RETURN_IF_ERROR(merkle::CheckSha256());
   Result<std::string> text = ReadInput(flags.proof_file);
   if (!text.ok()) return text.status();
   json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);

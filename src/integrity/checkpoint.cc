@@ -153,11 +153,13 @@ std::string CheckpointMessage(int64_t time_us, uint64_t tree_size, const merkle:
 
 Result<Checkpoint> SignCheckpoint(const SigningKey& key, int64_t time_us, uint64_t tree_size,
                                   const merkle::Hash& root) {
+  Result<std::string> signature = key.Sign(CheckpointMessage(time_us, tree_size, root));
+  if (!signature.ok()) return signature.status();
   Checkpoint cp;
   cp.time_us = time_us;
   cp.tree_size = tree_size;
   cp.root = root;
-  cp.signature = key.Sign(CheckpointMessage(time_us, tree_size, root));
+  cp.signature = std::move(*signature);
   return cp;
 }
 

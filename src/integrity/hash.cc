@@ -1,8 +1,8 @@
 // integrity/hash.cc — SHA-256 through OpenSSL's EVP interface, and the Hash
 // value type's encodings.
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -16,13 +16,11 @@ struct CtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
-// SHA-256 only fails on allocation failure or a broken OpenSSL install; no
-// caller could do anything useful with such an error, and threading a Status
-// through every hash would obscure the tree code, so it is fatal.
-[[noreturn]] void DigestFailed() {
-  std::fprintf(stderr, "quipu: OpenSSL SHA-256 failed\n");
-  std::abort();
-}
+// Once CheckSha256() has passed, SHA-256 only fails on allocation failure;
+// threading a Status through every hash for that would obscure the tree
+// code, so it is fatal, like std::bad_alloc escaping a thread. Nothing is
+// printed: a library must not write to a descriptor it did not open.
+[[noreturn]] void DigestFailed() { std::abort(); }
 
 // Allocating a context per hash would be a large part of the cost of hashing
 // a small record, so each thread keeps one.
@@ -33,13 +31,26 @@ EVP_MD_CTX* ThreadContext() {
 }
 
 // OpenSSL 3 looks the algorithm up again on every init unless given one
-// fetched explicitly; the fetched object lives as long as the process.
-const EVP_MD* Sha256() {
+// fetched explicitly; the fetched object lives as long as the process. Null
+// when this OpenSSL offers no SHA-256 (a configuration without the default
+// provider, say).
+const EVP_MD* FetchSha256() {
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
 #else
-  static const EVP_MD* md = EVP_sha256();
+  const EVP_MD* md = EVP_sha256();
 #endif
+  ERR_clear_error();  // a failed fetch queues errors no later call should see
+  return md;
+}
+
+const EVP_MD* Sha256OrNull() {
+  static const EVP_MD* md = FetchSha256();
+  return md;
+}
+
+const EVP_MD* Sha256() {
+  const EVP_MD* md = Sha256OrNull();
   if (md == nullptr) DigestFailed();
   return md;
 }
@@ -60,6 +71,15 @@ Hash Digest(std::string_view prefix, std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+Status CheckSha256() {
+  if (Sha256OrNull() == nullptr) {
+    return Status::NotSupported(
+        "OpenSSL offers no SHA-256 (check the providers its configuration "
+        "loads, e.g. through OPENSSL_CONF)");
+  }
+  return Status::OK();
+}
 
 Result<Hash> Hash::FromBytes(std::string_view bytes) {
   if (bytes.size() != kSize) {

@@ -1,5 +1,9 @@
 // integrity/keys.cc — Ed25519 keys through OpenSSL's EVP interface: PEM
 // encoding, signing, verification, and writing a new key pair to disk.
+//
+// OpenSSL failures become Status values carrying OpenSSL's reason; nothing
+// here prints. A library must not write to a descriptor it did not open:
+// in a process that closed stderr, fd 2 may well be a store file.
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -9,7 +13,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -22,12 +25,15 @@ namespace quipu {
 // OpenSSL documents EVP_PKEY as safe for concurrent signing and verifying
 // once it is no longer modified.
 struct VerifyingKey::Impl {
-  explicit Impl(EVP_PKEY* k) : pkey(k) {}
+  Impl(EVP_PKEY* k, std::string raw_public) : pkey(k), raw(std::move(raw_public)) {}
   ~Impl() { EVP_PKEY_free(pkey); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
   EVP_PKEY* pkey;
+  // The 32 raw public key bytes, read once when the key is made, so that
+  // Raw() and SigningKey::Public() have no OpenSSL call left that could fail.
+  const std::string raw;
 };
 
 namespace {
@@ -62,11 +68,10 @@ std::string OpenSslError() {
   return buf;
 }
 
-// Failures that can only mean memory exhaustion or a broken OpenSSL build;
-// as with SHA-256 (hash.cc) no caller could act on them.
-[[noreturn]] void CryptoFailed(const char* what) {
-  std::fprintf(stderr, "quipu: OpenSSL %s failed: %s\n", what, OpenSslError().c_str());
-  std::abort();
+// Failures that can only mean memory exhaustion or a broken OpenSSL install.
+// No caller can repair them, but each can report them.
+Status CryptoFailed(std::string_view what) {
+  return Status::IOError("OpenSSL " + std::string(what) + " failed: " + OpenSslError());
 }
 
 Result<PkeyPtr> CheckEd25519(EVP_PKEY* raw, std::string_view what) {
@@ -80,34 +85,50 @@ Result<PkeyPtr> CheckEd25519(EVP_PKEY* raw, std::string_view what) {
   return key;
 }
 
-std::string RawPublicKey(EVP_PKEY* key) {
+// Takes ownership of `key` (an Ed25519 key) and reads its public half.
+Result<std::shared_ptr<const Impl>> MakeImpl(PkeyPtr key) {
   std::string raw(kEd25519PublicKeySize, '\0');
   size_t len = raw.size();
-  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 ||
+  if (EVP_PKEY_get_raw_public_key(key.get(), reinterpret_cast<unsigned char*>(raw.data()), &len) !=
+          1 ||
       len != kEd25519PublicKeySize) {
-    CryptoFailed("EVP_PKEY_get_raw_public_key");
+    return CryptoFailed("EVP_PKEY_get_raw_public_key");
   }
-  return raw;
+  return std::make_shared<const Impl>(key.release(), std::move(raw));
 }
 
-BioPtr ReadBio(std::string_view pem) {
+Result<BioPtr> ReadBio(std::string_view pem) {
+  // BIO_new_mem_buf takes an int length, and a negative one means strlen.
+  if (pem.size() > 64 * 1024) return Status::InvalidArgument("PEM text is too large for a key");
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio == nullptr) CryptoFailed("BIO_new_mem_buf");
+  if (bio == nullptr) return CryptoFailed("BIO_new_mem_buf");
   return bio;
 }
 
 // Writes whatever `write` puts into a memory BIO and returns it as a string.
 template <typename WriteFn>
-std::string PemText(WriteFn write) {
+Result<std::string> PemText(WriteFn write) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr || write(bio.get()) != 1) CryptoFailed("PEM write");
+  if (bio == nullptr || write(bio.get()) != 1) return CryptoFailed("PEM write");
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
 }
 
+// A key file is a path the user chose, not a file inside a store directory,
+// so a symlink to it (a mounted secret, say) is theirs to make: resolve it
+// here, as the Env refuses to follow links. If resolving fails, the Env's
+// open of the path as given reports why.
+std::string ResolvedKeyPath(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) return path;
+  std::string out(resolved);
+  std::free(resolved);
+  return out;
+}
+
 Result<std::string> ReadWholeFile(Env* env, const std::string& path) {
-  Result<std::unique_ptr<RandomAccessFile>> file = env->NewRandomAccessFile(path);
+  Result<std::unique_ptr<RandomAccessFile>> file = env->NewRandomAccessFile(ResolvedKeyPath(path));
   if (!file.ok()) return file.status();
   Result<uint64_t> size = (*file)->Size();
   if (!size.ok()) return size.status();
@@ -166,11 +187,14 @@ Result<VerifyingKey> VerifyingKey::FromPem(std::string_view pem) {
   if (pem.find("PRIVATE KEY-----") != std::string_view::npos) {
     return Status::InvalidArgument("this is a private key; verifiers need the public key (.pub)");
   }
-  BioPtr bio = ReadBio(pem);
+  Result<BioPtr> bio = ReadBio(pem);
+  if (!bio.ok()) return bio.status();
   Result<PkeyPtr> key =
-      CheckEd25519(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), "public key");
+      CheckEd25519(PEM_read_bio_PUBKEY(bio->get(), nullptr, nullptr, nullptr), "public key");
   if (!key.ok()) return key.status();
-  return VerifyingKey(std::make_shared<const Impl>(key->release()));
+  Result<std::shared_ptr<const Impl>> impl = MakeImpl(std::move(*key));
+  if (!impl.ok()) return impl.status();
+  return VerifyingKey(std::move(*impl));
 }
 
 Result<VerifyingKey> VerifyingKey::FromRaw(std::string_view raw) {
@@ -181,7 +205,9 @@ Result<VerifyingKey> VerifyingKey::FromRaw(std::string_view raw) {
   EVP_PKEY* key = EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
   if (key == nullptr) return Status::InvalidArgument("bad Ed25519 key: " + OpenSslError());
-  return VerifyingKey(std::make_shared<const Impl>(key));
+  Result<std::shared_ptr<const Impl>> impl = MakeImpl(PkeyPtr(key));
+  if (!impl.ok()) return impl.status();
+  return VerifyingKey(std::move(*impl));
 }
 
 Status VerifyingKey::Verify(std::string_view message, std::string_view signature) const {
@@ -192,7 +218,7 @@ Status VerifyingKey::Verify(std::string_view message, std::string_view signature
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey) != 1) {
-    CryptoFailed("EVP_DigestVerifyInit");
+    return CryptoFailed("EVP_DigestVerifyInit");
   }
   int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                             signature.size(),
@@ -202,9 +228,9 @@ Status VerifyingKey::Verify(std::string_view message, std::string_view signature
   return Status::OK();
 }
 
-std::string VerifyingKey::Raw() const { return RawPublicKey(impl_->pkey); }
+std::string VerifyingKey::Raw() const { return impl_->raw; }
 
-std::string VerifyingKey::ToPem() const {
+Result<std::string> VerifyingKey::ToPem() const {
   return PemText([this](BIO* bio) { return PEM_write_bio_PUBKEY(bio, impl_->pkey); });
 }
 
@@ -219,11 +245,14 @@ Result<SigningKey> SigningKey::Load(Env* env, const std::string& pem_path) {
 }
 
 Result<SigningKey> SigningKey::FromPem(std::string_view pem) {
-  BioPtr bio = ReadBio(pem);
+  Result<BioPtr> bio = ReadBio(pem);
+  if (!bio.ok()) return bio.status();
   Result<PkeyPtr> key =
-      CheckEd25519(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), "private key");
+      CheckEd25519(PEM_read_bio_PrivateKey(bio->get(), nullptr, nullptr, nullptr), "private key");
   if (!key.ok()) return key.status();
-  return SigningKey(std::make_shared<const Impl>(key->release()));
+  Result<std::shared_ptr<const Impl>> impl = MakeImpl(std::move(*key));
+  if (!impl.ok()) return impl.status();
+  return WithPublicHalf(std::move(*impl));
 }
 
 Result<SigningKey> SigningKey::Generate() {
@@ -233,10 +262,20 @@ Result<SigningKey> SigningKey::Generate() {
       EVP_PKEY_keygen(ctx.get(), &key) != 1) {
     return Status::IOError("Ed25519 key generation failed: " + OpenSslError());
   }
-  return SigningKey(std::make_shared<const Impl>(key));
+  Result<std::shared_ptr<const Impl>> impl = MakeImpl(PkeyPtr(key));
+  if (!impl.ok()) return impl.status();
+  return WithPublicHalf(std::move(*impl));
 }
 
-std::string SigningKey::Sign(std::string_view message) const {
+Result<SigningKey> SigningKey::WithPublicHalf(std::shared_ptr<const VerifyingKey::Impl> impl) {
+  // An Ed25519 private EVP_PKEY verifies too; a separate public-only key
+  // keeps the private half out of objects handed to verifiers.
+  Result<VerifyingKey> pub = VerifyingKey::FromRaw(impl->raw);
+  if (!pub.ok()) return pub.status();
+  return SigningKey(std::move(impl), std::move(*pub));
+}
+
+Result<std::string> SigningKey::Sign(std::string_view message) const {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   std::string sig(kEd25519SignatureSize, '\0');
   size_t len = sig.size();
@@ -245,20 +284,14 @@ std::string SigningKey::Sign(std::string_view message) const {
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
       len != kEd25519SignatureSize) {
-    CryptoFailed("Ed25519 signing");
+    return CryptoFailed("Ed25519 signing");
   }
   return sig;
 }
 
-VerifyingKey SigningKey::Public() const {
-  // An Ed25519 private EVP_PKEY verifies too; a fresh public-only key keeps
-  // the private half out of objects handed to verifiers.
-  Result<VerifyingKey> pub = VerifyingKey::FromRaw(RawPublicKey(impl_->pkey));
-  if (!pub.ok()) CryptoFailed("Ed25519 public key extraction");
-  return *pub;
-}
+VerifyingKey SigningKey::Public() const { return public_; }
 
-std::string SigningKey::ToPem() const {
+Result<std::string> SigningKey::ToPem() const {
   return PemText([this](BIO* bio) {
     return PEM_write_bio_PKCS8PrivateKey(bio, impl_->pkey, nullptr, nullptr, 0, nullptr, nullptr);
   });
@@ -275,8 +308,12 @@ Status GenerateKeyPair(const std::string& private_path) {
   }
   Result<SigningKey> key = SigningKey::Generate();
   if (!key.ok()) return key.status();
-  QUIPU_RETURN_IF_ERROR(WriteNewFile(private_path, key->ToPem(), 0600));
-  QUIPU_RETURN_IF_ERROR(WriteNewFile(public_path, key->Public().ToPem(), 0644));
+  Result<std::string> private_pem = key->ToPem();
+  if (!private_pem.ok()) return private_pem.status();
+  Result<std::string> public_pem = key->Public().ToPem();
+  if (!public_pem.ok()) return public_pem.status();
+  QUIPU_RETURN_IF_ERROR(WriteNewFile(private_path, *private_pem, 0600));
+  QUIPU_RETURN_IF_ERROR(WriteNewFile(public_path, *public_pem, 0644));
   return Env::Default()->SyncDir(DirName(private_path));
 }
 

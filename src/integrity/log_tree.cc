@@ -560,6 +560,7 @@ Result<std::unique_ptr<OwnedLogTree>> OpenLogTree(Log* log, const std::string& d
                                                   const TreeOptions& options,
                                                   std::function<void(const Status&)> on_fatal) {
   if (log == nullptr) return Status::InvalidArgument("OpenLogTree: no log");
+  QUIPU_RETURN_IF_ERROR(merkle::CheckSha256());
   auto tree = std::make_unique<LogTreeImpl>(log, dir, env, options, std::move(on_fatal));
   QUIPU_RETURN_IF_ERROR(tree->Init());
   return std::unique_ptr<OwnedLogTree>(std::move(tree));

@@ -140,6 +140,7 @@ Status CheckLastSyncedLeaf(LogReader* reader, const merkle::NodeSource& spine, u
 
 Result<std::unique_ptr<TreeView>> TreeView::Open(const std::string& dir, Env* env) {
   if (env == nullptr) env = Env::Default();
+  QUIPU_RETURN_IF_ERROR(merkle::CheckSha256());
   auto exists = env->FileExists(dir);
   if (!exists.ok()) return exists.status();
   if (!*exists) return Status::NotFound(dir + ": no such log directory");

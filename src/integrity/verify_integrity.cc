@@ -285,6 +285,7 @@ void Verifier::Progress() {
 }  // namespace
 
 Result<VerifyReport> VerifyIntegrity(const std::string& dir, const VerifyOptions& options) {
+  QUIPU_RETURN_IF_ERROR(merkle::CheckSha256());
   return Verifier(dir, options).Run();
 }
 

@@ -14,7 +14,9 @@ namespace quipu {
 
 // ENOSPC and EDQUOT give Status::NoSpace, anything else Status::IOError; both
 // keep `err`. The message is "<op> <path>: <strerror(err)>", e.g.
-// "fdatasync /data/log/00000001.qlog: Input/output error".
+// "fdatasync /data/log/00000001.qlog: Input/output error", except for ELOOP,
+// which the Env gets when a store file is a symbolic link (it opens with
+// O_NOFOLLOW): "<path> is a symbolic link; refusing to follow it".
 Status ErrnoStatus(std::string_view op, std::string_view path, int err);
 
 }  // namespace quipu

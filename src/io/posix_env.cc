@@ -3,6 +3,11 @@
 // Every system call's failure goes through ErrnoStatus, so the errno-to-Status
 // mapping lives in one function. Calls that can be interrupted by a signal
 // are retried on EINTR; short reads and writes are continued, never reported.
+//
+// Every store file is opened with O_NOFOLLOW: whoever can write a store
+// directory could otherwise plant LOCK -> ~/.bashrc and have the writer
+// truncate or append to any file it can write. Only the last component is
+// refused; the directories above it are followed (env.h).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -43,6 +48,12 @@ std::string ErrnoText(int err) {
 Status ErrnoStatus(std::string_view op, std::string_view path, int err) {
   std::string msg;
   msg.reserve(op.size() + path.size() + 40);
+  if (err == ELOOP) {
+    // O_NOFOLLOW met a link. (A loop among the directories above gives the
+    // same errno; it is refused all the same, and the path shows it.)
+    msg.append(path).append(" is a symbolic link; refusing to follow it");
+    return Status::IOError(std::move(msg), err);
+  }
   msg.append(op).append(" ").append(path).append(": ").append(ErrnoText(err));
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(msg), err);
   return Status::IOError(std::move(msg), err);
@@ -50,13 +61,34 @@ Status ErrnoStatus(std::string_view op, std::string_view path, int err) {
 
 namespace {
 
-// open(2) retried on EINTR (possible on some filesystems, e.g. FUSE or NFS).
+// Flags every store file is opened with, whatever else the open asks for.
+constexpr int kFileFlags = O_CLOEXEC | O_NOFOLLOW;
+
+// A process that closed stdin, stdout or stderr gets those numbers back from
+// open(2); a store file there would receive whatever anyone later prints to
+// "stderr" (and be read as input). So a descriptor below 3 is moved up.
+int AboveStdio(int fd) {
+  if (fd < 0 || fd > STDERR_FILENO) return fd;
+  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return high;
+}
+
+// open(2) retried on EINTR (possible on some filesystems, e.g. FUSE or NFS),
+// never returning 0, 1 or 2. On failure -1 with errno set.
 int OpenRetrying(const char* path, int flags, mode_t mode = 0) {
   int fd;
   do {
     fd = ::open(path, flags, mode);
   } while (fd < 0 && errno == EINTR);
-  return fd;
+  return AboveStdio(fd);
+}
+
+bool IsSymlink(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
 }
 
 class PosixWritableFile final : public WritableFile {
@@ -202,13 +234,18 @@ std::string ReadLockHolder(int fd) {
 class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    const int fd = OpenRetrying(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("open", path, errno);
+    const int fd = OpenRetrying(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | kFileFlags, 0644);
+    if (fd < 0) {
+      // O_EXCL already refuses a link (even a dangling one) with EEXIST;
+      // saying it is a link tells the reader why a "new" file exists.
+      const int err = errno == EEXIST && IsSymlink(path) ? ELOOP : errno;
+      return ErrnoStatus("open", path, err);
+    }
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, 0));
   }
 
   Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override {
-    const int fd = OpenRetrying(path.c_str(), O_WRONLY | O_CLOEXEC);
+    const int fd = OpenRetrying(path.c_str(), O_WRONLY | kFileFlags);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     struct stat st;
     if (::fstat(fd, &st) != 0) {
@@ -221,7 +258,7 @@ class PosixEnv final : public Env {
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    const int fd = OpenRetrying(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = OpenRetrying(path.c_str(), O_RDONLY | kFileFlags);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
   }
@@ -262,6 +299,8 @@ class PosixEnv final : public Env {
     return s;
   }
 
+  // rename(2) and unlink(2) act on a link itself, never on its target, so
+  // they need no O_NOFOLLOW counterpart.
   Status RenameFile(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) {
       return ErrnoStatus("rename", from + " -> " + to, errno);
@@ -282,7 +321,7 @@ class PosixEnv final : public Env {
   }
 
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
-    const int fd = OpenRetrying(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int fd = OpenRetrying(path.c_str(), O_RDWR | O_CREAT | kFileFlags, 0644);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     // flock locks belong to the open file description, so a second open in
     // this same process conflicts too: a log cannot be opened twice anywhere.

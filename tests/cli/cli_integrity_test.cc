@@ -306,5 +306,33 @@ TEST_F(IntegrityCliTest, VerifyProofRejectsAFileThatIsNotAProof) {
   EXPECT_EQ(Run({"verify-proof", "--root", std::string(64, '0')}).exit_code, 2);
 }
 
+// An OpenSSL configured without SHA-256 used to abort inside the library,
+// after the library printed to stderr. Now every verb that hashes says why
+// in its one line and exits 1.
+TEST_F(IntegrityCliTest, WithoutSha256HashingVerbsFailWithOneLine) {
+  MakeStore(3);
+  std::string proof = Path("p.json");
+  WriteFile(proof, RunOk({"prove", dir_, "2", "--json"}));
+  // OpenSSL loads only the providers its configuration names; "null" has no algorithms.
+  std::string config = Path("null-provider.cnf");
+  WriteFile(config,
+            "openssl_conf = init\n[init]\nproviders = providers\n"
+            "[providers]\nnull = null_provider\n[null_provider]\nactivate = 1\n");
+  RunOptions no_sha256 = WithEnv({"OPENSSL_CONF=" + config});
+  std::vector<std::vector<std::string>> verbs = {
+      {"root", dir_},
+      {"prove", dir_, "1"},
+      {"verify", dir_},
+      {"verify-proof", "--proof", proof, "--root", std::string(64, '0')}};
+  for (const std::vector<std::string>& args : verbs) {
+    SCOPED_TRACE(args[0]);
+    RunResult r = Run(args, "", no_sha256);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(SplitLines(r.err).size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("quipu " + args[0] + ": Not supported: OpenSSL offers no SHA-256", 0), 0u)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace quipu::clitest

@@ -316,6 +316,19 @@ TEST_F(CliTest, MissingArgumentIsUsageError) {
   EXPECT_EQ(Run({"frobnicate"}).exit_code, 2);
 }
 
+TEST_F(CliTest, VersionIsTheProjectVersion) {
+  RunResult version = Run({"--version"});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(version.out, std::string("quipu ") + QUIPU_VERSION + "\n");
+}
+
+TEST_F(CliTest, UnknownCommandIsNamed) {
+  RunResult bogus = Run({"bogus", "--flag"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(bogus.err, "quipu: unknown command 'bogus' (see --help)\n");
+  EXPECT_EQ(bogus.out, "");
+}
+
 TEST_F(CliTest, DemoRunsSmall) {
   std::string dir = (tmp_ / "demo").string();
   RunResult demo = Run({"demo", "--records", "200", "--dir", dir});
@@ -387,6 +400,47 @@ TEST_F(CliTest, ReadVerbsOnADirectoryThatIsNoLogSaySo) {
   RunResult ingest = Run({"ingest", random}, "x\n");
   EXPECT_EQ(ingest.exit_code, 1);
   EXPECT_NE(ingest.err.find("refusing to create a log there"), std::string::npos) << ingest.err;
+}
+
+// The demo used to delete <dir>/<policy> and <dir>/audit, records and all.
+TEST_F(CliTest, DemoRefusesAStoreWithRecordsAndKeepsIt) {
+  const fs::path dir = tmp_ / "demo";
+  fs::create_directory(dir);
+  for (const char* sub : {"always", "audit"}) {
+    SCOPED_TRACE(sub);
+    const std::string store = (dir / sub).string();
+    RunOk({"ingest", store}, "1\n2\n3\n");
+    RunResult demo = Run({"demo", "--records", "20", "--dir", dir.string()});
+    EXPECT_EQ(demo.exit_code, 1);
+    EXPECT_EQ(demo.err.rfind("quipu demo: ", 0), 0u) << demo.err;
+    EXPECT_NE(demo.err.find(store + " holds a log with 3 records; remove it or pick another --dir"),
+              std::string::npos)
+        << demo.err;
+    EXPECT_EQ(demo.out, "");  // refused before any work
+    EXPECT_EQ(SplitLines(RunOk({"dump", store})).size(), 3u);
+    RunOk({"check", store});
+    EXPECT_FALSE(fs::exists(dir / "every-64"));
+    fs::remove_all(store);
+  }
+}
+
+TEST_F(CliTest, DemoUsesEmptyDirectories) {
+  const fs::path dir = tmp_ / "demo";
+  for (const char* sub : {"always", "audit"}) fs::create_directories(dir / sub);
+  RunResult demo = Run({"demo", "--records", "20", "--dir", dir.string()});
+  EXPECT_EQ(demo.exit_code, 0) << demo.err;
+}
+
+TEST_F(CliTest, DemoAppendsToAnEmptyLogLeftByAFailedRun) {
+  const fs::path dir = tmp_ / "demo";
+  fs::create_directory(dir);
+  RunOk({"ingest", (dir / "always").string()});  // a log with no records
+  RunResult demo = Run({"demo", "--records", "20", "--dir", dir.string()});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_EQ(SplitLines(RunOk({"dump", (dir / "always").string()})).size(), 1u);  // 20 / 20
+  RunResult again = Run({"demo", "--records", "20", "--dir", dir.string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("holds a log with"), std::string::npos) << again.err;
 }
 
 }  // namespace

@@ -69,7 +69,9 @@ TEST(Ed25519Test, VerifiesRfc8032TestVector) {
 
 TEST(Ed25519Test, SignatureOfWrongLengthIsCorruption) {
   SigningKey key = NewKey();
-  std::string sig = key.Sign("m");
+  Result<std::string> signed_m = key.Sign("m");
+  ASSERT_TRUE(signed_m.ok()) << signed_m.status().ToString();
+  const std::string& sig = *signed_m;
   EXPECT_EQ(sig.size(), kEd25519SignatureSize);
   EXPECT_TRUE(key.Public().Verify("m", sig.substr(0, 63)).IsCorruption());
   EXPECT_TRUE(key.Public().Verify("m", sig + "x").IsCorruption());
@@ -77,18 +79,23 @@ TEST(Ed25519Test, SignatureOfWrongLengthIsCorruption) {
 
 TEST(Ed25519Test, KeysRoundTripThroughPem) {
   SigningKey key = NewKey();
-  Result<SigningKey> again = SigningKey::FromPem(key.ToPem());
+  Result<std::string> private_pem = key.ToPem();
+  Result<std::string> public_pem = key.Public().ToPem();
+  ASSERT_TRUE(private_pem.ok() && public_pem.ok());
+  Result<SigningKey> again = SigningKey::FromPem(*private_pem);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  Result<VerifyingKey> pub = VerifyingKey::FromPem(key.Public().ToPem());
+  Result<VerifyingKey> pub = VerifyingKey::FromPem(*public_pem);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   EXPECT_EQ(pub->Raw(), key.Public().Raw());
-  EXPECT_TRUE(pub->Verify("hello", again->Sign("hello")).ok());
-  EXPECT_NE(key.ToPem().find("BEGIN PRIVATE KEY"), std::string::npos);
-  EXPECT_NE(pub->ToPem().find("BEGIN PUBLIC KEY"), std::string::npos);
+  Result<std::string> sig = again->Sign("hello");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(pub->Verify("hello", *sig).ok());
+  EXPECT_NE(private_pem->find("BEGIN PRIVATE KEY"), std::string::npos);
+  EXPECT_NE(pub->ToPem()->find("BEGIN PUBLIC KEY"), std::string::npos);
 }
 
 TEST(Ed25519Test, PrivateKeyIsRefusedWhereThePublicOneBelongs) {
-  Result<VerifyingKey> pub = VerifyingKey::FromPem(NewKey().ToPem());
+  Result<VerifyingKey> pub = VerifyingKey::FromPem(*NewKey().ToPem());
   ASSERT_FALSE(pub.ok());
   EXPECT_NE(pub.status().message().find("private key"), std::string::npos);
 }
@@ -125,7 +132,7 @@ TEST(KeyFileTest, GenerateKeyPairWritesPrivate0600AndPublic) {
   Result<VerifyingKey> pub = VerifyingKey::Load(Env::Default(), path + ".pub");
   ASSERT_TRUE(priv.ok()) << priv.status().ToString();
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
-  EXPECT_TRUE(pub->Verify("m", priv->Sign("m")).ok());
+  EXPECT_TRUE(pub->Verify("m", *priv->Sign("m")).ok());
 }
 
 TEST(KeyFileTest, GenerateKeyPairNeverOverwrites) {
@@ -147,6 +154,20 @@ TEST(KeyFileTest, MissingKeyFileIsAnError) {
   testing::TestDir dir;
   EXPECT_FALSE(SigningKey::Load(Env::Default(), dir.path() + "/nope").ok());
   EXPECT_FALSE(VerifyingKey::Load(Env::Default(), dir.path() + "/nope.pub").ok());
+}
+
+// The Env refuses links to store files; a key file is the caller's own path.
+TEST(KeyFileTest, KeyFilesAreLoadedThroughASymlink) {
+  testing::TestDir dir;
+  std::string path = dir.path() + "/k";
+  ASSERT_TRUE(GenerateKeyPair(path).ok());
+  fs::create_symlink(path, dir.path() + "/link");
+  fs::create_symlink(path + ".pub", dir.path() + "/link.pub");
+  Result<SigningKey> priv = SigningKey::Load(Env::Default(), dir.path() + "/link");
+  Result<VerifyingKey> pub = VerifyingKey::Load(Env::Default(), dir.path() + "/link.pub");
+  ASSERT_TRUE(priv.ok()) << priv.status().ToString();
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  EXPECT_EQ(pub->Raw(), priv->Public().Raw());
 }
 
 TEST(CheckpointTest, MessageIsTheDocumentedByteString) {

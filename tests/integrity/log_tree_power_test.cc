@@ -114,7 +114,7 @@ TEST_P(TreePowerLoss, ReopenedTreeCoversExactlyTheRecoveredRecords) {
     ASSERT_TRUE(key.ok());
     options.signing_key = *key;
     public_key = dir_.path() + "/key.pub";
-    std::ofstream(public_key) << key->Public().ToPem();
+    std::ofstream(public_key) << *key->Public().ToPem();
   }
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));

@@ -21,7 +21,7 @@ class VerifyIntegrityTest : public testing::TreeFixture {
       key_ = *key;
       options.signing_key = key_;
       public_key_ = dir_.path() + "/key.pub";
-      std::ofstream(public_key_) << key_->Public().ToPem();
+      std::ofstream(public_key_) << *key_->Public().ToPem();
     }
     ASSERT_TRUE(OpenTree(options).ok());
     Append(n);

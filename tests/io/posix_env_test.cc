@@ -1,10 +1,12 @@
 // Tests for Env::Default(), the POSIX Env, on a fresh directory per test.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -326,6 +328,135 @@ TEST_F(PosixEnvTest, LockInMissingDirectoryFails) {
   ASSERT_FALSE(lock.ok());
   EXPECT_TRUE(lock.status().IsIOError());
   EXPECT_EQ(lock.status().sys_errno(), ENOENT);
+}
+
+// --- symbolic links: never followed to a file ------------------------------
+
+class PosixEnvSymlinkTest : public PosixEnvTest {
+ protected:
+  // `name` in the test directory becomes a link to a file outside it that
+  // holds "keep"; the victim a planted link would have the writer clobber.
+  void PlantLink(const std::string& name) {
+    victim_ = outside_.path() + "/victim";
+    std::ofstream(victim_) << "keep";
+    std::filesystem::create_symlink(victim_, Path(name));
+  }
+
+  // The refusal env.h promises, naming the path; and the victim untouched.
+  void ExpectRefused(const Status& s, const std::string& name) {
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_EQ(s.sys_errno(), ELOOP) << s.ToString();
+    EXPECT_EQ(s.message(), Path(name) + " is a symbolic link; refusing to follow it");
+    EXPECT_EQ(Slurp(victim_), "keep");
+  }
+
+  testing::TestDir outside_;
+  std::string victim_;
+};
+
+TEST_F(PosixEnvSymlinkTest, ReopenWritableFileRefusesALink) {
+  PlantLink("00000000000000000001.qlog");
+  ExpectRefused(env_->ReopenWritableFile(Path("00000000000000000001.qlog")).status(),
+                "00000000000000000001.qlog");
+}
+
+TEST_F(PosixEnvSymlinkTest, NewWritableFileRefusesALinkLiveOrDangling) {
+  PlantLink("SPINE.tmp");
+  ExpectRefused(env_->NewWritableFile(Path("SPINE.tmp")).status(), "SPINE.tmp");
+  std::filesystem::create_symlink(outside_.path() + "/not-yet", Path("CHECKPOINTS"));
+  ExpectRefused(env_->NewWritableFile(Path("CHECKPOINTS")).status(), "CHECKPOINTS");
+  EXPECT_FALSE(std::filesystem::exists(outside_.path() + "/not-yet"));
+}
+
+TEST_F(PosixEnvSymlinkTest, NewRandomAccessFileRefusesALink) {
+  PlantLink("00000000000000000001.qlog");
+  ExpectRefused(env_->NewRandomAccessFile(Path("00000000000000000001.qlog")).status(),
+                "00000000000000000001.qlog");
+}
+
+TEST_F(PosixEnvSymlinkTest, LockFileRefusesALink) {
+  PlantLink("LOCK");
+  ExpectRefused(env_->LockFile(Path("LOCK")).status(), "LOCK");
+}
+
+TEST_F(PosixEnvSymlinkTest, RenameAndRemoveActOnTheLinkItself) {
+  PlantLink("SPINE");
+  {
+    auto tmp = NewFile("SPINE.tmp");
+    ASSERT_TRUE(tmp->Append("new spine").ok());
+    ASSERT_TRUE(tmp->Close().ok());
+  }
+  ASSERT_TRUE(env_->RenameFile(Path("SPINE.tmp"), Path("SPINE")).ok());
+  EXPECT_FALSE(std::filesystem::is_symlink(Path("SPINE")));
+  EXPECT_EQ(Slurp(Path("SPINE")), "new spine");
+  EXPECT_EQ(Slurp(victim_), "keep");
+  PlantLink("RECOVERY");
+  ASSERT_TRUE(env_->RemoveFile(Path("RECOVERY")).ok());
+  EXPECT_EQ(Slurp(victim_), "keep");
+}
+
+TEST_F(PosixEnvSymlinkTest, FilesBehindASymlinkedDirectoryOpen) {
+  const std::string link = outside_.path() + "/store-link";
+  std::filesystem::create_symlink(dir_, link);
+  auto lock = env_->LockFile(link + "/LOCK");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto file = env_->NewWritableFile(link + "/a");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  ASSERT_TRUE((*file)->Append("through the link").ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_TRUE(env_->ReopenWritableFile(link + "/a").ok());
+  EXPECT_TRUE(env_->NewRandomAccessFile(link + "/a").ok());
+  EXPECT_TRUE(env_->SyncDir(link).ok());
+  EXPECT_TRUE(env_->CreateDir(link).ok());
+  EXPECT_EQ(Slurp(Path("a")), "through the link");
+}
+
+// --- standard descriptors ----------------------------------------------------
+
+// Closes stdin, stdout and stderr for its lifetime, keeping copies above 2
+// that the destructor puts back, so a test sees what a process that started
+// with them closed would get from open(2).
+class StdFdsClosed {
+ public:
+  StdFdsClosed() {
+    std::fflush(nullptr);
+    for (int fd = 0; fd < 3; fd++) {
+      saved_[fd] = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);  // -1 if it was closed already
+      ::close(fd);
+    }
+  }
+  ~StdFdsClosed() {
+    for (int fd = 0; fd < 3; fd++) {
+      if (saved_[fd] < 0) continue;
+      ::dup2(saved_[fd], fd);
+      ::close(saved_[fd]);
+    }
+  }
+  StdFdsClosed(const StdFdsClosed&) = delete;
+  StdFdsClosed& operator=(const StdFdsClosed&) = delete;
+
+ private:
+  int saved_[3];
+};
+
+TEST_F(PosixEnvTest, StoreFilesNeverTakeTheStandardDescriptors) {
+  ASSERT_NE(NewFile("existing"), nullptr);
+  bool all_opened = false;
+  std::vector<int> taken;  // standard descriptors some store file ended up on
+  {
+    StdFdsClosed closed;
+    auto created = env_->NewWritableFile(Path("new"));
+    auto reopened = env_->ReopenWritableFile(Path("existing"));
+    auto readable = env_->NewRandomAccessFile(Path("existing"));
+    auto lock = env_->LockFile(Path("LOCK"));
+    Status synced = env_->SyncDir(dir_);
+    all_opened = created.ok() && reopened.ok() && readable.ok() && lock.ok() && synced.ok();
+    for (int fd = 0; fd < 3; fd++) {
+      if (::fcntl(fd, F_GETFD) != -1) taken.push_back(fd);
+    }
+  }  // the files close before the standard descriptors come back
+  EXPECT_TRUE(all_opened);
+  EXPECT_TRUE(taken.empty()) << "a store file is on descriptor " << taken.front();
 }
 
 }  // namespace
