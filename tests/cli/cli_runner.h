@@ -100,7 +100,8 @@ class CliFixture : public ::testing::Test {
     } else {
       posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
     }
-    return Spawn(std::move(args), &actions, [] {}, options);
+    return Spawn(
+        std::move(args), &actions, [] {}, options);
   }
 
   // Runs `quipu args...` with stdin a pipe that `feed(fd)` writes to (then
