@@ -11,6 +11,7 @@
 
 #include "cli/audit_json.h"
 #include "cli/common.h"
+#include "cli/new_store.h"
 #include "cli/verbs.h"
 
 namespace quipu::cli {
@@ -24,12 +25,18 @@ Status Print(const std::string& text) {
 }
 
 // Runs `write` on the store in `dir` and closes it, keeping the first error.
+// A store this run created is removed again if `write` fails (a refused
+// definition in a mistyped directory must not leave an empty store).
 template <typename Fn>
 Status WithStore(const std::string& dir, bool create, Fn write) {
-  Result<std::unique_ptr<AuditStore>> store = create ? OpenStore(dir, true) : OpenStoreToRead(dir);
-  if (!store.ok()) return store.status();
-  Status s = write(**store);
-  return FirstError(s, (*store)->Close());
+  auto run = [&]() -> Status {
+    Result<std::unique_ptr<AuditStore>> store =
+        create ? OpenStore(dir, true) : OpenStoreToRead(dir);
+    if (!store.ok()) return store.status();
+    Status s = write(**store);
+    return FirstError(s, (*store)->Close());
+  };
+  return create ? RunRemovingNewStore(dir, run) : run();
 }
 
 struct DefineTypeFlags {

@@ -128,7 +128,10 @@ Status Verify(const VerifyFlags& flags) {
   line.Finish();
   FdWriter out(STDOUT_FILENO);
   if (!report.ok()) {
-    if (flags.json) (void)FirstError(out.Write(FailureJson(report.status())), out.Flush());
+    if (flags.json) {
+      // Best effort: the exit code and stderr carry the failure either way.
+      if (out.Write(FailureJson(report.status())).ok()) (void)out.Flush();
+    }
     return report.status();
   }
   QUIPU_RETURN_IF_ERROR(out.Write(flags.json ? ReportJson(*report) : ReportText(flags, *report)));

@@ -159,6 +159,15 @@ TEST_F(CliInputTest, FailedIngestDoesNotCreateTheLog) {
   EXPECT_FALSE(fs::exists(dir_));
 }
 
+TEST_F(CliInputTest, RefusedDefinitionDoesNotCreateTheStore) {
+  // Each is refused only once the store is open (the names are checked there).
+  ExpectOneLineFailure(
+      {"define-type", dir_, "--json", R"({"name":"bad name!","fields":[{"name":"a"}]})"}, "");
+  EXPECT_FALSE(fs::exists(dir_));
+  ExpectOneLineFailure({"define-column", dir_, "bad name!", "text"}, "");
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
 TEST_F(CliInputTest, FailedRunKeepsAStoreHoldingRecords) {
   RunResult r =
       Run({"emit", dir_, "--stdin"}, std::string(kGoodEvent) + "\n" + kUnknownType + "\n");

@@ -334,5 +334,28 @@ TEST_F(IntegrityCliTest, WithoutSha256HashingVerbsFailWithOneLine) {
   }
 }
 
+// A missing directory is NotFound like for every other verb, and --json
+// answers in JSON when the store is not intact too.
+TEST_F(IntegrityCliTest, VerifyFailuresAreNotFoundAndJson) {
+  RunResult missing = Run({"verify", Path("nope")});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("Not found"), std::string::npos) << missing.err;
+  RunResult missing_json = Run({"verify", Path("nope"), "--json"});
+  EXPECT_EQ(missing_json.exit_code, 1);
+  json answer = json::parse(missing_json.out);
+  EXPECT_EQ(answer["intact"], false);
+  EXPECT_NE(answer["error"].get<std::string>().find("Not found"), std::string::npos);
+
+  MakeStore(5);
+  json ok = json::parse(RunOk({"verify", dir_, "--json"}));
+  EXPECT_EQ(ok["intact"], true);
+  EXPECT_EQ(ok["checked"], 5);
+  EXPECT_EQ(ok["unchecked"], 0);
+  fs::remove(dir_ + "/SPINE");
+  RunResult broken = Run({"verify", dir_, "--json"});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_EQ(json::parse(broken.out)["intact"], false);
+}
+
 }  // namespace
 }  // namespace quipu::clitest
