@@ -2,9 +2,11 @@
 // watermark while the log is open, covers every record after Close, a
 // failure of the tree poisons the log, a full disk only pauses it, and a bad
 // key fails before anything is created.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "integrity/spine.h"
 #include "log/format.h"
@@ -141,6 +143,44 @@ TEST_F(TreeKeepingLogTest, FullDiskPausesTheTreeWithoutPoisoningTheLog) {
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->covered, 220u);
   EXPECT_EQ(report->root, Memory(220).Root());
+}
+
+// Group commit from several threads while proofs are asked for and the
+// spine follows the watermark every millisecond: what TSan watches.
+TEST_F(TreeKeepingLogTest, ConcurrentWritersProofsAndSpineSyncs) {
+  TreeOptions tree;
+  tree.spine_sync_interval = 1ms;
+  auto log = OpenKept(DurabilityPolicy::GroupCommit(), tree);
+  ASSERT_NE(log, nullptr);
+  constexpr int kWriters = 4, kEach = 150;
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kEach; ++i) {
+        EXPECT_TRUE(log->Append("w" + std::to_string(w) + "-" + std::to_string(i)).ok());
+      }
+    });
+  }
+  std::thread prover([&] {
+    while (writing.load()) {
+      const Lsn durable = log->DurableLsn();
+      if (durable == 0) continue;
+      auto proof = log->tree()->ProveInclusion(durable, durable);
+      ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+      EXPECT_TRUE(merkle::VerifyInclusion(proof->leaf_hash, proof->leaf_index, proof->tree_size,
+                                          proof->path, proof->root)
+                      .ok());
+      (void)log->tree()->Stats();
+    }
+  });
+  for (std::thread& t : writers) t.join();
+  writing = false;
+  prover.join();
+  ASSERT_TRUE(log->Close().ok());
+  auto report = VerifyIntegrity(dir_.log(), VerifyOpts());
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->covered, static_cast<uint64_t>(kWriters * kEach));
 }
 
 TEST_F(TreeKeepingLogTest, BadKeyFailsBeforeAnythingIsCreated) {
