@@ -65,8 +65,10 @@ class FaultEnv::File final : public WritableFile {
       std::lock_guard<std::mutex> lock(state_->mu);
       if (!state_->Alive(generation_)) return CrashedStatus();
       state_->syncs.fetch_add(1, std::memory_order_relaxed);
+      if (sync_failed_) state_->retried_failed_syncs.fetch_add(1, std::memory_order_relaxed);
       if (state_->sync_failures_left > 0) {
         --state_->sync_failures_left;
+        sync_failed_ = true;
         return ErrnoStatus("fdatasync", path_, state_->sync_errno);
       }
       if (const State::Inode* ino = state_->FindLive(id_)) {
@@ -123,6 +125,7 @@ class FaultEnv::File final : public WritableFile {
   const std::string path_;
   const uint64_t id_;  // 0: not tracked
   const uint64_t generation_;
+  bool sync_failed_ = false;  // guarded by state_->mu: an injected Sync failure hit this handle
 };
 
 class FaultEnv::ReadableFile final : public RandomAccessFile {
@@ -296,6 +299,9 @@ void FaultEnv::FailWritesWithNoSpace(int count) {
 }
 
 uint64_t FaultEnv::SyncCount() const { return state_->syncs.load(std::memory_order_relaxed); }
+uint64_t FaultEnv::RetriedFailedSyncs() const {
+  return state_->retried_failed_syncs.load(std::memory_order_relaxed);
+}
 uint64_t FaultEnv::DirSyncCount() const {
   return state_->dir_syncs.load(std::memory_order_relaxed);
 }
@@ -303,6 +309,7 @@ uint64_t FaultEnv::AppendCount() const { return state_->appends.load(std::memory
 
 void FaultEnv::ResetCounters() {
   state_->syncs.store(0, std::memory_order_relaxed);
+  state_->retried_failed_syncs.store(0, std::memory_order_relaxed);
   state_->dir_syncs.store(0, std::memory_order_relaxed);
   state_->appends.store(0, std::memory_order_relaxed);
 }

@@ -90,6 +90,9 @@ class FaultEnv : public Env {
 
   // --- observation ---
   uint64_t SyncCount() const;  // successful + failed WritableFile::Sync calls
+  // Syncs called on a file handle whose earlier Sync failed: the retry
+  // PostgreSQL's fsyncgate taught never to make (it may falsely succeed).
+  uint64_t RetriedFailedSyncs() const;
   uint64_t DirSyncCount() const;
   uint64_t AppendCount() const;  // WritableFile::Append calls
   void ResetCounters();

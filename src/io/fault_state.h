@@ -119,6 +119,7 @@ struct FaultEnv::State {
   uint64_t live_bytes = 0;  // sum of Inode::size over files with a live path
 
   std::atomic<uint64_t> syncs{0};
+  std::atomic<uint64_t> retried_failed_syncs{0};
   std::atomic<uint64_t> dir_syncs{0};
   std::atomic<uint64_t> appends{0};
 

@@ -125,6 +125,17 @@ class ThreatTest : public CliFixture {
     return "";
   }
 
+  // Cuts the newest `n` records off at a frame boundary: a clean-looking log.
+  void CutNewestRecords(size_t n) {
+    std::string last = Segments().back();
+    std::vector<size_t> record_offsets;
+    for (const Frame& f : Frames(ReadFile(last))) {
+      if (!f.marker()) record_offsets.push_back(f.offset);
+    }
+    ASSERT_GE(record_offsets.size(), n);
+    fs::resize_file(last, record_offsets[record_offsets.size() - n]);
+  }
+
   RunResult Verify() {
     if (!Signed()) return Run({"verify", dir_});
     return Run({"verify", dir_, "--public-key", key_ + ".pub"});
@@ -191,15 +202,7 @@ TEST_F(ThreatTest, SegmentReorderedAndReframedWithValidCrcsIsCaught) {
 TEST_F(ThreatTest, NewestRecordsTruncatedBelowACheckpointAreCaught) {
   // Cut the last two records at a frame boundary (a clean-looking log), and
   // remove the SPINE too, so only the checkpoints remember the lost records.
-  std::string last = Segments().back();
-  std::string seg = ReadFile(last);
-  std::vector<Frame> frames = Frames(seg);
-  std::vector<size_t> record_offsets;
-  for (const Frame& f : frames) {
-    if (!f.marker()) record_offsets.push_back(f.offset);
-  }
-  ASSERT_GE(record_offsets.size(), 2u);
-  fs::resize_file(last, record_offsets[record_offsets.size() - 2]);
+  CutNewestRecords(2);
   ExpectCaught({});
   fs::remove(dir_ + "/SPINE");
   ExpectCaught({"CHECKPOINTS"});
@@ -338,13 +341,7 @@ TEST_F(KeylessThreatTest, SegmentReorderedAndReframedWithValidCrcsIsCaught) {
 }
 
 TEST_F(KeylessThreatTest, TruncationAtAFrameBoundaryIsCaught) {
-  std::string last = Segments().back();
-  std::vector<size_t> record_offsets;
-  for (const Frame& f : Frames(ReadFile(last))) {
-    if (!f.marker()) record_offsets.push_back(f.offset);
-  }
-  ASSERT_GE(record_offsets.size(), 2u);
-  fs::resize_file(last, record_offsets[record_offsets.size() - 2]);
+  CutNewestRecords(2);
   EXPECT_EQ(Run({"check", dir_}).exit_code, 0) << "the cut log is well-framed";
   ExpectCaught({"LSN 39", "missing", "SPINE vouches for 40"});
 }
@@ -382,12 +379,7 @@ TEST_F(ThreatTest, CheckpointLineWithItsNewlineCutIsStillChecked) {
   EXPECT_EQ(clean.exit_code, 0) << clean.err;
   EXPECT_NE(clean.out.find("torn (no newline) but whole"), std::string::npos) << clean.out;
   // Hide the last records: only the torn last checkpoint (size 40) remembers them.
-  std::string last = Segments().back();
-  std::vector<size_t> record_offsets;
-  for (const Frame& f : Frames(ReadFile(last))) {
-    if (!f.marker()) record_offsets.push_back(f.offset);
-  }
-  fs::resize_file(last, record_offsets.back());
+  CutNewestRecords(1);
   fs::remove(dir_ + "/SPINE");
   ExpectCaught({"CHECKPOINTS line", "covers 40"});
 }
