@@ -1,5 +1,6 @@
 // One crash of the drill: workload, injected fault, crash, power cut,
-// recovery with a second crash, and the checks of drill/model.h.
+// recovery with a second crash, the checks of drill/model.h, and a check of
+// the log's Merkle tree against the recovered records.
 //
 // The stack of Envs, top to bottom:
 //   CrashAfterEnv   crashes at a random change (none when a fault is injected,
@@ -20,6 +21,7 @@
 #include "drill/model.h"
 #include "io/fault_env.h"
 #include "quipu/log.h"
+#include "quipu/tree.h"
 
 namespace quipu::drill {
 
@@ -296,18 +298,34 @@ std::unique_ptr<Log> RecoverTwice(const CrashOptions& options, LogOptions lo, Fa
   return std::move(*log);
 }
 
-void CheckAcceptsAppends(Log* log, Lsn recovered, CrashOutcome* out) {
+// True if the recovered log took its appends and closed cleanly.
+bool CheckAcceptsAppends(Log* log, Lsn recovered, CrashOutcome* out) {
   for (int i = 0; i < kAppendsAfterRecovery; ++i) {
     Result<Lsn> lsn = log->Append("after recovery", Durability::kImmediate);
     if (!lsn.ok() || *lsn != recovered + 1 + i) {
       out->violations.push_back(
           "the recovered log refuses appends: " +
           (lsn.ok() ? "LSN " + std::to_string(*lsn) : lsn.status().ToString()));
-      return;
+      return false;
     }
   }
   Status s = log->Close();
   if (!s.ok()) out->violations.push_back("closing the recovered log failed: " + s.ToString());
+  return s.ok();
+}
+
+// The tree every log keeps survived the crashes too: after the clean close
+// it covers every record, and every record matches it.
+void CheckTree(const std::string& path, Env* env, Lsn records, CrashOutcome* out) {
+  VerifyOptions options;
+  options.env = env;
+  Result<VerifyReport> report = VerifyIntegrity(path, options);
+  if (!report.ok()) {
+    out->violations.push_back("the recovered log does not verify: " + report.status().ToString());
+  } else if (report->covered != records) {
+    out->violations.push_back("the tree covers " + std::to_string(report->covered) + " of " +
+                              std::to_string(records) + " records after a clean close");
+  }
 }
 
 LogOptions DrillLogOptions(const Scenario& sc, std::mt19937_64& rng) {
@@ -368,7 +386,9 @@ Result<CrashOutcome> RunCrash(const CrashOptions& options) {
   if (log == nullptr) return out;
   const std::vector<std::string> records = ReadAll(log.get(), &out);
   CheckRecovered(work.entries(), facts, records, &out);
-  CheckAcceptsAppends(log.get(), records.size(), &out);
+  if (CheckAcceptsAppends(log.get(), records.size(), &out)) {
+    CheckTree(options.dir + "/log", &fault, records.size() + kAppendsAfterRecovery, &out);
+  }
   return out;
 }
 

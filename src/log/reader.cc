@@ -22,7 +22,13 @@ class LogReaderImpl final : public LogReader {
   uint64_t offset() const override { return offset_; }
 
  private:
-  Status Refresh() { return source_->View(&segments_, &readable_); }
+  // Learns how far the log may be read now. In a live log, what the scanner
+  // read ahead past the old end is dropped: it may have been a write still
+  // in flight, or one a full disk made the writer cut and redo differently.
+  Status Refresh() {
+    if (scanner_ != nullptr && source_->live()) scanner_->ForgetReadAhead();
+    return source_->View(&segments_, &readable_);
+  }
   // Opens the segment that holds want_ (or the first one, if want_ precedes
   // the log). False if there is no such segment yet.
   Result<bool> OpenSegmentFor(Lsn lsn);

@@ -48,6 +48,15 @@ class FrameScanner {
   //          The scanner stays there.
   Result<Outcome> Next(std::string_view* payload);
 
+  // Drops the bytes read ahead, so the next frame is read from the file
+  // again. A live reader calls it when the writer has flushed more: bytes
+  // read ahead before that may have been a write still in flight, or bytes
+  // a full disk made the writer cut and write again differently.
+  void ForgetReadAhead() {
+    window_.clear();
+    window_start_ = 0;
+  }
+
   // Start of the frame just returned, or of the bad bytes.
   uint64_t offset() const { return frame_offset_; }
   // End of the last whole frame read.
