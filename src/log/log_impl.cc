@@ -17,31 +17,6 @@ std::string ParentDir(const std::string& dir) {
   return slash == 0 ? "/" : dir.substr(0, slash);
 }
 
-// Serves the writer's own view to in-process readers, for as long as the
-// log is open: a reader may outlive its Log, and then fails instead of
-// touching freed memory.
-class LiveSource : public ReadSource {
- public:
-  explicit LiveSource(std::shared_ptr<LogImpl::ReaderLink> link) : link_(std::move(link)) {}
-  Status View(std::vector<SegmentRef>* segments, Lsn* readable) override {
-    std::lock_guard<std::mutex> guard(link_->mu);
-    if (link_->log == nullptr) return Closed();
-    link_->log->ReadableView(segments, readable);
-    return Status::OK();
-  }
-  bool live() const override { return true; }
-  Status Usable() const override {
-    std::lock_guard<std::mutex> guard(link_->mu);
-    return link_->log == nullptr ? Closed() : Status::OK();
-  }
-
- private:
-  static Status Closed() {
-    return Status::FailedPrecondition("the log this reader follows was closed");
-  }
-  std::shared_ptr<LogImpl::ReaderLink> link_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Log>> OpenLogEngine(const std::string& dir, const LogOptions& options) {
@@ -566,7 +541,7 @@ Result<std::unique_ptr<LogReader>> LogImpl::NewReader(Lsn from) {
     std::lock_guard<std::mutex> guard(mu_);
     QUIPU_RETURN_IF_ERROR(closed_ ? UsableLocked() : Status::OK());
   }
-  return NewLogReader(env_, dir_, std::make_unique<LiveSource>(reader_link_), from);
+  return NewLogReader(env_, dir_, NewLiveSource(reader_link_), from);
 }
 
 void LogImpl::ReadableView(std::vector<SegmentRef>* segments, Lsn* readable) const {

@@ -201,6 +201,10 @@ class LogImpl final : public Log {
   std::thread flusher_;
 };
 
+class ReadSource;
+// The source of the log's in-process readers (log/live_source.cc).
+std::unique_ptr<ReadSource> NewLiveSource(std::shared_ptr<LogImpl::ReaderLink> link);
+
 }  // namespace quipu
 
 #endif  // QUIPU_LOG_LOG_IMPL_H_
