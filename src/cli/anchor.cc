@@ -123,12 +123,6 @@ void AddSigningFlags(CLI::App* verb, SigningFlags* flags) {
   verb->get_option("--anchor-cmd")->needs(key);
 }
 
-Status CheckSigningKey(const SigningFlags& flags) {
-  if (flags.key.empty()) return Status::OK();
-  Result<SigningKey> key = SigningKey::Load(Env::Default(), flags.key);
-  return key.ok() ? Status::OK() : key.status().WithContext("--signing-key");
-}
-
 TreeOptions SigningTreeOptions(const SigningFlags& flags, const std::string& verb) {
   TreeOptions options;
   if (!flags.key.empty()) options.signing_key_path = flags.key;

@@ -35,10 +35,6 @@ struct SigningFlags {
 };
 void AddSigningFlags(CLI::App* verb, SigningFlags* flags);
 
-// Loads the key of --signing-key, if given, only to check it: a verb calls
-// this before it opens the store, so a bad key fails without creating it.
-Status CheckSigningKey(const SigningFlags& flags);
-
 // The tree options of a writing verb: with a key, sign a checkpoint at every
 // sealed segment, each handed to the anchor command. Background tree,
 // checkpoint and anchor failures are warnings on stderr naming `verb` (a

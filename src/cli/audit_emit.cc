@@ -132,14 +132,12 @@ Status EmitLines(AuditStore* store, Durability durability, EventAcks* acks, Grou
   }
 }
 
-// Checks what can be checked without touching the disk (the --json event's
-// syntax, the signing key), so that these mistakes never create DIR.
+// Checks the --json event's syntax before the store is opened, so that a
+// typo never creates DIR (Log::Open loads the signing key before it creates
+// anything, so a bad key cannot either).
 Status ValidateEmitFlags(const EmitFlags& flags) {
-  if (!flags.stdin_lines) {
-    Result<Json> json = ParseJson(flags.json, "event");
-    if (!json.ok()) return json.status();
-  }
-  return CheckSigningKey(flags.signing);
+  if (flags.stdin_lines) return Status::OK();
+  return ParseJson(flags.json, "event").status();
 }
 
 Status Emit(const EmitFlags& flags) {

@@ -132,8 +132,9 @@ Result<LogOptions> ValidateIngestFlags(const IngestFlags& flags) {
   options.max_record_size =
       static_cast<uint32_t>(std::min<uint64_t>(options.max_record_size, flags.segment_size / 2));
   options.tree = SigningTreeOptions(flags.signing, "ingest");
+  // Log::Open validates these again and loads the key before it creates
+  // anything; checked here too so a bad flag fails before stdin is read.
   QUIPU_RETURN_IF_ERROR(options.Validate());
-  QUIPU_RETURN_IF_ERROR(CheckSigningKey(flags.signing));
   return options;
 }
 

@@ -117,7 +117,7 @@ Status LoadKeyBeforeOpening(Env* env, TreeOptions* options) {
     return Status::InvalidArgument("TreeOptions: set signing_key or signing_key_path, not both");
   }
   auto key = SigningKey::Load(env, *options->signing_key_path);
-  if (!key.ok()) return key.status();
+  if (!key.ok()) return key.status().WithContext("signing key");
   options->signing_key = std::move(*key);
   options->signing_key_path.reset();
   return Status::OK();
