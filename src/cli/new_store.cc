@@ -2,20 +2,14 @@
 
 #include <unistd.h>
 
-#include <string_view>
 #include <vector>
 
-#include "quipu/checkpoint.h"
 #include "quipu/env.h"
 #include "quipu/inspect.h"
 
 namespace quipu::cli {
 
 namespace {
-
-bool IsStoreFileName(std::string_view name) {
-  return IsLogFileName(name) || name == kCheckpointFileName;
-}
 
 // Removes `dir` if it holds only an empty store. Best effort: the run has
 // already failed, and its error is the one to report.
@@ -24,7 +18,7 @@ void RemoveIfEmptyStore(const std::string& dir) {
   Result<std::vector<std::string>> names = env->ListDir(dir);
   if (!names.ok()) return;
   for (const std::string& name : *names) {
-    if (!IsStoreFileName(name)) return;  // someone else's file: not ours to judge
+    if (!IsLogFileName(name)) return;  // someone else's file: not ours to judge
   }
   // The run has closed the store, so the count is final; a record, even one
   // from a process that opened the directory since, keeps everything.

@@ -18,7 +18,7 @@ namespace quipu::cli {
 // Runs `verb`, which opens (creating if missing) the store in `dir` and
 // closes it before returning. If `dir` did not exist before and `verb`
 // fails, removes what the run left there, but only if that is an empty
-// store: nothing but files quipu creates (IsLogFileName, CHECKPOINTS) and
+// store: nothing but files quipu creates (IsLogFileName) and
 // not one record. Otherwise, or if removing fails, everything stays.
 // Returns `verb`'s status either way.
 Status RunRemovingNewStore(const std::string& dir, const std::function<Status()>& verb);

@@ -57,6 +57,10 @@ std::string Range(Lsn first, Lsn last) {
 // tree: records newer than the spine are named as unchecked.
 std::string Headline(const VerifyFlags& flags, const VerifyReport& r) {
   if (r.covered == r.records) return "intact: " + flags.dir + "\n";
+  if (r.covered == 0) {
+    return "NOT checked against the tree: " + flags.dir + " (LSN " + Range(1, r.last_lsn) +
+           " newer than the tree)\n";
+  }
   return "intact up to LSN " + std::to_string(r.covered) + ": " + flags.dir + " (LSN " +
          Range(r.covered + 1, r.last_lsn) + " newer than the tree, not checked against it)\n";
 }
