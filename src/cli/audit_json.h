@@ -1,68 +1,36 @@
 // cli/audit_json.h — what the audit verbs (emit, define-type, define-column,
-// types, query, history, entities) share: opening the store, and their JSON
-// shapes with the conversion to and from the values of quipu/audit_types.h.
-// docs/audit.md documents the shapes.
-//
-// Input is strict: an unknown key, a value of the wrong JSON type or a field
-// value that does not fit its declared kind is an InvalidArgument naming the
-// key, so a typo never silently drops data. Output is nlohmann::ordered_json
-// so keys appear in the documented order.
+// types, query, history, entities) share: opening the store, the short text
+// form of a version, and the JSON shapes of json/audit.h under the names the
+// verbs use.
 #ifndef QUIPU_CLI_AUDIT_JSON_H_
 #define QUIPU_CLI_AUDIT_JSON_H_
 
-#include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
 
-#include "cli/json_input.h"  // ParseJson, CanonicalJson
+#include "json/audit.h"
 #include "quipu/audit.h"
-#include "quipu/audit_types.h"
+#include "quipu/options.h"
 #include "quipu/status.h"
+#include "quipu/tree.h"
 
 namespace quipu::cli {
 
-// EVENT: {"actor": ENTITY, "method": str, "url": str, "content": str | any
-// JSON, "targets": [ENTITY...], "columns": {name: value}, "occurred_at":
-// RFC 3339 string | integer microseconds since the epoch}. Only "actor" is
-// required. ENTITY: {"type": str, "id": str, "fields": {name: value}}.
-// Field and column values are converted by their declared kind, looked up in
-// `store`: text takes a JSON string, number a JSON number, json any JSON
-// value (stored as CanonicalJson). Names the store does not know
-// are passed through for Emit to refuse with its own message.
-Result<Event> EventFromJson(const Json& event, const AuditStore& store);
-
-// SCHEMA: {"name": str, "fields": [{"name": str, "kind": "text" | "number" |
-// "json" (default text), "required": bool (default false), "indexed": bool
-// (default false)}...]}.
-Result<TypeSchema> SchemaFromJson(const Json& schema);
-
-// A column value given on the command line (query --column NAME=VALUE) as
-// the column's kind: numbers read by ParseNumber, JSON parsed by ParseJson
-// and canonicalized like EventFromJson.
-Result<Value> ValueFromArgument(std::string_view text, FieldKind kind);
-
-// Text and json values as JSON (json parsed back into structure); numbers
-// as JSON numbers, integral ones without a fraction.
-OrderedJson ValueToJson(const Value& value);
-OrderedJson FieldsToJson(const Fields& fields);
-OrderedJson SchemaToJson(const TypeSchema& schema);
-OrderedJson ColumnToJson(const ColumnSpec& column);
-// {"type", "id", "version", "fields"}; with `provenance` also
-// "created_log_id" and "created_at" (for history and entities).
-OrderedJson VersionToJson(const EntityVersion& version, bool provenance);
-// {"log_id", "lsn", "timestamp", "actor", "method", "url", "content",
-// "columns", "targets"}.
-OrderedJson HitToJson(const Hit& hit);
-
-// One line of NDJSON; bytes that are not UTF-8 become U+FFFD rather than
-// aborting the output.
-std::string JsonLine(const OrderedJson& value);
-
-// A time argument or occurred_at: RFC 3339 (see ParseRfc3339) or an integer
-// count of microseconds since the Unix epoch.
-Result<int64_t> ParseTimeArgument(std::string_view text);
+using json::CanonicalJson;
+using json::ColumnToJson;
+using json::EventFromJson;
+using json::FieldsToJson;
+using json::HitToJson;
+using json::Json;
+using json::JsonLine;
+using json::OrderedJson;
+using json::ParseJson;
+using json::ParseTimeArgument;
+using json::SchemaFromJson;
+using json::SchemaToJson;
+using json::ValueFromArgument;
+using json::ValueToJson;
+using json::VersionToJson;
 
 // "user:42@v3", the short form of a pinned version in text output.
 std::string VersionRef(const EntityVersion& version);

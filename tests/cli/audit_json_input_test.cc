@@ -1,4 +1,4 @@
-// The rules of the JSON the audit verbs read (cli/json_input.h), enforced
+// The rules of the JSON the audit verbs read (json/input.h), enforced
 // while parsing: nesting depth, duplicate keys and the number rule, in
 // events, schemas and query arguments; and that a bad line never loses the
 // acks of the events before it.

@@ -1,4 +1,4 @@
-#include "cli/json_input.h"
+#include "json/input.h"
 
 #include <cstdint>
 #include <string>
@@ -7,7 +7,7 @@
 
 #include "quipu/audit_types.h"
 
-namespace quipu::cli {
+namespace quipu::json {
 
 namespace {
 
@@ -140,4 +140,4 @@ std::string CanonicalJson(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-}  // namespace quipu::cli
+}  // namespace quipu::json

@@ -1,6 +1,6 @@
-// cli/json_input.h — the one parser for the JSON the audit verbs read:
-// events (emit), schemas (define-type) and json values given as arguments
-// (query --column and --target on json fields).
+// json/input.h — the one parser for the JSON quipu reads from outside: events,
+// schemas, queries and json values, whether they come from the CLI (emit,
+// define-type, query arguments) or from HTTP request bodies (quipu serve).
 //
 // The input is untrusted and arbitrary (a line of up to 1 MiB), so its rules
 // are enforced while parsing, by a SAX handler, before anything that
@@ -13,8 +13,8 @@
 //     exact).
 // The stricter library check on write (audit/json_check.h) can then never
 // refuse a value this parser accepted, and no exception leaves it.
-#ifndef QUIPU_CLI_JSON_INPUT_H_
-#define QUIPU_CLI_JSON_INPUT_H_
+#ifndef QUIPU_JSON_INPUT_H_
+#define QUIPU_JSON_INPUT_H_
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,7 +22,7 @@
 
 #include "quipu/status.h"
 
-namespace quipu::cli {
+namespace quipu::json {
 
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
@@ -39,6 +39,6 @@ Result<Json> ParseJson(std::string_view text, std::string_view what);
 // documents that differ only in spacing or key order give the same text.
 std::string CanonicalJson(const Json& value);
 
-}  // namespace quipu::cli
+}  // namespace quipu::json
 
-#endif  // QUIPU_CLI_JSON_INPUT_H_
+#endif  // QUIPU_JSON_INPUT_H_
