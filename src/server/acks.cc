@@ -14,9 +14,10 @@ DurableAcks::DurableAcks(AuditStore* store, bool syncs)
 DurableAcks::~DurableAcks() { Stop(); }
 
 void DurableAcks::Complete(Waiter waiter, Status status) {
-  auto executor = boost::asio::get_associated_executor(waiter);
-  boost::asio::post(executor, [waiter = std::move(waiter), status = std::move(status)]() mutable {
-    std::move(waiter)(std::move(status));
+  auto executor = waiter.executor;
+  boost::asio::post(executor, [handler = std::move(waiter.handler),
+                               status = std::move(status)]() mutable {
+    std::move(handler)(std::move(status));
   });
 }
 

@@ -22,6 +22,8 @@
 
 #include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <condition_variable>
 #include <map>
@@ -47,7 +49,12 @@ class DurableAcks {
   template <typename Token>
   auto AsyncWait(Lsn lsn, Token&& token) {
     return boost::asio::async_initiate<Token, void(Status)>(
-        [this, lsn](auto handler) { Add(lsn, Waiter(std::move(handler))); }, token);
+        [this, lsn](auto handler) {
+          // Completions go back to the waiter's own executor (its strand).
+          auto executor = boost::asio::get_associated_executor(handler);
+          Add(lsn, Waiter{std::move(executor), Handler(std::move(handler))});
+        },
+        token);
   }
 
   // Requests waiting now.
@@ -58,7 +65,11 @@ class DurableAcks {
   void Stop();
 
  private:
-  using Waiter = boost::asio::any_completion_handler<void(Status)>;
+  using Handler = boost::asio::any_completion_handler<void(Status)>;
+  struct Waiter {
+    boost::asio::any_io_executor executor;
+    Handler handler;
+  };
 
   void Add(Lsn lsn, Waiter waiter);
   void Run();

@@ -1,5 +1,7 @@
 #include "server/http.h"
 
+#include "json/audit.h"
+
 #include <cctype>
 
 namespace quipu::server {

@@ -133,6 +133,22 @@ json::OrderedJson ErrorJson(const Response& refused) {
   return out;
 }
 
+// An atomic batch refused: each line's error, or that it was skipped.
+json::OrderedJson BatchItemJson(const std::variant<Event, Response>& item) {
+  if (auto* refused = std::get_if<Response>(&item)) return ErrorJson(*refused);
+  json::OrderedJson skipped;
+  skipped["skipped"] = true;
+  return skipped;
+}
+
+json::OrderedJson BatchAckJson(const EmitResult& result) {
+  json::OrderedJson out;
+  out["log_id"] = result.log_id;
+  out["lsn"] = result.lsn;
+  out["duplicate"] = result.duplicate;
+  return out;
+}
+
 awaitable<void> PostBatch(Service& service, Call& call) {
   const Request& request = call.request;
   if (!HasContentType(request, "application/x-ndjson")) {
@@ -175,11 +191,7 @@ awaitable<void> PostBatch(Service& service, Call& call) {
   size_t written = 0, failed = 0;
   Lsn last = 0;
   if (atomic && bad > 0) {
-    for (auto& item : events) {
-      results.push_back(std::holds_alternative<Response>(item)
-                            ? ErrorJson(std::get<Response>(item))
-                            : json::OrderedJson{{"skipped", true}});
-    }
+    for (auto& item : events) results.push_back(BatchItemJson(item));
     json::OrderedJson out;
     out["durable"] = false;
     out["written"] = 0;
@@ -203,9 +215,7 @@ awaitable<void> PostBatch(Service& service, Call& call) {
     }
     ++written;
     last = std::max(last, emitted->lsn);
-    results.push_back(json::OrderedJson{{"log_id", emitted->log_id},
-                                        {"lsn", emitted->lsn},
-                                        {"duplicate", emitted->duplicate}});
+    results.push_back(BatchAckJson(*emitted));
   }
   service.metrics().EventsAppended(written);
   const bool durable_mode = *durable_ack && service.acks_durable();

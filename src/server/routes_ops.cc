@@ -15,17 +15,18 @@ namespace {
 using boost::asio::awaitable;
 
 awaitable<void> GetHealth(Service&, Call& call) {
-  co_await call.reply.Send(JsonResponse(http::status::ok, json::OrderedJson{{"status", "ok"}}));
+  json::OrderedJson body;
+  body["status"] = "ok";
+  co_await call.reply.Send(JsonResponse(http::status::ok, body));
 }
 
 awaitable<void> GetReady(Service& service, Call& call) {
   std::string reason = service.NotReadyReason();
-  if (reason.empty()) {
-    co_return co_await call.reply.Send(
-        JsonResponse(http::status::ok, json::OrderedJson{{"ready", true}}));
-  }
-  co_await call.reply.Send(JsonResponse(http::status::service_unavailable,
-                                        json::OrderedJson{{"ready", false}, {"reason", reason}}));
+  json::OrderedJson body;
+  body["ready"] = reason.empty();
+  if (!reason.empty()) body["reason"] = reason;
+  co_await call.reply.Send(JsonResponse(
+      reason.empty() ? http::status::ok : http::status::service_unavailable, body));
 }
 
 awaitable<void> GetMetrics(Service& service, Call& call) {

@@ -59,7 +59,8 @@ awaitable<void> PostQuery(Service& service, Call& call) {
     for (const Hit& hit : page->hits) hits.push_back(json::HitToJson(hit));
     json::OrderedJson out;
     out["hits"] = std::move(hits);
-    out["next_cursor"] = page->next_cursor.empty() ? json::OrderedJson() : page->next_cursor;
+    out["next_cursor"] = nullptr;
+    if (!page->next_cursor.empty()) out["next_cursor"] = page->next_cursor;
     return JsonResponse(http::status::ok, out);
   });
   co_await call.reply.Send(std::move(response));

@@ -18,6 +18,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "json/audit.h"
 #include "quipu/audit.h"
 #include "server/auth.h"
 #include "server/connection.h"

@@ -8,6 +8,7 @@
 #include <utility>
 #include <variant>
 
+#include "json/audit.h"
 #include "quipu/audit_types.h"
 
 namespace quipu::server {
