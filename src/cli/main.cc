@@ -76,6 +76,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterVerify(app);
   quipu::cli::RegisterVerifyProof(app);
   quipu::cli::RegisterKeygen(app);
+  quipu::cli::RegisterToken(app);
   quipu::cli::RegisterEmit(app);
   quipu::cli::RegisterDefineType(app);
   quipu::cli::RegisterDefineColumn(app);
