@@ -140,7 +140,8 @@ Status AuditState::ApplyPayload(std::string_view payload, Lsn lsn) {
         if (s.ok()) s = catalog_.ApplyColumn(rec);
         break;
       }
-      case RecordKind::kEvent: {
+      case RecordKind::kEvent:
+      case RecordKind::kKeyedEvent: {
         EventRecord rec;
         s = DecodeEvent(payload, &rec);
         if (s.ok()) s = ApplyEvent(std::move(rec), lsn);
