@@ -23,5 +23,4 @@ Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir) {
   return AuditStore::Open(dir, options);
 }
 
-}  // namespace quipu::json
 }  // namespace quipu::cli
