@@ -14,6 +14,9 @@
 //   kBusy                another process holds the log's lock.
 //   kFailedPrecondition  the object is in a state that forbids the call
 //                        (closed log, poisoned log).
+//   kConflict            the request contradicts an earlier one, e.g. an
+//                        idempotency key reused for a different event;
+//                        retrying it will fail again.
 //
 // Thread safety: Status and Result are values; distinct objects may be used
 // from different threads freely, a shared one only for reading.
@@ -40,6 +43,7 @@ class [[nodiscard]] Status {
     kNoSpace,
     kBusy,
     kFailedPrecondition,
+    kConflict,
   };
 
   Status() = default;  // OK
@@ -64,6 +68,7 @@ class [[nodiscard]] Status {
   static Status FailedPrecondition(std::string msg) {
     return Status(Code::kFailedPrecondition, std::move(msg));
   }
+  static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -80,6 +80,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterQuery(app);
   quipu::cli::RegisterHistory(app);
   quipu::cli::RegisterEntities(app);
+  quipu::cli::RegisterServe(app);
   quipu::cli::RegisterBench(app);
 
   if (IsUnknownVerb(app, argc, argv)) {

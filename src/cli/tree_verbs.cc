@@ -19,6 +19,7 @@
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/verbs.h"
+#include "json/tree.h"
 #include "quipu/audit.h"
 #include "quipu/checkpoint.h"
 #include "quipu/inspect.h"
@@ -61,12 +62,6 @@ Status Print(const std::string& text) {
   FdWriter out(STDOUT_FILENO);
   QUIPU_RETURN_IF_ERROR(out.Write(text));
   return out.Flush();
-}
-
-ordered_json HexList(const std::vector<merkle::Hash>& hashes) {
-  ordered_json list = ordered_json::array();
-  for (const merkle::Hash& h : hashes) list.push_back(h.ToHex());
-  return list;
 }
 
 std::string IndentedHexLines(const std::vector<merkle::Hash>& hashes) {
@@ -168,11 +163,7 @@ Status Prove(const ProveFlags& flags) {
       out["log_id"] = flags.log_id;
       out["lsn"] = lsn;
     }
-    out["leaf_index"] = proof->leaf_index;
-    out["tree_size"] = proof->tree_size;
-    out["leaf_hash"] = proof->leaf_hash.ToHex();
-    out["path"] = HexList(proof->path);
-    out["root"] = proof->root.ToHex();
+    out.update(json::InclusionProofToJson(*proof));
     return Print(out.dump() + "\n");
   });
 }
@@ -193,13 +184,7 @@ Status Consistency(const ConsistencyFlags& flags) {
         tree->ProveConsistency(flags.old_size, OptionalSize(flags.new_flag, flags.new_size));
     if (!proof.ok()) return proof.status();
     if (flags.json) {
-      ordered_json out;
-      out["old_size"] = proof->old_size;
-      out["new_size"] = proof->new_size;
-      out["old_root"] = proof->old_root.ToHex();
-      out["new_root"] = proof->new_root.ToHex();
-      out["proof"] = HexList(proof->proof);
-      return Print(out.dump() + "\n");
+      return Print(json::ConsistencyProofToJson(*proof).dump() + "\n");
     }
     std::string text = FormatTable({{"old size", std::to_string(proof->old_size)},
                                     {"new size", std::to_string(proof->new_size)},

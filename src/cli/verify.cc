@@ -10,10 +10,11 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/common.h"
+#include "json/audit.h"
+#include "json/tree.h"
 #include "cli/verbs.h"
 #include "quipu/tree.h"
 
@@ -92,34 +93,12 @@ std::string ReportText(const VerifyFlags& flags, const VerifyReport& r) {
                      /*text_last=*/true);
 }
 
-std::string ReportJson(const VerifyReport& r) {
-  nlohmann::ordered_json out;
-  out["intact"] = true;
-  out["records"] = r.records;
-  out["first_lsn"] = r.first_lsn;
-  out["last_lsn"] = r.last_lsn;
-  out["root"] = r.root.ToHex();
-  out["checked"] = r.covered;
-  out["unchecked"] = r.records - r.covered;
-  out["spine_leaves"] = r.spine_leaves;
-  out["spine_synced"] = r.spine_synced;
-  out["checkpoints"] = r.checkpoints;
-  out["checkpoint_size"] = r.checkpoint_size;
-  out["torn_checkpoint_line"] = r.torn_checkpoint_line;
-  out["torn_checkpoint_checked"] = r.torn_checkpoint_checked;
-  out["signatures_checked"] = r.signatures_checked;
-  return out.dump() + "\n";
-}
+std::string ReportJson(const VerifyReport& r) { return json::JsonLine(json::VerifyReportToJson(r)); }
 
 // --json still answers in JSON when the store is not intact, so a script
 // reading stdout never meets an empty document; stderr and the exit code
 // say the same as without --json.
-std::string FailureJson(const Status& s) {
-  nlohmann::ordered_json out;
-  out["intact"] = false;
-  out["error"] = s.ToString();
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
+std::string FailureJson(const Status& s) { return json::JsonLine(json::VerifyFailureToJson(s)); }
 
 Status Verify(const VerifyFlags& flags) {
   VerifyOptions options;

@@ -114,8 +114,10 @@ Result<EntityInput> EntityFromJson(const Json& j, const AuditStore& store,
   return entity;
 }
 
+}  // namespace
+
 Result<Fields> ColumnsFromJson(const Json& j, const AuditStore& store) {
-  if (!j.is_object()) return Status::InvalidArgument("event \"columns\" must be an object");
+  if (!j.is_object()) return Status::InvalidArgument("\"columns\" must be an object");
   std::vector<ColumnSpec> specs = store.Columns();
   Fields columns;
   for (const auto& item : j.items()) {
@@ -130,16 +132,17 @@ Result<Fields> ColumnsFromJson(const Json& j, const AuditStore& store) {
   return columns;
 }
 
-Result<int64_t> TimeFromJson(const Json& j) {
+namespace {
+
+// `what` names the member in errors ("event \"occurred_at\"").
+Result<int64_t> TimeFromJson(const Json& j, const std::string& what) {
   if (j.is_string()) {
     Result<int64_t> micros = ParseTimeArgument(j.get<std::string>());
-    return micros.ok() ? micros
-                       : Result<int64_t>(micros.status().WithContext("event \"occurred_at\""));
+    return micros.ok() ? micros : Result<int64_t>(micros.status().WithContext(what));
   }
   if (j.is_number_integer()) return j.get<int64_t>();
-  return Status::InvalidArgument(
-      "event \"occurred_at\" must be an RFC 3339 string or integer microseconds, got " +
-      JsonTypeName(j));
+  return Status::InvalidArgument(what + " must be an RFC 3339 string or integer microseconds, got " +
+                                 JsonTypeName(j));
 }
 
 // The optional plain-string members of an event.
@@ -186,11 +189,116 @@ Result<Event> EventFromJson(const Json& j, const AuditStore& store) {
     event.columns = std::move(*values);
   }
   if (auto when = j.find("occurred_at"); when != j.end()) {
-    Result<int64_t> micros = TimeFromJson(*when);
+    Result<int64_t> micros = TimeFromJson(*when, "event \"occurred_at\"");
     if (!micros.ok()) return micros.status();
     event.timestamp_micros = *micros;
   }
   return event;
+}
+
+namespace {
+
+// FILTER: {"type", "field", "op" (default "exact"), "value": string or number}.
+Result<EntityFilter> FilterFromJson(const Json& j, const std::string& what) {
+  QUIPU_RETURN_IF_ERROR(CheckKeys(j, what, {"type", "field", "op", "value"}));
+  EntityFilter filter;
+  for (auto [key, out] : {std::pair{"type", &filter.type}, std::pair{"field", &filter.field}}) {
+    Result<std::string> text = GetString(j, key, what, std::nullopt);
+    if (!text.ok()) return text.status();
+    *out = *text;
+  }
+  Result<std::string> op = GetString(j, "op", what, "exact");
+  if (!op.ok()) return op.status();
+  Result<MatchOp> parsed = ParseMatchOp(*op);
+  if (!parsed.ok()) return parsed.status().WithContext(what);
+  filter.op = *parsed;
+  auto value = j.find("value");
+  if (value == j.end()) return Status::InvalidArgument(what + " needs \"value\"");
+  if (value->is_string()) {
+    filter.value = value->get<std::string>();
+  } else if (value->is_number()) {
+    filter.value = value->dump();
+  } else {
+    return Status::InvalidArgument(what + " \"value\" must be a string or a number");
+  }
+  return filter;
+}
+
+Status PagingFromJson(const Json& j, Query* query) {
+  Result<std::string> order = GetString(j, "order", "query", "newest_first");
+  if (!order.ok()) return order.status();
+  if (*order != "newest_first" && *order != "oldest_first") {
+    return Status::InvalidArgument("query \"order\" must be \"newest_first\" or \"oldest_first\"");
+  }
+  query->order = *order == "oldest_first" ? Order::kOldestFirst : Order::kNewestFirst;
+  if (auto limit = j.find("limit"); limit != j.end()) {
+    if (!limit->is_number_unsigned() || limit->get<uint64_t>() < 1 ||
+        limit->get<uint64_t>() > 10000) {
+      return Status::InvalidArgument("query \"limit\" must be an integer from 1 to 10000");
+    }
+    query->limit = limit->get<uint32_t>();
+  }
+  Result<std::string> cursor = GetString(j, "cursor", "query", "");
+  if (!cursor.ok()) return cursor.status();
+  query->cursor = *cursor;
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Query> QueryFromJson(const Json& j, const AuditStore& store, bool paged) {
+  if (paged) {
+    QUIPU_RETURN_IF_ERROR(CheckKeys(j, "query",
+                                    {"targets", "actor", "method", "since", "until", "columns",
+                                     "order", "limit", "cursor"}));
+  } else {
+    QUIPU_RETURN_IF_ERROR(
+        CheckKeys(j, "query", {"targets", "actor", "method", "since", "until", "columns"}));
+  }
+  Query query;
+  if (auto targets = j.find("targets"); targets != j.end()) {
+    if (!targets->is_array()) return Status::InvalidArgument("query \"targets\" must be an array");
+    for (size_t i = 0; i < targets->size(); i++) {
+      Result<EntityFilter> filter = FilterFromJson((*targets)[i], "target filter " + std::to_string(i));
+      if (!filter.ok()) return filter.status();
+      query.targets.push_back(std::move(*filter));
+    }
+  }
+  if (auto actor = j.find("actor"); actor != j.end()) {
+    Result<EntityFilter> filter = FilterFromJson(*actor, "actor filter");
+    if (!filter.ok()) return filter.status();
+    query.actor = std::move(*filter);
+  }
+  if (j.contains("method")) {
+    Result<std::string> method = GetString(j, "method", "query", std::nullopt);
+    if (!method.ok()) return method.status();
+    query.method = *method;
+  }
+  for (auto [key, out] : {std::pair{"since", &query.since_micros}, std::pair{"until", &query.until_micros}}) {
+    auto when = j.find(key);
+    if (when == j.end()) continue;
+    Result<int64_t> micros = TimeFromJson(*when, std::string("query \"") + key + "\"");
+    if (!micros.ok()) return micros.status();
+    *out = *micros;
+  }
+  if (auto columns = j.find("columns"); columns != j.end()) {
+    Result<Fields> values = ColumnsFromJson(*columns, store);
+    if (!values.ok()) return values.status();
+    query.columns = std::move(*values);
+  }
+  if (paged) QUIPU_RETURN_IF_ERROR(PagingFromJson(j, &query));
+  return query;
+}
+
+Result<ColumnSpec> ColumnFromJson(const Json& j) {
+  QUIPU_RETURN_IF_ERROR(CheckKeys(j, "column", {"name", "kind"}));
+  Result<std::string> name = GetString(j, "name", "column", std::nullopt);
+  if (!name.ok()) return name.status();
+  Result<std::string> kind = GetString(j, "kind", "column", "text");
+  if (!kind.ok()) return kind.status();
+  Result<FieldKind> parsed = ParseFieldKind(*kind);
+  if (!parsed.ok()) return parsed.status().WithContext("column \"kind\"");
+  return ColumnSpec{*name, *parsed};
 }
 
 Result<TypeSchema> SchemaFromJson(const Json& j) {

@@ -32,10 +32,24 @@ namespace quipu::json {
 // are passed through for Emit to refuse with its own message.
 Result<Event> EventFromJson(const Json& event, const AuditStore& store);
 
+// QUERY: {"targets": [FILTER...], "actor": FILTER, "method": str, "since":
+// TIME, "until": TIME, "columns": {name: value}} and, when `paged`, "order":
+// "newest_first" | "oldest_first", "limit": 1..10000, "cursor": str. FILTER:
+// {"type", "field", "op": "exact" | "contains" | "prefix" | "exact_ci"
+// (default exact), "value": str | number}. TIME as occurred_at. Every key is
+// optional; the same semantics as quipu::Query.
+Result<Query> QueryFromJson(const Json& query, const AuditStore& store, bool paged);
+
+// {name: value} for custom columns, converted by each column's kind.
+Result<Fields> ColumnsFromJson(const Json& columns, const AuditStore& store);
+
 // SCHEMA: {"name": str, "fields": [{"name": str, "kind": "text" | "number" |
 // "json" (default text), "required": bool (default false), "indexed": bool
 // (default false)}...]}.
 Result<TypeSchema> SchemaFromJson(const Json& schema);
+
+// COLUMN: {"name": str, "kind": "text" | "number" | "json" (default text)}.
+Result<ColumnSpec> ColumnFromJson(const Json& column);
 
 // A column value given on the command line (query --column NAME=VALUE) as
 // the column's kind: numbers read by ParseNumber, JSON parsed by ParseJson

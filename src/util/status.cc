@@ -26,6 +26,8 @@ std::string_view CodeName(Status::Code code) {
       return "Busy";
     case Status::Code::kFailedPrecondition:
       return "Failed precondition";
+    case Status::Code::kConflict:
+      return "Conflict";
   }
   // Only reachable with a value cast from outside the enum; still printable.
   return "Unknown code";

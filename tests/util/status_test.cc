@@ -29,6 +29,7 @@ TEST(StatusTest, ToStringNamesEachCode) {
   EXPECT_EQ(Status::NoSpace("m").ToString(), "No space: m");
   EXPECT_EQ(Status::Busy("m").ToString(), "Busy: m");
   EXPECT_EQ(Status::FailedPrecondition("m").ToString(), "Failed precondition: m");
+  EXPECT_EQ(Status::Conflict("m").ToString(), "Conflict: m");
 }
 
 TEST(StatusTest, ToStringWithoutMessageIsJustTheName) {
@@ -45,6 +46,7 @@ TEST(StatusTest, CodeNameCoversEveryCode) {
   EXPECT_EQ(CodeName(Status::Code::kNoSpace), "No space");
   EXPECT_EQ(CodeName(Status::Code::kBusy), "Busy");
   EXPECT_EQ(CodeName(Status::Code::kFailedPrecondition), "Failed precondition");
+  EXPECT_EQ(CodeName(Status::Code::kConflict), "Conflict");
 }
 
 TEST(StatusTest, FactoriesSetCodeAndPredicates) {

@@ -1,0 +1,258 @@
+// server/routes_reads.cc — rows (query, count, export), entities and the
+// schema. Reads run on the worker pool and see only the caller's scope.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "json/audit.h"
+#include "server/scope.h"
+#include "server/service.h"
+
+namespace quipu::server {
+
+namespace {
+
+using boost::asio::awaitable;
+
+// Rows per page when counting and exporting: large enough to amortize the
+// query's setup, small enough to keep an export's memory flat.
+constexpr uint32_t kScanPage = 1000;
+
+// The request body as JSON; an empty body is {}.
+std::variant<json::Json, Response> JsonBody(const Request& request) {
+  if (request.body().empty()) return json::Json::object();
+  if (!HasContentType(request, "application/json")) {
+    return ErrorResponse(http::status::unsupported_media_type, "unsupported_media_type",
+                         "this route takes Content-Type: application/json");
+  }
+  Result<json::Json> body = json::ParseJson(request.body(), "request body");
+  if (!body.ok()) return StatusResponse(body.status());
+  return std::move(*body);
+}
+
+// The query a request asks for, limited to the caller's scope.
+std::variant<Query, Response> ReadQuery(Service& service, Call& call, bool paged) {
+  auto body = JsonBody(call.request);
+  if (auto* refused = std::get_if<Response>(&body)) return std::move(*refused);
+  Result<Query> query = json::QueryFromJson(std::get<json::Json>(body), service.store(), paged);
+  if (!query.ok()) return StatusResponse(query.status());
+  if (auto refused = ScopeQuery(*call.principal, &*query)) return std::move(*refused);
+  return std::move(*query);
+}
+
+Response TooManyQueries(const Service& service) {
+  return ErrorResponse(http::status::too_many_requests, "too_many_queries",
+                       "this token already runs " +
+                           std::to_string(service.options().max_queries_per_token) +
+                           " queries or exports; wait for one to finish");
+}
+
+awaitable<void> PostQuery(Service& service, Call& call) {
+  auto slot = service.TakeQuerySlot(*call.principal);
+  if (!slot) co_return co_await call.reply.Send(TooManyQueries(service));
+  auto query = ReadQuery(service, call, /*paged=*/true);
+  if (auto* refused = std::get_if<Response>(&query)) co_return co_await call.reply.Send(*refused);
+  Response response = co_await service.OnWorkers([&service, q = std::get<Query>(query)] {
+    Result<QueryPage> page = service.store().Query(q);
+    if (!page.ok()) return StatusResponse(page.status());
+    json::OrderedJson hits = json::OrderedJson::array();
+    for (const Hit& hit : page->hits) hits.push_back(json::HitToJson(hit));
+    json::OrderedJson out;
+    out["hits"] = std::move(hits);
+    out["next_cursor"] = nullptr;
+    if (!page->next_cursor.empty()) out["next_cursor"] = page->next_cursor;
+    return JsonResponse(http::status::ok, out);
+  });
+  co_await call.reply.Send(std::move(response));
+}
+
+awaitable<void> PostCount(Service& service, Call& call) {
+  auto slot = service.TakeQuerySlot(*call.principal);
+  if (!slot) co_return co_await call.reply.Send(TooManyQueries(service));
+  auto query = ReadQuery(service, call, /*paged=*/false);
+  if (auto* refused = std::get_if<Response>(&query)) co_return co_await call.reply.Send(*refused);
+  Response response = co_await service.OnWorkers([&service, q = std::get<Query>(query)]() mutable {
+    q.limit = 10000;
+    uint64_t count = 0;
+    while (true) {
+      Result<QueryPage> page = service.store().Query(q);
+      if (!page.ok()) return StatusResponse(page.status());
+      count += page->hits.size();
+      if (page->next_cursor.empty()) break;
+      q.cursor = std::move(page->next_cursor);
+    }
+    return JsonResponse(http::status::ok, json::OrderedJson{{"count", count}});
+  });
+  co_await call.reply.Send(std::move(response));
+}
+
+// One page of an export as NDJSON, and where the next starts.
+struct ExportPage {
+  std::string text;
+  std::string next_cursor;
+  std::string error;  // non-empty: the store failed mid-export
+};
+
+awaitable<void> PostExport(Service& service, Call& call) {
+  auto slot = service.TakeQuerySlot(*call.principal);
+  if (!slot) co_return co_await call.reply.Send(TooManyQueries(service));
+  auto read = ReadQuery(service, call, /*paged=*/false);
+  if (auto* refused = std::get_if<Response>(&read)) co_return co_await call.reply.Send(*refused);
+  Query query = std::get<Query>(std::move(read));
+  query.order = Order::kOldestFirst;
+  query.limit = kScanPage;
+  // Check the query before the 200 goes out: errors after it can only be
+  // reported in the stream.
+  ExportPage page = co_await service.OnWorkers([&service, &query] {
+    ExportPage out;
+    Result<QueryPage> rows = service.store().Query(query);
+    if (!rows.ok()) {
+      out.error = rows.status().ToString();
+      return out;
+    }
+    for (const Hit& hit : rows->hits) out.text += json::JsonLine(json::HitToJson(hit));
+    out.next_cursor = std::move(rows->next_cursor);
+    return out;
+  });
+  if (!page.error.empty()) {
+    co_return co_await call.reply.Send(
+        ErrorResponse(http::status::bad_request, "invalid_argument", page.error));
+  }
+  http::response_header<> header;
+  header.result(http::status::ok);
+  header.version(11);
+  header.set(http::field::content_type, "application/x-ndjson");
+  co_await call.reply.Begin(std::move(header));
+  while (true) {
+    if (!page.text.empty()) co_await call.reply.Chunk(page.text);
+    if (!page.error.empty() || page.next_cursor.empty()) break;
+    query.cursor = std::move(page.next_cursor);
+    page = co_await service.OnWorkers([&service, &query] {
+      ExportPage out;
+      Result<QueryPage> rows = service.store().Query(query);
+      if (!rows.ok()) {
+        json::OrderedJson error;
+        error["error"] = {{"code", "internal"}, {"message", rows.status().ToString()}};
+        out.text = json::JsonLine(error);
+        out.error = rows.status().ToString();
+        return out;
+      }
+      for (const Hit& hit : rows->hits) out.text += json::JsonLine(json::HitToJson(hit));
+      out.next_cursor = std::move(rows->next_cursor);
+      return out;
+    });
+  }
+  co_await call.reply.End();
+}
+
+// The versions of one entity the caller may see.
+std::vector<EntityVersion> VisibleVersions(Service& service, const Principal& principal,
+                                           std::vector<EntityVersion> versions) {
+  if (!principal.scope) return versions;
+  std::vector<EntityVersion> visible;
+  for (EntityVersion& v : versions) {
+    if (VersionInScope(principal, service.store(), v)) visible.push_back(std::move(v));
+  }
+  return visible;
+}
+
+awaitable<void> GetEntities(Service& service, Call& call) {
+  Response response = co_await service.OnWorkers([&service, &call] {
+    const std::string& type = call.params[0];
+    Result<std::vector<EntityVersion>> latest = service.store().ListEntities(type);
+    if (!latest.ok()) return StatusResponse(latest.status());
+    json::OrderedJson entities = json::OrderedJson::array();
+    for (const EntityVersion& entity : *latest) {
+      if (!call.principal->scope) {
+        entities.push_back(json::VersionToJson(entity, /*provenance=*/true));
+        continue;
+      }
+      Result<std::vector<EntityVersion>> all = service.store().EntityHistory(type, entity.id);
+      if (!all.ok()) continue;
+      std::vector<EntityVersion> visible = VisibleVersions(service, *call.principal, std::move(*all));
+      if (!visible.empty()) entities.push_back(json::VersionToJson(visible.back(), true));
+    }
+    return JsonResponse(http::status::ok, json::OrderedJson{{"type", type}, {"entities", entities}});
+  });
+  co_await call.reply.Send(std::move(response));
+}
+
+awaitable<void> GetHistory(Service& service, Call& call) {
+  Response response = co_await service.OnWorkers([&service, &call] {
+    const std::string& type = call.params[0];
+    const std::string& id = call.params[1];
+    Result<std::vector<EntityVersion>> all = service.store().EntityHistory(type, id);
+    if (!all.ok()) return StatusResponse(all.status());
+    std::vector<EntityVersion> visible = VisibleVersions(service, *call.principal, std::move(*all));
+    if (visible.empty()) return StatusResponse(Status::NotFound("no entity " + type + "/" + id));
+    json::OrderedJson versions = json::OrderedJson::array();
+    for (const EntityVersion& v : visible) versions.push_back(json::VersionToJson(v, true));
+    return JsonResponse(http::status::ok,
+                        json::OrderedJson{{"type", type}, {"id", id}, {"versions", versions}});
+  });
+  co_await call.reply.Send(std::move(response));
+}
+
+json::OrderedJson TypesJson(const AuditStore& store) {
+  json::OrderedJson types = json::OrderedJson::array();
+  for (const TypeSchema& schema : store.Types()) types.push_back(json::SchemaToJson(schema));
+  json::OrderedJson columns = json::OrderedJson::array();
+  for (const ColumnSpec& column : store.Columns()) columns.push_back(json::ColumnToJson(column));
+  return json::OrderedJson{{"types", types}, {"columns", columns}};
+}
+
+awaitable<void> GetTypes(Service& service, Call& call) {
+  co_await call.reply.Send(JsonResponse(http::status::ok, TypesJson(service.store())));
+}
+
+awaitable<void> PostType(Service& service, Call& call) {
+  auto body = JsonBody(call.request);
+  if (auto* refused = std::get_if<Response>(&body)) co_return co_await call.reply.Send(*refused);
+  Result<TypeSchema> schema = json::SchemaFromJson(std::get<json::Json>(body));
+  if (!schema.ok()) co_return co_await call.reply.Send(StatusResponse(schema.status()));
+  // A schema change is durable before DefineType returns: one fdatasync,
+  // rare enough to take on a worker rather than hold an I/O thread.
+  Response response = co_await service.OnWorkers([&service, &schema] {
+    Status s = service.store().DefineType(*schema);
+    service.NoteWrite(s);
+    if (!s.ok()) return StatusResponse(s);
+    Result<TypeSchema> now = service.store().GetType(schema->name);
+    if (!now.ok()) return StatusResponse(now.status());
+    return JsonResponse(http::status::ok, json::OrderedJson{{"type", json::SchemaToJson(*now)}});
+  });
+  co_await call.reply.Send(std::move(response));
+}
+
+awaitable<void> PostColumn(Service& service, Call& call) {
+  auto body = JsonBody(call.request);
+  if (auto* refused = std::get_if<Response>(&body)) co_return co_await call.reply.Send(*refused);
+  Result<ColumnSpec> column = json::ColumnFromJson(std::get<json::Json>(body));
+  if (!column.ok()) co_return co_await call.reply.Send(StatusResponse(column.status()));
+  Response response = co_await service.OnWorkers([&service, &column] {
+    Status s = service.store().RegisterColumn(*column);
+    service.NoteWrite(s);
+    if (!s.ok()) return StatusResponse(s);
+    return JsonResponse(http::status::ok, json::OrderedJson{{"column", json::ColumnToJson(*column)}});
+  });
+  co_await call.reply.Send(std::move(response));
+}
+
+}  // namespace
+
+void AddReadRoutes(Service& service, Router& router) {
+  auto add = [&](http::verb method, const char* pattern, Grant grant,
+                 awaitable<void> (*handler)(Service&, Call&)) {
+    router.Add({method, pattern, grant,
+                [&service, handler](Call& call) { return handler(service, call); }});
+  };
+  add(http::verb::post, "/v1/query", Grant::kQuery, PostQuery);
+  add(http::verb::post, "/v1/count", Grant::kQuery, PostCount);
+  add(http::verb::post, "/v1/export", Grant::kQuery, PostExport);
+  add(http::verb::get, "/v1/entities/{type}", Grant::kQuery, GetEntities);
+  add(http::verb::get, "/v1/entities/{type}/{id}/history", Grant::kQuery, GetHistory);
+  add(http::verb::get, "/v1/types", Grant::kQuery, GetTypes);
+  add(http::verb::post, "/v1/types", Grant::kAdmin, PostType);
+  add(http::verb::post, "/v1/columns", Grant::kAdmin, PostColumn);
+}
+
+}  // namespace quipu::server

@@ -1,0 +1,192 @@
+#include "server/server.h"
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "json/audit.h"
+#include "quipu/audit.h"
+#include "server/auth.h"
+#include "server/connection.h"
+#include "server/service.h"
+
+namespace quipu::server {
+
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+awaitable<void> AcceptLoop(Service& service, tcp::acceptor& acceptor, asio::ssl::context* tls,
+                           Connections& connections) {
+  while (acceptor.is_open()) {
+    // Each connection gets a strand: its coroutine never runs on two
+    // threads at once, and the shutdown path can post to it.
+    tcp::socket socket(asio::make_strand(acceptor.get_executor()));
+    auto [ec] = co_await acceptor.async_accept(socket, kTuple);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors, or a connection reset before accept: back off
+      // briefly rather than spin.
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);  // responses are small: never wait for Nagle
+    auto executor = socket.get_executor();
+    if (service.open_connections.load() >= service.options().max_connections) {
+      if (tls == nullptr) asio::co_spawn(executor, RefuseConnection(std::move(socket)), asio::detached);
+      continue;  // over TLS there is no plain answer to give: just close
+    }
+    asio::co_spawn(executor, ServeConnection(service, std::move(socket), tls, connections),
+                   asio::detached);
+  }
+}
+
+void LogLine(Service& service, json::OrderedJson line) {
+  line["time"] = FormatRfc3339Utc(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  service.Log(json::JsonLine(line));
+}
+
+awaitable<void> WatchSignals(Service& service, asio::signal_set& signals, tcp::acceptor& acceptor,
+                             Connections& connections, asio::io_context& io) {
+  int signal = 0;
+  while (true) {
+    auto [ec, number] = co_await signals.async_wait(kTuple);
+    if (ec) co_return;
+    signal = number;
+    if (signal != SIGHUP) break;
+    service.ReloadTokens();
+  }
+  LogLine(service, {{"event", "shutdown"}, {"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
+                    {"connections", connections.size()}});
+  service.stopping.store(true);
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  // Idle connections close now; busy ones finish their request (its durable
+  // ack included) and then close, because stopping turns keep-alive off.
+  const auto deadline = std::chrono::steady_clock::now() + service.options().shutdown_grace;
+  asio::steady_timer tick(io);
+  while (connections.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    connections.CloseIdle();
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(kTuple);
+  }
+  io.stop();
+}
+
+Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& options) {
+  if (!options.tls_cert && !options.tls_key) return std::unique_ptr<asio::ssl::context>();
+  if (!options.tls_cert || !options.tls_key) {
+    return Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
+  }
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1,
+                       ec);
+  if (!ec) context->use_certificate_chain_file(*options.tls_cert, ec);
+  if (ec) return Status::InvalidArgument("TLS certificate " + *options.tls_cert + ": " + ec.message());
+  context->use_private_key_file(*options.tls_key, asio::ssl::context::pem, ec);
+  if (ec) return Status::InvalidArgument("TLS key " + *options.tls_key + ": " + ec.message());
+  return context;
+}
+
+Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options,
+                                                    const TokenSet& tokens) {
+  AuditOptions audit;
+  audit.log.durability = options.durability;
+  audit.log.create_if_missing = options.create;
+  if (options.signing_key) audit.log.tree.signing_key_path = *options.signing_key;
+  Result<std::unique_ptr<AuditStore>> store = AuditStore::Open(options.dir, audit);
+  if (!store.ok()) return store.status();
+  // A scoped token's column must exist before its first write.
+  for (const TokenEntry& entry : tokens.entries()) {
+    if (!entry.scope) continue;
+    Status s = (*store)->RegisterColumn(ColumnSpec{entry.scope->column, FieldKind::kText});
+    if (!s.ok()) return s.WithContext("token " + entry.id + "'s scope column");
+  }
+  return store;
+}
+
+Status Listen(tcp::acceptor& acceptor, const ServerOptions& options) {
+  boost::system::error_code ec;
+  asio::ip::address address = asio::ip::make_address(options.host, ec);
+  if (ec) return Status::InvalidArgument("--listen: " + options.host + " is not an IP address");
+  tcp::endpoint endpoint(address, options.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("listen on " + options.host + ":" + std::to_string(options.port) +
+                           ": " + ec.message());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunServer(const ServerOptions& options) {
+  Result<TokenSet> tokens = TokenSet::Load(options.token_file);
+  if (!tokens.ok()) return tokens.status();
+  auto tls = MakeTlsContext(options);
+  if (!tls.ok()) return tls.status();
+  auto store = OpenServedStore(options, *tokens);
+  if (!store.ok()) return store.status();
+
+  asio::thread_pool workers(options.workers);
+  Service service(options, std::move(*store), std::move(*tokens), &workers);
+  asio::io_context io(static_cast<int>(options.threads));
+  tcp::acceptor acceptor(io);
+  Status listening = Listen(acceptor, options);
+  if (!listening.ok()) {
+    workers.join();
+    Status closed = service.Close();
+    return listening.ok() ? closed : listening;
+  }
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  Connections connections;
+
+  const tcp::endpoint bound = acceptor.local_endpoint();
+  json::OrderedJson ready{{"listening", bound.address().to_string() + ":" + std::to_string(bound.port())},
+                          {"tls", *tls != nullptr}};
+  std::string line = json::JsonLine(ready);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+
+  asio::co_spawn(io, AcceptLoop(service, acceptor, tls->get(), connections), asio::detached);
+  asio::co_spawn(io, WatchSignals(service, signals, acceptor, connections, io), asio::detached);
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < options.threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (std::thread& t : threads) t.join();
+  workers.join();
+  Status closed = service.Close();
+  LogLine(service, {{"event", "stopped"}, {"ok", closed.ok()}});
+  return closed;
+}
+
+}  // namespace quipu::server
