@@ -7,6 +7,10 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libssl-dev librocksdb-dev libsqlite3-dev clang libclang-rt-14-dev clang-format
+  # quipu serve: Boost.Beast/Asio 1.81 (named: Debian's default boost is 1.74),
+  # prometheus-cpp; its tests' real clients: curl, python3-requests, promtool
+  # (package prometheus; only the binary is used), openssl, and wrk for bench/.
+  libboost1.81-dev prometheus-cpp-dev curl python3-requests prometheus openssl wrk
 )
 
 missing=()

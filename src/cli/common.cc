@@ -99,7 +99,12 @@ const VerbOutcome& LastOutcome() { return MutableOutcome(); }
 void SetAction(CLI::App* verb, std::function<Status()> action) {
   verb->callback([verb, action = std::move(action)] {
     VerbOutcome& outcome = MutableOutcome();
+    // A nested verb is named with its parents: "token create".
     outcome.verb = verb->get_name();
+    for (const CLI::App* p = verb->get_parent(); p != nullptr && p->get_parent() != nullptr;
+         p = p->get_parent()) {
+      outcome.verb = p->get_name() + " " + outcome.verb;
+    }
     outcome.status = action();
   });
 }

@@ -26,7 +26,7 @@ namespace quipu::cli {
 // The verb that ran and how it ended. main() prints a failure as
 // "quipu <verb>: <status>" and exits 1.
 struct VerbOutcome {
-  std::string verb;  // empty if no verb ran
+  std::string verb;  // empty if no verb ran; "token create" for a nested one
   Status status;
 };
 

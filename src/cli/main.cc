@@ -51,10 +51,13 @@ bool IsUnknownVerb(CLI::App& app, int argc, char** argv) {
 }
 
 // CLI11's own message spans two lines; scripts are easier to write against one.
+// The prefix names the verb as typed, nested ones too ("quipu token create").
 std::string OneLineUsageError(const CLI::App* app, const CLI::Error& e) {
   std::string prefix = "quipu";
-  std::vector<CLI::App*> verbs = app->get_subcommands();
-  if (!verbs.empty()) prefix += " " + verbs.back()->get_name();
+  for (std::vector<CLI::App*> verbs = app->get_subcommands(); !verbs.empty();
+       verbs = verbs.back()->get_subcommands()) {
+    prefix += " " + verbs.back()->get_name();
+  }
   return prefix + ": " + e.what() + " (see --help)\n";
 }
 
@@ -73,6 +76,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterVerify(app);
   quipu::cli::RegisterVerifyProof(app);
   quipu::cli::RegisterKeygen(app);
+  quipu::cli::RegisterToken(app);
   quipu::cli::RegisterEmit(app);
   quipu::cli::RegisterDefineType(app);
   quipu::cli::RegisterDefineColumn(app);

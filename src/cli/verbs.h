@@ -30,6 +30,8 @@ void RegisterBench(CLI::App& app);
 void RegisterTreeVerbs(CLI::App& app);
 // keygen --out PATH: an Ed25519 key pair for checkpoints.
 void RegisterKeygen(CLI::App& app);
+// token create|list|revoke --config FILE: the bearer tokens of `quipu serve`.
+void RegisterToken(CLI::App& app);
 // verify DIR: every record against the tree, every checkpoint; exit 1 names the first break.
 void RegisterVerify(CLI::App& app);
 // verify-proof: checks a proof file against a trusted root, without a store.

@@ -48,9 +48,13 @@ std::string_view GrantName(Grant grant);
 Result<uint8_t> ParseGrants(std::string_view list);
 
 struct TokenScope {
-  std::string column;
-  std::string value;
+  std::string column;  // a column name: [A-Za-z_][A-Za-z0-9_.-]{0,127}
+  std::string value;   // non-empty UTF-8
 };
+
+// "COLUMN=VALUE" (split at the first '='), checked as the token file checks
+// a scope. InvalidArgument naming what is wrong.
+Result<TokenScope> ParseScope(std::string_view text);
 
 struct TokenEntry {
   std::string id;    // "t_" + 8 hex digits of the hash: names the token in logs
