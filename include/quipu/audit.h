@@ -33,6 +33,15 @@
 // only lock a read takes guards the small type catalog and entity-id tables
 // for a bounded lookup — never while matching, sorting or materializing hits.
 //
+// Idempotency. An event may carry an idempotency key (Event::
+// idempotency_key). The key, a SHA-256 fingerprint of the event as the
+// caller gave it, and the wall-clock time of the write are stored in the
+// event's own record, so a key is exactly as durable as its event: one
+// lost at a power cut (never made durable) is forgotten with it, and its
+// retry writes it anew. The store remembers recent keys in a window bounded
+// by count and age (AuditOptions::idempotency), which Open rebuilds from
+// the log; Emit says how a key is answered.
+//
 // Open rebuilds all in-memory state by reading the whole log: about 4 CPU
 // seconds and 560 MB of memory per million events (one actor and one or two
 // targets each, a new target version in every event) on the 2-core test VM.
@@ -44,8 +53,11 @@
 //   InvalidArgument  bad request: unknown type/field/column, a missing
 //                    required field, a value of the wrong kind, invalid JSON
 //                    in a json field, a query on a field that is not
-//                    indexed, a refused schema change, a bad cursor. Nothing
-//                    is written.
+//                    indexed, a refused schema change, a bad cursor, a
+//                    malformed idempotency key, a window bound that is not
+//                    positive (Open). Nothing is written.
+//   Conflict         an idempotency key reused, within its window, for a
+//                    different event (Emit). Nothing is written.
 //   Corruption       the log holds a record this store cannot have written.
 //   NotSupported     a record from a newer encoding version.
 //   others           from the log (IOError, NoSpace, Busy, FailedPrecondition
@@ -56,6 +68,8 @@
 #ifndef QUIPU_AUDIT_H_
 #define QUIPU_AUDIT_H_
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,6 +82,28 @@
 #include "quipu/status.h"
 
 namespace quipu {
+
+// Which idempotency keys an AuditStore remembers (see AuditStore::Emit). A
+// retry is recognised only while its key is in this window; after that it
+// is written as a new event.
+//
+// Both bounds hold at once. The window is the newest `max_keys` keyed
+// events in log order (one more evicts the oldest, whatever its age), less
+// those the writer wrote `max_age` or longer ago by its wall clock (the
+// time of the Emit, never the event's own timestamp, which a caller may set
+// in the past). Memory is bounded by max_keys: about 200 bytes per key of
+// 36 bytes (a UUID), so roughly 200 MB at the default; size it to the keyed
+// events you expect within max_age. Both must be positive
+// (InvalidArgument).
+//
+// Open replays the log into the window with the options it is given: a
+// reopen with the same options remembers the same keys, and a key ages from
+// its original write, not from the reopen. A read-only store never Emits,
+// so it keeps no window and ignores these.
+struct IdempotencyWindow {
+  size_t max_keys = 1'000'000;
+  std::chrono::microseconds max_age = std::chrono::hours(24);
+};
 
 struct AuditOptions {
   // The underlying log (durability policy, Env, recovery mode, its Merkle
@@ -83,6 +119,8 @@ struct AuditOptions {
   // reader cannot know what was synced) and log() is nullptr. Only
   // log.env is used from `log`; a missing directory is NotFound.
   bool read_only = false;
+  // Which idempotency keys are remembered; see IdempotencyWindow.
+  IdempotencyWindow idempotency;
 };
 
 class AuditStore {
@@ -126,6 +164,26 @@ class AuditStore {
 
   // Validates and records one event (see EntityInput for how fields become
   // versions). On any validation error nothing is written.
+  //
+  // With an idempotency key (checked first: InvalidArgument if malformed),
+  // under the writer lock, so that of concurrent calls with one key exactly
+  // one writes:
+  //   - key in the window, same fingerprint: nothing is written; returns the
+  //     original event's log_id, lsn and timestamp with duplicate = true,
+  //     without validating the event again. The call's durability still
+  //     holds: where a write would wait for its record to be durable, this
+  //     waits for the original's (which may still be in flight in another
+  //     thread), and returns the error if that fails.
+  //   - key in the window, different fingerprint: Conflict naming the key
+  //     and the original log_id; nothing is written.
+  //   - key not in the window (never used, or evicted by count or age; see
+  //     IdempotencyWindow): written as a new event, which then holds the key.
+  // The fingerprint covers the event as given: actor and targets (type, id,
+  // fields), method, url, content, columns, and the timestamp only if the
+  // caller set one. An event without a timestamp gets the time of the Emit
+  // that writes it, and its retries, also without one, still match it; a
+  // retry that sets a timestamp where the original had none is a different
+  // request (Conflict).
   virtual Result<EmitResult> Emit(const Event& event,
                                   Durability durability = Durability::kPolicy) = 0;
 

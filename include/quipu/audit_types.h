@@ -130,12 +130,21 @@ struct Event {
   // Any number (0 too) of targets. The same entity may appear more than once
   // in one event (also as the actor) only with fields that agree.
   std::vector<EntityInput> targets;
+  // Empty: none. Otherwise 1..128 bytes of visible ASCII (0x21..0x7E), else
+  // InvalidArgument. A caller-chosen name for this request, stored in the
+  // event's record, so that a retry of it (after a timeout, a crash, a
+  // restart) returns the original event instead of writing it twice; see
+  // AuditStore::Emit. The key is not part of the event's row.
+  std::string idempotency_key;
 };
 
 struct EmitResult {
   uint64_t log_id = 0;
   Lsn lsn = 0;  // of the event's record in the underlying log
   int64_t timestamp_micros = 0;
+  // True when the call wrote nothing because its idempotency key named an
+  // earlier, identical event: the fields above are that event's.
+  bool duplicate = false;
 };
 
 // --- reading ------------------------------------------------------------

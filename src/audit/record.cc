@@ -31,8 +31,11 @@ void PutString(std::string* out, std::string_view s) {
   out->append(s);
 }
 
+// The lowest version that defines `kind` (see record.h).
+uint8_t VersionOf(RecordKind kind) { return kind == RecordKind::kKeyedEvent ? 2 : 1; }
+
 void PutHeader(std::string* out, RecordKind kind) {
-  out->push_back(static_cast<char>(kRecordVersion));
+  out->push_back(static_cast<char>(VersionOf(kind)));
   out->push_back(static_cast<char>(kind));
 }
 
@@ -100,6 +103,12 @@ class Input {
     s_.remove_prefix(8);
     return true;
   }
+  bool GetBytes(size_t n, std::string_view* v) {
+    if (s_.size() < n) return false;
+    *v = s_.substr(0, n);
+    s_.remove_prefix(n);
+    return true;
+  }
   bool GetString(std::string* v) {
     uint64_t n;
     if (!GetVarint(&n) || n > s_.size()) return false;
@@ -150,6 +159,25 @@ bool GetVersion(Input* in, VersionRecord* v) {
          in->GetOrdinalValues(&v->fields);
 }
 
+// key:string fingerprint:32 bytes written:fixed64
+void PutIdempotency(std::string* out, const IdempotencyRecord& idem) {
+  PutString(out, idem.key);
+  out->append(reinterpret_cast<const char*>(idem.fingerprint.bytes.data()), Fingerprint::kSize);
+  PutFixed64(out, static_cast<uint64_t>(idem.written_micros));
+}
+
+bool GetIdempotency(Input* in, IdempotencyRecord* idem) {
+  std::string_view fp;
+  uint64_t written;
+  if (!in->GetString(&idem->key) || !in->GetBytes(Fingerprint::kSize, &fp) ||
+      !in->GetFixed64(&written)) {
+    return false;
+  }
+  std::memcpy(idem->fingerprint.bytes.data(), fp.data(), Fingerprint::kSize);
+  idem->written_micros = static_cast<int64_t>(written);
+  return true;
+}
+
 }  // namespace
 
 void EncodeType(const TypeRecord& rec, std::string* out) {
@@ -170,7 +198,7 @@ void EncodeColumn(const ColumnRecord& rec, std::string* out) {
 }
 
 void EncodeEvent(const EventRecord& rec, std::string* out) {
-  PutHeader(out, RecordKind::kEvent);
+  PutHeader(out, rec.idempotency ? RecordKind::kKeyedEvent : RecordKind::kEvent);
   PutVarint(out, rec.log_id);
   PutFixed64(out, static_cast<uint64_t>(rec.micros));
   PutVarint(out, rec.versions.size());
@@ -191,6 +219,49 @@ void EncodeEvent(const EventRecord& rec, std::string* out) {
   PutOrdinalValues(out, rec.columns);
   PutVarint(out, rec.targets.size());
   for (const RefRecord& t : rec.targets) PutRef(out, t);
+  if (rec.idempotency) PutIdempotency(out, *rec.idempotency);
+}
+
+namespace {
+
+void PutNamedValues(std::string* out, const Fields& values) {
+  PutVarint(out, values.size());
+  for (const auto& [name, value] : values) {  // std::map: ascending bytes
+    PutString(out, name);
+    PutValue(out, value);
+  }
+}
+
+void PutEntityInput(std::string* out, const EntityInput& in) {
+  PutString(out, in.type);
+  PutString(out, in.id);
+  PutNamedValues(out, in.fields);
+}
+
+}  // namespace
+
+void EncodeFingerprintInput(const Event& event, std::string* out) {
+  out->append(kFingerprintDomain);
+  out->push_back('\0');
+  PutEntityInput(out, event.actor);
+  PutVarint(out, event.targets.size());
+  for (const EntityInput& t : event.targets) PutEntityInput(out, t);
+  PutString(out, event.method);
+  PutString(out, event.url);
+  if (event.content) {
+    PutValue(out, *event.content);
+  } else {
+    out->push_back(0);
+  }
+  PutNamedValues(out, event.columns);
+  // "No timestamp" must stay distinct from every timestamp: Emit fills it
+  // with its own clock, which a retry cannot repeat.
+  if (event.timestamp_micros) {
+    out->push_back(1);
+    PutFixed64(out, static_cast<uint64_t>(*event.timestamp_micros));
+  } else {
+    out->push_back(0);
+  }
 }
 
 Result<RecordKind> PeekKind(std::string_view payload) {
@@ -204,7 +275,11 @@ Result<RecordKind> PeekKind(std::string_view payload) {
                                 std::to_string(kRecordVersion) + ")");
   }
   const uint8_t kind = static_cast<uint8_t>(payload[1]);
-  if (version != kRecordVersion || kind < 1 || kind > 3) {
+  // A kind newer than the record's version (kind 4 marked 1) was not
+  // written by any audit store either.
+  const bool known = version >= 1 && version <= kRecordVersion && kind >= 1 && kind <= 4 &&
+                     VersionOf(static_cast<RecordKind>(kind)) <= version;
+  if (!known) {
     return Status::Corruption("not an audit store record (version " + std::to_string(version) +
                               ", kind " + std::to_string(kind) + ")");
   }
@@ -268,6 +343,11 @@ Status DecodeEvent(std::string_view payload, EventRecord* rec) {
   rec->targets.resize(n);
   for (RefRecord& t : rec->targets) {
     if (!in.GetRef(&t)) return Truncated("event");
+  }
+  rec->idempotency.reset();
+  if (static_cast<RecordKind>(payload[1]) == RecordKind::kKeyedEvent) {
+    rec->idempotency.emplace();
+    if (!GetIdempotency(&in, &*rec->idempotency)) return Truncated("event");
   }
   return in.Done() ? Status::OK() : Truncated("event");
 }

@@ -3,10 +3,18 @@
 // Every record the store appends to its log is one of these (layout in
 // docs/format.md, "Audit store records"):
 //
-//   record := version:u8 (=1) kind:u8 body
+//   record := version:u8 kind:u8 body
 //   kind 1  TypeRecord    a type's full schema after a DefineType
 //   kind 2  ColumnRecord  a custom column registration
 //   kind 3  EventRecord   one event: new versions, the row, its relations
+//   kind 4  EventRecord   a keyed event: kind 3's body, then its
+//                         idempotency section (key, fingerprint, write time)
+//
+// `version` is the lowest format version that defines the record's kind: 1
+// for kinds 1-3, 2 for kind 4. A store that never used idempotency keys is
+// therefore still all version 1, readable by builds that predate them, and
+// such a build refuses a keyed event as too new (NotSupported), not as
+// damage.
 //
 // Records refer to types, fields and columns by ordinal (definition order),
 // which schema evolution never changes because it only appends. This keeps
@@ -17,6 +25,8 @@
 #ifndef QUIPU_AUDIT_RECORD_H_
 #define QUIPU_AUDIT_RECORD_H_
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,9 +39,10 @@
 
 namespace quipu::audit {
 
-inline constexpr uint8_t kRecordVersion = 1;
+// The newest record version this build reads.
+inline constexpr uint8_t kRecordVersion = 2;
 
-enum class RecordKind : uint8_t { kType = 1, kColumn = 2, kEvent = 3 };
+enum class RecordKind : uint8_t { kType = 1, kColumn = 2, kEvent = 3, kKeyedEvent = 4 };
 
 // (ordinal, value) pairs, ordinals ascending.
 using OrdinalValues = std::vector<std::pair<uint32_t, Value>>;
@@ -59,6 +70,25 @@ struct RefRecord {
   uint32_t number = 0;
 };
 
+// SHA-256 of an event as its caller gave it (audit/idempotency.h); a type of
+// its own so that it is never mistaken for a tree hash.
+struct Fingerprint {
+  static constexpr size_t kSize = 32;
+  std::array<uint8_t, kSize> bytes{};
+
+  friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
+};
+
+// What a keyed event remembers of the request that wrote it.
+struct IdempotencyRecord {
+  std::string key;  // 1..128 bytes of 0x21..0x7E
+  Fingerprint fingerprint;
+  // The wall clock when Emit wrote the event (UTC microseconds). The window
+  // ages keys by it, never by the event's own timestamp, which a caller may
+  // set in the past.
+  int64_t written_micros = 0;
+};
+
 struct EventRecord {
   uint64_t log_id = 0;
   int64_t micros = 0;
@@ -69,20 +99,36 @@ struct EventRecord {
   std::optional<Value> content;
   OrdinalValues columns;  // column ordinals
   std::vector<RefRecord> targets;
+  // Present: the record is a keyed event (kind 4); absent: kind 3.
+  std::optional<IdempotencyRecord> idempotency;
 };
 
 void EncodeType(const TypeRecord& rec, std::string* out);
 void EncodeColumn(const ColumnRecord& rec, std::string* out);
+// Kind 4 when rec.idempotency is set, else kind 3.
 void EncodeEvent(const EventRecord& rec, std::string* out);
 
+// Starts what a fingerprint hashes, so that a later encoding can never
+// produce the same bytes as this one.
+inline constexpr std::string_view kFingerprintDomain = "quipu idempotency fingerprint v1";
+
+// The bytes an idempotency fingerprint hashes (docs/format.md, "Idempotency
+// fingerprint"): `event` exactly as its caller gave it, entity inputs and
+// names rather than the versions and ordinals they resolve to, and without
+// its idempotency key. Every part is length-prefixed or tagged, so two
+// different events never encode alike.
+void EncodeFingerprintInput(const Event& event, std::string* out);
+
 // Reads the two header bytes. NotSupported for a newer version, Corruption
-// for an unknown kind or a short record.
+// for an unknown kind, a kind its version does not define (kind 4 marked
+// version 1) or a short record.
 Result<RecordKind> PeekKind(std::string_view payload);
 
 // Each decodes a whole record of its kind (header included); Corruption when
 // the bytes are short, have trailing garbage or hold an unknown value tag.
 Status DecodeType(std::string_view payload, TypeRecord* rec);
 Status DecodeColumn(std::string_view payload, ColumnRecord* rec);
+// DecodeEvent reads kinds 3 and 4.
 Status DecodeEvent(std::string_view payload, EventRecord* rec);
 
 }  // namespace quipu::audit

@@ -1,9 +1,10 @@
 // audit/state.cc — applying records to the in-memory state.
 //
 // ApplyEvent checks every reference before changing anything it cannot
-// undo, in this order: the log_id, the new versions (each against the
-// entity's current count), the pins, the columns. A record that fails is a
-// bug or damage: Open reports it as Corruption at its LSN.
+// undo, in this order: the log_id, the idempotency key, the new versions
+// (each against the entity's current count), the pins, the columns. A
+// record that fails is a bug or damage: Open reports it as Corruption at
+// its LSN.
 #include "audit/state.h"
 
 #include <algorithm>
@@ -98,6 +99,8 @@ Status AuditState::ApplyEvent(EventRecord&& rec, Lsn lsn) {
     return Bad("log_id " + std::to_string(rec.log_id) + " where " + std::to_string(expected) +
                " was due");
   }
+  std::optional<IdempotencyRecord> idem = std::move(rec.idempotency);
+  if (idem && !CheckIdempotencyKey(idem->key).ok()) return Bad("malformed idempotency key");
   for (VersionRecord& v : rec.versions) {
     QUIPU_RETURN_IF_ERROR(ApplyVersion(std::move(v), rec.log_id, rec.micros));
   }
@@ -120,6 +123,7 @@ Status AuditState::ApplyEvent(EventRecord&& rec, Lsn lsn) {
     if (std::none_of(row.targets.begin(), row.targets.begin() + i, same)) post(t, false);
   }
   rows_.Publish();
+  if (idem) keys_.Add(idem->key, KeyedEvent{log_id, idem->fingerprint, idem->written_micros});
   return Status::OK();
 }
 
@@ -140,7 +144,8 @@ Status AuditState::ApplyPayload(std::string_view payload, Lsn lsn) {
         if (s.ok()) s = catalog_.ApplyColumn(rec);
         break;
       }
-      case RecordKind::kEvent: {
+      case RecordKind::kEvent:
+      case RecordKind::kKeyedEvent: {
         EventRecord rec;
         s = DecodeEvent(payload, &rec);
         if (s.ok()) s = ApplyEvent(std::move(rec), lsn);

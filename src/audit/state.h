@@ -21,6 +21,7 @@
 
 #include "audit/append_only.h"
 #include "audit/catalog.h"
+#include "audit/idempotency.h"
 #include "audit/record.h"
 #include "quipu/audit_types.h"
 #include "quipu/reader.h"
@@ -52,7 +53,9 @@ inline constexpr int64_t kMaxMicros = 253402300799LL * 1000000 + 999999;
 
 class AuditState {
  public:
-  AuditState() = default;
+  // Keyed events are remembered as KeyWindow(max_keys, max_age_micros)
+  // says; max_keys == 0 remembers none.
+  AuditState(size_t max_keys, int64_t max_age_micros) : keys_(max_keys, max_age_micros) {}
   AuditState(const AuditState&) = delete;
   AuditState& operator=(const AuditState&) = delete;
 
@@ -67,12 +70,17 @@ class AuditState {
   // --- the writer ---
   // Validates `event` and builds its record: assigns the next log_id, new
   // version numbers and pins. `now` is used when the event has no time.
-  // InvalidArgument on any validation failure.
+  // The idempotency key is not looked at (the caller sets
+  // rec.idempotency). InvalidArgument on any validation failure.
   Result<EventRecord> PrepareEvent(const Event& event, int64_t now) const;
+  // The keyed event `key` names if it is still in the window at `now`
+  // (wall-clock micros); nullptr otherwise. Valid until the next Apply.
+  const KeyedEvent* FindKey(std::string_view key, int64_t now) { return keys_.Find(key, now); }
   // Applies an event record at `lsn`, moving its strings and values into
-  // the state (Open replays millions; copies would double its cost).
-  // Corruption when it contradicts the state (wrong log_id, unknown type, a
-  // version out of sequence, ...).
+  // the state (Open replays millions; copies would double its cost), and
+  // adds a keyed event to the window. Corruption when it contradicts the
+  // state (wrong log_id, unknown type, a version out of sequence, a key no
+  // Emit accepts, ...).
   Status ApplyEvent(EventRecord&& rec, Lsn lsn);
   // Decodes and applies any record (used by Open); errors name the LSN.
   Status ApplyPayload(std::string_view payload, Lsn lsn);
@@ -84,6 +92,7 @@ class AuditState {
 
   Catalog catalog_;
   ChunkedVector<Row> rows_;
+  KeyWindow keys_;  // the writer's alone
 };
 
 }  // namespace quipu::audit

@@ -6,13 +6,20 @@
 // order of records in the log, which is the order Open replays them in.
 // Waiting for durability happens after write_mu_ is released: that is what
 // lets concurrent emitters share one fdatasync (the log's group commit).
+//
+// An idempotency key is looked up under write_mu_ too, between the check and
+// the append, so of two concurrent Emits with one key the second finds the
+// first's record applied and writes nothing.
 #include <chrono>
+#include <optional>
 
+#include "audit/idempotency.h"
 #include "audit/query.h"
 #include "audit/state.h"
 #include "quipu/audit.h"
 #include "quipu/inspect.h"
 #include "quipu/reader.h"
+#include "util/quote.h"
 
 namespace quipu {
 
@@ -26,9 +33,11 @@ int64_t NowMicros() {
 
 class AuditStoreImpl final : public AuditStore {
  public:
-  // `log` is nullptr for a read-only store.
-  AuditStoreImpl(std::unique_ptr<Log> log, DurabilityPolicy policy)
-      : log_(std::move(log)), policy_(policy) {}
+  // `log` is nullptr for a read-only store. The last two bound the window
+  // of idempotency keys (AuditState; max_keys 0 keeps none).
+  AuditStoreImpl(std::unique_ptr<Log> log, DurabilityPolicy policy, size_t max_keys,
+                 int64_t max_key_age_micros)
+      : log_(std::move(log)), policy_(policy), state_(max_keys, max_key_age_micros) {}
   ~AuditStoreImpl() override {
     if (!closed_ && log_ != nullptr) (void)log_->Close();
   }
@@ -83,10 +92,26 @@ class AuditStoreImpl final : public AuditStore {
   std::vector<ColumnSpec> Columns() const override { return state_.catalog().Columns(); }
 
   Result<EmitResult> Emit(const Event& event, Durability durability) override {
+    std::optional<audit::IdempotencyRecord> idem;
+    if (!event.idempotency_key.empty()) {
+      QUIPU_RETURN_IF_ERROR(audit::CheckIdempotencyKey(event.idempotency_key));
+      // Hashing reads nothing write_mu_ guards, and a large event takes a
+      // while: other writers need not wait for it. (SHA-256 was checked
+      // usable when the log opened its tree.)
+      idem = audit::IdempotencyRecord{event.idempotency_key, audit::FingerprintOf(event), 0};
+    }
     std::unique_lock<std::mutex> lock(write_mu_);
     QUIPU_RETURN_IF_ERROR(UsableLocked());
-    auto rec = state_.PrepareEvent(event, NowMicros());
+    const int64_t now = NowMicros();
+    if (idem) {
+      if (const audit::KeyedEvent* seen = state_.FindKey(idem->key, now)) {
+        return AnswerRetryLocked(lock, *idem, *seen, durability);
+      }
+      idem->written_micros = now;
+    }
+    auto rec = state_.PrepareEvent(event, now);
     if (!rec.ok()) return rec.status();
+    rec->idempotency = std::move(idem);
     std::string payload;
     audit::EncodeEvent(*rec, &payload);
     const uint64_t log_id = rec->log_id;
@@ -94,7 +119,7 @@ class AuditStoreImpl final : public AuditStore {
     auto lsn = WriteLocked(lock, payload, durability,
                            [&](Lsn at) { return state_.ApplyEvent(std::move(*rec), at); });
     if (!lsn.ok()) return lsn.status();
-    return EmitResult{log_id, *lsn, micros};
+    return EmitResult{log_id, *lsn, micros, /*duplicate=*/false};
   }
 
   Lsn DurableLsn() const override { return log_ != nullptr ? log_->DurableLsn() : 0; }
@@ -148,14 +173,38 @@ class AuditStoreImpl final : public AuditStore {
     return broken_;
   }
 
+  // True when a write with `durability` returns only once its record is
+  // durable, which Emit then waits for outside write_mu_.
+  bool WaitsForDurable(Durability durability) const {
+    return durability == Durability::kImmediate ||
+           (durability == Durability::kPolicy && policy_.SyncsEveryAppend());
+  }
+
+  // A retry whose key is in the window: the original event if the request
+  // is the same, else Conflict. Waits, outside the mutex, exactly as a write
+  // with `durability` would have waited for its own record.
+  Result<EmitResult> AnswerRetryLocked(std::unique_lock<std::mutex>& lock,
+                                       const audit::IdempotencyRecord& request,
+                                       const audit::KeyedEvent& original, Durability durability) {
+    if (original.fingerprint != request.fingerprint) {
+      return Status::Conflict("idempotency key " + QuoteInput(request.key) +
+                              " was used for log_id " + std::to_string(original.log_id) +
+                              ", a different event");
+    }
+    const audit::Row& row = state_.row(original.log_id - 1);
+    const EmitResult result{original.log_id, row.lsn, row.micros, /*duplicate=*/true};
+    lock.unlock();
+    if (WaitsForDurable(durability)) QUIPU_RETURN_IF_ERROR(log_->WaitDurable(result.lsn));
+    return result;
+  }
+
   // Appends `payload`, applies it to the state with `apply`, releases the
   // writer mutex and waits for durability as `durability` and the policy
   // require. Returns the record's LSN.
   template <typename Apply>
   Result<Lsn> WriteLocked(std::unique_lock<std::mutex>& lock, const std::string& payload,
                           Durability durability, Apply&& apply) {
-    const bool wait = durability == Durability::kImmediate ||
-                      (durability == Durability::kPolicy && policy_.SyncsEveryAppend());
+    const bool wait = WaitsForDurable(durability);
     // EveryN and friends decide inside Append which append syncs, so they
     // get kPolicy; everything that waits does so below, outside the mutex.
     const Durability mode =
@@ -197,6 +246,10 @@ class AuditStoreImpl final : public AuditStore {
 
 Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& dir,
                                                      const AuditOptions& options) {
+  const IdempotencyWindow& window = options.idempotency;
+  if (!options.read_only && (window.max_keys == 0 || window.max_age.count() <= 0)) {
+    return Status::InvalidArgument("idempotency window needs max_keys >= 1 and a positive max_age");
+  }
   std::unique_ptr<Log> writer;
   if (options.read_only) {
     // A writer checks the kind as it opens the log; a reader looks itself.
@@ -212,7 +265,10 @@ Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& dir,
     if (!log.ok()) return log.status();
     writer = std::move(*log);
   }
-  auto store = std::make_unique<AuditStoreImpl>(std::move(writer), options.log.durability);
+  // A read-only store cannot Emit, so it keeps no keys (max_keys 0).
+  auto store = std::make_unique<AuditStoreImpl>(std::move(writer), options.log.durability,
+                                                options.read_only ? 0 : window.max_keys,
+                                                window.max_age.count());
   Status s = store->Rebuild(dir, options.log.env);
   if (!s.ok()) return s.WithContext("rebuilding audit store " + dir);
   return std::unique_ptr<AuditStore>(std::move(store));

@@ -1,5 +1,7 @@
 // integrity/hash.cc — SHA-256 through OpenSSL's EVP interface, and the Hash
 // value type's encodings.
+#include "integrity/hash.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
@@ -107,6 +109,8 @@ Hash LeafHash(std::string_view payload) { return Digest(std::string_view("\x00",
 Hash NodeHash(const Hash& left, const Hash& right) {
   return Digest("\x01", left.AsBytes(), right.AsBytes());
 }
+
+Hash Sha256Of(std::string_view data) { return Digest({}, data, {}); }
 
 Hash EmptyRoot() {
   static const Hash empty = Digest({}, {}, {});

@@ -45,6 +45,85 @@ TEST(AuditRecordTest, EventRoundTrips) {
   EXPECT_EQ(back.columns, rec.columns);
   ASSERT_EQ(back.targets.size(), 2u);
   EXPECT_EQ(back.targets[1].id, std::string("\0x", 2));
+  EXPECT_FALSE(back.idempotency.has_value());
+}
+
+IdempotencyRecord SampleIdempotency() {
+  IdempotencyRecord idem;
+  idem.key = "req-7f3a!~";
+  for (size_t i = 0; i < Fingerprint::kSize; ++i) idem.fingerprint.bytes[i] = uint8_t(i * 7);
+  idem.written_micros = 1714566896000123;
+  return idem;
+}
+
+TEST(AuditRecordTest, KeyedEventIsKindFourVersionTwoAndRoundTrips) {
+  EventRecord rec = SampleEvent();
+  std::string plain;
+  EncodeEvent(rec, &plain);
+  rec.idempotency = SampleIdempotency();
+  std::string bytes;
+  EncodeEvent(rec, &bytes);
+  EXPECT_EQ(bytes[0], 2);  // the lowest version that defines kind 4
+  EXPECT_EQ(bytes[1], 4);  // kind: keyed event
+  // The body is kind 3's, then the idempotency section.
+  EXPECT_EQ(bytes.substr(2, plain.size() - 2), plain.substr(2));
+  EXPECT_EQ(bytes.size(), plain.size() + 1 + rec.idempotency->key.size() + 32 + 8);
+  ASSERT_EQ(*PeekKind(bytes), RecordKind::kKeyedEvent);
+  EventRecord back;
+  ASSERT_TRUE(DecodeEvent(bytes, &back).ok());
+  EXPECT_EQ(back.log_id, rec.log_id);
+  EXPECT_EQ(back.content, rec.content);
+  ASSERT_EQ(back.targets.size(), 2u);
+  ASSERT_TRUE(back.idempotency.has_value());
+  EXPECT_EQ(back.idempotency->key, rec.idempotency->key);
+  EXPECT_EQ(back.idempotency->fingerprint, rec.idempotency->fingerprint);
+  EXPECT_EQ(back.idempotency->written_micros, rec.idempotency->written_micros);
+
+  for (size_t n = 2; n < bytes.size(); ++n) {
+    EventRecord cut;
+    EXPECT_TRUE(DecodeEvent(std::string_view(bytes).substr(0, n), &cut).IsCorruption())
+        << "prefix " << n;
+  }
+  EXPECT_TRUE(DecodeEvent(bytes + "x", &back).IsCorruption());
+}
+
+// A kind-3 record as stores written before idempotency keys hold it, byte
+// for byte: it must keep decoding to the same event.
+TEST(AuditRecordTest, KindThreeBytesFromBeforeKeysStillDecode) {
+  const std::string bytes(
+      "\x01\x03"                          // version 1, kind 3
+      "\x05"                              // log_id 5
+      "\x40\x42\x0f\x00\x00\x00\x00\x00"  // timestamp 1 000 000 us
+      "\x01"                              // one version:
+      "\x02\x02u1\x01"                    //   type 2, id "u1", number 1,
+      "\x01\x00\x01\x04mary"              //   field 0 = text "mary"
+      "\x00\x04root\x03"                  // actor: type 0, "root", v3
+      "\x04POST"                          // method
+      "\x03/u1"                           // url
+      "\x01\x02hi"                        // content: text "hi"
+      "\x00"                              // no columns
+      "\x01\x02\x02u1\x01",               // one target: type 2, "u1", v1
+      52);
+  ASSERT_EQ(*PeekKind(bytes), RecordKind::kEvent);
+  EventRecord rec;
+  ASSERT_TRUE(DecodeEvent(bytes, &rec).ok());
+  EXPECT_EQ(rec.log_id, 5u);
+  EXPECT_EQ(rec.micros, 1000000);
+  ASSERT_EQ(rec.versions.size(), 1u);
+  EXPECT_EQ(rec.versions[0].id, "u1");
+  EXPECT_EQ(rec.versions[0].fields, (OrdinalValues{{0, Value::Text("mary")}}));
+  EXPECT_EQ(rec.actor.id, "root");
+  EXPECT_EQ(rec.actor.number, 3u);
+  EXPECT_EQ(rec.method, "POST");
+  EXPECT_EQ(rec.url, "/u1");
+  EXPECT_EQ(rec.content, Value::Text("hi"));
+  ASSERT_EQ(rec.targets.size(), 1u);
+  EXPECT_EQ(rec.targets[0].type, 2u);
+  EXPECT_FALSE(rec.idempotency.has_value());
+  // The encoder still writes exactly these bytes for this event.
+  std::string again;
+  EncodeEvent(rec, &again);
+  EXPECT_EQ(again, bytes);
 }
 
 TEST(AuditRecordTest, EveryTruncationIsCorruption) {
@@ -82,7 +161,17 @@ TEST(AuditRecordTest, TypeAndColumnRoundTrip) {
 }
 
 TEST(AuditRecordTest, HeaderVersionsAndKinds) {
-  EXPECT_EQ(PeekKind(std::string("\x02\x03", 2)).status().code(), Status::Code::kNotSupported);
+  EXPECT_EQ(PeekKind(std::string("\x03\x03", 2)).status().code(), Status::Code::kNotSupported);
+  EXPECT_EQ(PeekKind(std::string("\x0f\x01", 2)).status().code(), Status::Code::kNotSupported);
+  EXPECT_TRUE(PeekKind(std::string("\x10\x01", 2)).status().IsCorruption());
+  EXPECT_TRUE(PeekKind(std::string("\x00\x01", 2)).status().IsCorruption());
+  // Version 2 defines every kind; version 1 all but the keyed event.
+  for (uint8_t kind = 1; kind <= 4; ++kind) {
+    EXPECT_EQ(*PeekKind(std::string{'\x02', static_cast<char>(kind)}), RecordKind(kind));
+  }
+  EXPECT_EQ(*PeekKind(std::string("\x01\x03", 2)), RecordKind::kEvent);
+  EXPECT_TRUE(PeekKind(std::string("\x01\x04", 2)).status().IsCorruption());
+  EXPECT_TRUE(PeekKind(std::string("\x02\x05", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x01\x09", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind("plain text").status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x01", 1)).status().IsCorruption());

@@ -1,4 +1,6 @@
 // Tests for the hashing primitives and the Hash value type.
+#include "integrity/hash.h"
+
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -22,6 +24,15 @@ TEST(HashTest, EmptyRootIsSha256OfNothing) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(reference::Sha256("abc").ToHex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(HashTest, Sha256OfIsUnprefixedSha256) {
+  EXPECT_EQ(Sha256Of("").ToHex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Of("abc").ToHex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string big(100000, 'q');
+  EXPECT_EQ(Sha256Of(big), reference::Sha256(big));
 }
 
 TEST(HashTest, LeafHashPrefixesZeroByte) {
