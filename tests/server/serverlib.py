@@ -222,8 +222,16 @@ class Server:
             raise ServerError(f"quipu serve printed {line!r} ({e}); log:\n{self.log_tail()}")
         # Nothing more should come on stdout; drain it anyway so that a chatty
         # server cannot block on a full pipe.
-        threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True).start()
+        self._drainer = threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True)
+        self._drainer.start()
         return self
+
+    def _reap(self, proc):
+        # The pipe ends with the process; close our side once it is drained.
+        if getattr(self, "_drainer", None) is not None:
+            self._drainer.join(5)
+        if proc.stdout:
+            proc.stdout.close()
 
     @property
     def base(self):
@@ -249,6 +257,8 @@ class Server:
             proc.kill()
             proc.wait()
             return None
+        finally:
+            self._reap(proc)
 
     def kill(self):
         if self.proc is None:
@@ -257,6 +267,7 @@ class Server:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        self._reap(proc)
 
     def signal(self, signum):
         self.proc.send_signal(signum)

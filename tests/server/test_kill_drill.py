@@ -38,7 +38,10 @@ class KillDrillTest(serverlib.ServerTest):
         give_up_at = time.monotonic() + self.TEST_SECONDS - 60
 
         def client(c):
-            session = requests.Session()
+            with requests.Session() as session:
+                send(c, session)
+
+        def send(c, session):
             i = 0
             while not no_new_events.is_set():
                 key = f"c{c}-{i}"

@@ -38,7 +38,10 @@ class ShutdownTest(serverlib.ServerTest):
         errors = []
 
         def writer(w):
-            session = requests.Session()
+            with requests.Session() as session:
+                write(w, session)
+
+        def write(w, session):
             i = 0
             while not stop.is_set():
                 tag = f"w{w}-{i}"
