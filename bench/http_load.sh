@@ -136,17 +136,19 @@ echo "{\"summary\":\"http_load\",\"fsync_p50_us\":${fsync_p50_us:-null},\"fsync_
 
 echo
 printf '| %-13s | %5s | %10s | %10s | %9s | %9s | %6s |\n' run conns req/s events/s "p50 ms" "p99 ms" errors
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------: ------: -----------: -----------: ----------: ----------: -------:
+echo '|:--------------|------:|-----------:|-----------:|----------:|----------:|-------:|'
 failed=0
 for r in "${results[@]}"; do
-  printf '| %-13s | %5s | %10.0f | %10.0f | %9.2f | %9.2f | %6s |\n' "$(field run "$r")" \
-    "$(field connections "$r")" "$(field req_per_s "$r")" "$(field events_per_s "$r")" \
+  events=$(field events_per_s "$r")
+  [ "$(field mode "$r")" = get ] && events=-
+  printf '| %-13s | %5s | %10.0f | %10s | %9.2f | %9.2f | %6s |\n' "$(field run "$r")" \
+    "$(field connections "$r")" "$(field req_per_s "$r")" "${events%.*}" \
     "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")"
   if [ "$(field errors "$r")" != 0 ] || [ "$(field requests "$r")" = 0 ]; then failed=1; fi
 done
 echo
 echo "fdatasync on this filesystem: p50 ${fsync_p50_us:-?} us, p99 ${fsync_p99_us:-?} us" \
-     "(${fsync_per_s:-?}/s back to back)"
+     "(${fsync_per_s%.*}/s back to back)"
 [ -n "$r64" ] && echo "durable events/s / healthz req/s: $r64 at 64 connections${r256:+, $r256 at 256}"
 if [ "$failed" = 1 ]; then
   echo "http_load.sh: some runs had errors or no answers (server log: last lines below)" >&2
