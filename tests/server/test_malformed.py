@@ -193,6 +193,7 @@ class MalformedTest(serverlib.ServerTest):
                 break
             if time.monotonic() - start > READ_TIMEOUT + 8:
                 break
+        print(f"slowloris cut off after {closed_after} s", flush=True)
         self.assertIsNotNone(closed_after, "a one-byte-per-second client was never cut off")
         self.assertLess(closed_after, READ_TIMEOUT + 3)
         self.assertTrue(served and all(code == 200 and dt < 2 for code, dt in served), served)
