@@ -187,6 +187,13 @@ class AuditStore {
   virtual Result<EmitResult> Emit(const Event& event,
                                   Durability durability = Durability::kPolicy) = 0;
 
+  // Checks `event` as Emit would, against the current state, and writes
+  // nothing: OK when Emit would now write it (or answer it as a duplicate),
+  // else the error Emit would return. Another thread's write may change the
+  // answer before the caller's own Emit. (The server checks a whole batch
+  // this way before writing any of it.)
+  virtual Status CheckEvent(const Event& event) = 0;
+
   // The log's durable watermark: events whose EmitResult::lsn is at or below
   // it are on stable storage. Lock-free.
   virtual Lsn DurableLsn() const = 0;

@@ -122,6 +122,24 @@ class AuditStoreImpl final : public AuditStore {
     return EmitResult{log_id, *lsn, micros, /*duplicate=*/false};
   }
 
+  Status CheckEvent(const Event& event) override {
+    std::optional<audit::Fingerprint> fingerprint;
+    if (!event.idempotency_key.empty()) {
+      QUIPU_RETURN_IF_ERROR(audit::CheckIdempotencyKey(event.idempotency_key));
+      fingerprint = audit::FingerprintOf(event);
+    }
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    const int64_t now = NowMicros();
+    if (fingerprint) {
+      if (const audit::KeyedEvent* seen = state_.FindKey(event.idempotency_key, now)) {
+        if (seen->fingerprint == *fingerprint) return Status::OK();
+        return KeyConflict(event.idempotency_key, seen->log_id);
+      }
+    }
+    return state_.PrepareEvent(event, now).status();
+  }
+
   Lsn DurableLsn() const override { return log_ != nullptr ? log_->DurableLsn() : 0; }
   Status WaitDurable(Lsn lsn) override {
     if (log_ == nullptr) return ReadOnlyError();
@@ -183,13 +201,16 @@ class AuditStoreImpl final : public AuditStore {
   // A retry whose key is in the window: the original event if the request
   // is the same, else Conflict. Waits, outside the mutex, exactly as a write
   // with `durability` would have waited for its own record.
+  static Status KeyConflict(std::string_view key, uint64_t log_id) {
+    return Status::Conflict("idempotency key " + QuoteInput(key) + " was used for log_id " +
+                            std::to_string(log_id) + ", a different event");
+  }
+
   Result<EmitResult> AnswerRetryLocked(std::unique_lock<std::mutex>& lock,
                                        const audit::IdempotencyRecord& request,
                                        const audit::KeyedEvent& original, Durability durability) {
     if (original.fingerprint != request.fingerprint) {
-      return Status::Conflict("idempotency key " + QuoteInput(request.key) +
-                              " was used for log_id " + std::to_string(original.log_id) +
-                              ", a different event");
+      return KeyConflict(request.key, original.log_id);
     }
     const audit::Row& row = state_.row(original.log_id - 1);
     const EmitResult result{original.log_id, row.lsn, row.micros, /*duplicate=*/true};

@@ -166,7 +166,8 @@ Status StringMembersFromJson(const Json& j, Event* event) {
 
 Result<Event> EventFromJson(const Json& j, const AuditStore& store) {
   QUIPU_RETURN_IF_ERROR(CheckKeys(
-      j, "event", {"actor", "method", "url", "content", "targets", "columns", "occurred_at"}));
+      j, "event",
+      {"actor", "method", "url", "content", "targets", "columns", "occurred_at", "idempotency_key"}));
   auto actor = j.find("actor");
   if (actor == j.end()) return Status::InvalidArgument("event needs \"actor\"");
   Event event;
@@ -188,6 +189,9 @@ Result<Event> EventFromJson(const Json& j, const AuditStore& store) {
     if (!values.ok()) return values.status();
     event.columns = std::move(*values);
   }
+  Result<std::string> key = GetString(j, "idempotency_key", "event", "");
+  if (!key.ok()) return key.status();
+  event.idempotency_key = *key;
   if (auto when = j.find("occurred_at"); when != j.end()) {
     Result<int64_t> micros = TimeFromJson(*when, "event \"occurred_at\"");
     if (!micros.ok()) return micros.status();
