@@ -496,8 +496,9 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(got, status, f"body: {text[:500]!r}")
         body = response.json()
         self.assertEqual(set(body), {"error"}, body)
-        self.assertIsInstance(body["error"].get("code"), str, body)
-        self.assertIsInstance(body["error"].get("message"), str, body)
+        self.assertEqual(set(body["error"]), {"code", "message"}, body)
+        self.assertIsInstance(body["error"]["code"], str, body)
+        self.assertIsInstance(body["error"]["message"], str, body)
         if code:
             self.assertEqual(body["error"]["code"], code, body)
         return body["error"]

@@ -117,20 +117,26 @@ class BatchTest(serverlib.ServerTest):
         results = body["results"]
         self.assertEqual(len(results), 4)
         self.assertEqual((results[0]["log_id"], results[3]["log_id"]), (1, 2))
-        for bad in (results[1], results[2]):
-            self.assertEqual(set(bad), {"error"})
-            self.assertEqual(bad["error"]["code"], "invalid_argument")
         self.assertEqual([h["url"] for h in self.query_all()], ["/t/g1", "/t/g2"])
+        for bad in (results[1], results[2]):
+            # The error body of the spec, one per refused line.
+            self.assertEqual(set(bad), {"error"}, bad)
+            self.assertEqual(set(bad["error"]), {"code", "message"}, bad)
+            self.assertEqual(bad["error"]["code"], "invalid_argument")
 
     def test_atomic_writes_nothing_on_a_bad_line(self):
         r = self.batch([make_event("a1"), {"actor": {"type": "nope", "id": "x"}},
                         make_event("a2")], params={"atomic": "true"})
-        self.assert_error(r, 400, "invalid_argument")
+        self.assertEqual(r.status_code, 400, r.text)
         self.assertEqual(self.count(), 0)
+        refused = r
         r = self.batch([make_event("a1"), make_event("a2")], params={"atomic": "true"})
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual((r.json()["written"], r.json()["failed"]), (2, 0))
         self.assertEqual(self.count(), 2)
+        # Like every 4xx, the refusal is the error body, naming the bad line.
+        error = self.assert_error(refused, 400, "invalid_argument")
+        self.assertIn("line 2", error["message"])
 
     def test_invalid_utf8_line(self):
         good = json.dumps(make_event("u")).encode() + b"\n"
