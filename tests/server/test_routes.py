@@ -5,6 +5,7 @@ tree and its proofs, checkpoints, verification, and the public routes."""
 
 import json
 import os
+import socket
 import urllib.parse
 
 import serverlib
@@ -237,6 +238,29 @@ class RouteTest(serverlib.ServerTest):
         r = self.post("/healthz", None, self.admin)
         self.assert_error(r, 405)
         self.assertIn("GET", r.headers.get("Allow", ""))
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        event = json.dumps(make_event("piped")).encode()
+        post = (b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                self.admin.encode() + b"\r\nContent-Type: application/json\r\n" +
+                b"Content-Length: " + str(len(event)).encode() + b"\r\n\r\n" + event)
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + post +
+                         b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n" + post)
+            answers = [serverlib.read_response(sock) for _ in range(4)]
+        self.assertEqual([a.status for a in answers], [200, 200, 200, 200])
+        self.assertEqual(answers[0].json(), {"status": "ok"})
+        self.assertEqual([answers[1].json()["log_id"], answers[3].json()["log_id"]], [1, 2])
+        self.assertIs(answers[2].json()["ready"], True)
+
+    def test_bad_tree_parameters_are_400(self):
+        self.emit(make_event("t"))
+        for path in ("/v1/root?size=99", "/v1/root?size=abc", "/v1/proof/inclusion/abc",
+                     "/v1/proof/inclusion/1?size=0", "/v1/proof/consistency?from=0&to=1",
+                     "/v1/proof/consistency?from=x"):
+            with self.subTest(path=path):
+                self.assert_error(self.get(path, self.admin), 400, "invalid_argument")
+        self.assert_error(self.get("/v1/proof/inclusion/0", self.admin), 404)
 
 
 if __name__ == "__main__":
