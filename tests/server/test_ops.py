@@ -6,7 +6,9 @@ certificate (https works, plain http on the same port does not)."""
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 
 import requests
 
@@ -95,7 +97,7 @@ class TlsTest(serverlib.ServerTest):
                         "-keyout", self.key, "-out", self.cert],
                        check=True, capture_output=True, timeout=60)
         self.tls = self.start_server("--tls-cert", self.cert, "--tls-key", self.key,
-                                     store=self.store + "-tls")
+                                     "--read-timeout", "2", store=self.store + "-tls")
 
     def test_https_works_and_plain_http_does_not(self):
         self.assertTrue(self.tls.tls)
@@ -120,6 +122,18 @@ class TlsTest(serverlib.ServerTest):
         self.assertEqual(r.json(), {"count": 1})
         rc, status, _ = curl("--cacert", self.cert, self.tls.url("/healthz"))
         self.assertEqual((rc, status), (0, 200))
+
+    def test_a_silent_client_does_not_hold_the_handshake(self):
+        silent = socket.create_connection(("127.0.0.1", self.tls.port), timeout=10)
+        self.addCleanup(silent.close)
+        start = time.monotonic()
+        rc, status, _ = curl("--cacert", self.cert, self.tls.url("/healthz"))
+        self.assertEqual((rc, status), (0, 200))
+        try:
+            self.assertEqual(silent.recv(100), b"")
+        except ConnectionResetError:
+            pass
+        self.assertLess(time.monotonic() - start, 2 + 3)
 
     def test_tls_server_refuses_to_start_with_a_missing_key(self):
         server = serverlib.Server(self.store + "-bad", self.config,
