@@ -52,7 +52,11 @@ awaitable<void> PostQuery(Service& service, Call& call) {
   if (!slot) co_return co_await call.reply.Send(TooManyQueries(service));
   auto query = ReadQuery(service, call, /*paged=*/true);
   if (auto* refused = std::get_if<Response>(&query)) co_return co_await call.reply.Send(*refused);
-  Response response = co_await service.OnWorkers([&service, q = std::get<Query>(query)] {
+  // A local the lambda refers to, not a by-value capture: GCC 12 destroys
+  // the captured copy of a lambda temporary inside co_await twice (a double
+  // free of the Query's strings on every request).
+  Query q = std::move(std::get<Query>(query));
+  Response response = co_await service.OnWorkers([&service, &q] {
     Result<QueryPage> page = service.store().Query(q);
     if (!page.ok()) return StatusResponse(page.status());
     json::OrderedJson hits = json::OrderedJson::array();
@@ -71,7 +75,8 @@ awaitable<void> PostCount(Service& service, Call& call) {
   if (!slot) co_return co_await call.reply.Send(TooManyQueries(service));
   auto query = ReadQuery(service, call, /*paged=*/false);
   if (auto* refused = std::get_if<Response>(&query)) co_return co_await call.reply.Send(*refused);
-  Response response = co_await service.OnWorkers([&service, q = std::get<Query>(query)]() mutable {
+  Query q = std::move(std::get<Query>(query));  // as in PostQuery
+  Response response = co_await service.OnWorkers([&service, &q]() mutable {
     q.limit = 10000;
     uint64_t count = 0;
     while (true) {

@@ -105,14 +105,24 @@ TEST_F(TokenFileIoTest, AStoredTokenAuthenticatesAfterLoadAndNotAfterRevoke) {
             AuthFailure::kUnknown);
 }
 
+// Sets the process umask for one scope, restoring it even when an
+// assertion returns early.
+class UmaskScope {
+ public:
+  explicit UmaskScope(mode_t mask) : old_(::umask(mask)) {}
+  ~UmaskScope() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
 TEST_F(TokenFileIoTest, TheFileIsMode0600WhateverTheUmaskAndTheOldMode) {
-  const mode_t old_umask = ::umask(0);
+  UmaskScope no_mask(0);  // so a mode wider than 0600 would show
   ASSERT_TRUE(AddTokenToFile(path_, Make(kEmit).entry).ok());
   EXPECT_EQ(ModeOf(path_), 0600);
   ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
   ASSERT_TRUE(AddTokenToFile(path_, Make(kEmit).entry).ok());
   EXPECT_EQ(ModeOf(path_), 0600);
-  ::umask(old_umask);
 }
 
 TEST_F(TokenFileIoTest, AReplaceLeavesNoTemporaryFile) {
