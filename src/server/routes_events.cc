@@ -37,6 +37,10 @@ std::optional<Response> TakeHeaderKey(const Request& request, Event* event) {
   auto header = request.find("Idempotency-Key");
   if (header == request.end()) return std::nullopt;
   std::string key(header->value());
+  if (key.empty()) {
+    return ErrorResponse(http::status::bad_request, "invalid_argument",
+                         "Idempotency-Key is empty; give 1 to 128 visible ASCII characters");
+  }
   if (!event->idempotency_key.empty() && event->idempotency_key != key) {
     return ErrorResponse(http::status::bad_request, "invalid_argument",
                          "the Idempotency-Key header and the body's \"idempotency_key\" differ");
@@ -127,18 +131,9 @@ json::OrderedJson ErrorJson(const Response& refused) {
     error["code"] = (*body)["error"]["code"];
     error["message"] = (*body)["error"]["message"];
   }
-  error["status"] = static_cast<unsigned>(refused.result());
   json::OrderedJson out;
   out["error"] = std::move(error);
   return out;
-}
-
-// An atomic batch refused: each line's error, or that it was skipped.
-json::OrderedJson BatchItemJson(const std::variant<Event, Response>& item) {
-  if (auto* refused = std::get_if<Response>(&item)) return ErrorJson(*refused);
-  json::OrderedJson skipped;
-  skipped["skipped"] = true;
-  return skipped;
 }
 
 json::OrderedJson BatchAckJson(const EmitResult& result) {
@@ -191,15 +186,20 @@ awaitable<void> PostBatch(Service& service, Call& call) {
   size_t written = 0, failed = 0;
   Lsn last = 0;
   if (atomic && bad > 0) {
-    for (auto& item : events) results.push_back(BatchItemJson(item));
-    json::OrderedJson out;
-    out["durable"] = false;
-    out["written"] = 0;
-    out["failed"] = bad;
-    out["results"] = std::move(results);
-    co_return co_await call.reply.Send(JsonResponse(http::status::bad_request, out));
+    // Nothing is written; the answer is the first bad line's error.
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto* refused = std::get_if<Response>(&events[i]);
+      if (refused == nullptr) continue;
+      json::OrderedJson error = ErrorJson(*refused)["error"];
+      std::string message = error["message"].get<std::string>();
+      const std::string line = "line " + std::to_string(i + 1);
+      if (message.rfind(line, 0) != 0) message = line + ": " + message;
+      message += " (" + std::to_string(bad) + " of " + std::to_string(events.size()) +
+                 " lines refused; nothing was written)";
+      co_return co_await call.reply.Send(ErrorResponse(
+          refused->result(), error["code"].get<std::string>(), message));
+    }
   }
-  std::vector<EmitResult> acks;
   for (auto& item : events) {
     if (auto* refused = std::get_if<Response>(&item)) {
       results.push_back(ErrorJson(*refused));

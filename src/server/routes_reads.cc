@@ -150,6 +150,13 @@ awaitable<void> PostExport(Service& service, Call& call) {
   co_await call.reply.End();
 }
 
+// A path naming a type the store does not have is a missing thing (404),
+// not a malformed request.
+std::optional<Response> UnknownType(Service& service, const std::string& type) {
+  if (service.store().GetType(type).ok()) return std::nullopt;
+  return ErrorResponse(http::status::not_found, "not_found", "no entity type \"" + type + "\"");
+}
+
 // The versions of one entity the caller may see.
 std::vector<EntityVersion> VisibleVersions(Service& service, const Principal& principal,
                                            std::vector<EntityVersion> versions) {
@@ -164,6 +171,7 @@ std::vector<EntityVersion> VisibleVersions(Service& service, const Principal& pr
 awaitable<void> GetEntities(Service& service, Call& call) {
   Response response = co_await service.OnWorkers([&service, &call] {
     const std::string& type = call.params[0];
+    if (auto missing = UnknownType(service, type)) return *missing;
     Result<std::vector<EntityVersion>> latest = service.store().ListEntities(type);
     if (!latest.ok()) return StatusResponse(latest.status());
     json::OrderedJson entities = json::OrderedJson::array();
@@ -186,6 +194,7 @@ awaitable<void> GetHistory(Service& service, Call& call) {
   Response response = co_await service.OnWorkers([&service, &call] {
     const std::string& type = call.params[0];
     const std::string& id = call.params[1];
+    if (auto missing = UnknownType(service, type)) return *missing;
     Result<std::vector<EntityVersion>> all = service.store().EntityHistory(type, id);
     if (!all.ok()) return StatusResponse(all.status());
     std::vector<EntityVersion> visible = VisibleVersions(service, *call.principal, std::move(*all));
