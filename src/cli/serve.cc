@@ -28,7 +28,8 @@ Status ParseListen(const std::string& text, server::ServerOptions* options) {
     return Status::InvalidArgument("--listen wants HOST:PORT, e.g. 127.0.0.1:8080");
   }
   std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned port = 0;
   const char* begin = text.data() + colon + 1;
   const char* end = text.data() + text.size();
@@ -84,14 +85,17 @@ void RegisterServe(CLI::App& app) {
   verb->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");
   verb->add_option("--signing-key", flags->signing_key,
                    "Ed25519 private key (quipu keygen) for POST /v1/admin/checkpoint");
-  verb->add_option("--threads", o.threads, "I/O threads")->check(Unsigned(1, 256))->capture_default_str();
+  verb->add_option("--threads", o.threads, "I/O threads")
+      ->check(Unsigned(1, 256))
+      ->capture_default_str();
   verb->add_option("--workers", o.workers, "threads for queries, exports and verification")
       ->check(Unsigned(1, 256))
       ->capture_default_str();
   verb->add_option("--max-body", o.max_body_bytes, "largest request body in bytes (413 beyond)")
       ->check(Unsigned(1, 1ULL << 32))
       ->capture_default_str();
-  verb->add_option("--max-header", o.max_header_bytes, "largest request header in bytes (431 beyond)")
+  verb->add_option("--max-header", o.max_header_bytes,
+                   "largest request header in bytes (431 beyond)")
       ->check(Unsigned(256, 1 << 20))
       ->capture_default_str();
   verb->add_option("--max-batch", o.max_batch_events, "most events in one /v1/events:batch")

@@ -13,9 +13,9 @@
 #include <string>
 
 #include "cli/common.h"
+#include "cli/verbs.h"
 #include "json/audit.h"
 #include "json/tree.h"
-#include "cli/verbs.h"
 #include "quipu/tree.h"
 
 namespace quipu::cli {
@@ -93,7 +93,9 @@ std::string ReportText(const VerifyFlags& flags, const VerifyReport& r) {
                      /*text_last=*/true);
 }
 
-std::string ReportJson(const VerifyReport& r) { return json::JsonLine(json::VerifyReportToJson(r)); }
+std::string ReportJson(const VerifyReport& r) {
+  return json::JsonLine(json::VerifyReportToJson(r));
+}
 
 // --json still answers in JSON when the store is not intact, so a script
 // reading stdout never meets an empty document; stderr and the exit code

@@ -141,8 +141,8 @@ Result<int64_t> TimeFromJson(const Json& j, const std::string& what) {
     return micros.ok() ? micros : Result<int64_t>(micros.status().WithContext(what));
   }
   if (j.is_number_integer()) return j.get<int64_t>();
-  return Status::InvalidArgument(what + " must be an RFC 3339 string or integer microseconds, got " +
-                                 JsonTypeName(j));
+  return Status::InvalidArgument(
+      what + " must be an RFC 3339 string or integer microseconds, got " + JsonTypeName(j));
 }
 
 // The optional plain-string members of an event.
@@ -165,9 +165,9 @@ Status StringMembersFromJson(const Json& j, Event* event) {
 }  // namespace
 
 Result<Event> EventFromJson(const Json& j, const AuditStore& store) {
-  QUIPU_RETURN_IF_ERROR(CheckKeys(
-      j, "event",
-      {"actor", "method", "url", "content", "targets", "columns", "occurred_at", "idempotency_key"}));
+  QUIPU_RETURN_IF_ERROR(CheckKeys(j, "event",
+                                  {"actor", "method", "url", "content", "targets", "columns",
+                                   "occurred_at", "idempotency_key"}));
   auto actor = j.find("actor");
   if (actor == j.end()) return Status::InvalidArgument("event needs \"actor\"");
   Event event;
@@ -252,9 +252,9 @@ Status PagingFromJson(const Json& j, Query* query) {
 
 Result<Query> QueryFromJson(const Json& j, const AuditStore& store, bool paged) {
   if (paged) {
-    QUIPU_RETURN_IF_ERROR(CheckKeys(j, "query",
-                                    {"targets", "actor", "method", "since", "until", "columns",
-                                     "order", "limit", "cursor"}));
+    QUIPU_RETURN_IF_ERROR(CheckKeys(
+        j, "query",
+        {"targets", "actor", "method", "since", "until", "columns", "order", "limit", "cursor"}));
   } else {
     QUIPU_RETURN_IF_ERROR(
         CheckKeys(j, "query", {"targets", "actor", "method", "since", "until", "columns"}));
@@ -263,7 +263,8 @@ Result<Query> QueryFromJson(const Json& j, const AuditStore& store, bool paged) 
   if (auto targets = j.find("targets"); targets != j.end()) {
     if (!targets->is_array()) return Status::InvalidArgument("query \"targets\" must be an array");
     for (size_t i = 0; i < targets->size(); i++) {
-      Result<EntityFilter> filter = FilterFromJson((*targets)[i], "target filter " + std::to_string(i));
+      Result<EntityFilter> filter =
+          FilterFromJson((*targets)[i], "target filter " + std::to_string(i));
       if (!filter.ok()) return filter.status();
       query.targets.push_back(std::move(*filter));
     }
@@ -278,7 +279,8 @@ Result<Query> QueryFromJson(const Json& j, const AuditStore& store, bool paged) 
     if (!method.ok()) return method.status();
     query.method = *method;
   }
-  for (auto [key, out] : {std::pair{"since", &query.since_micros}, std::pair{"until", &query.until_micros}}) {
+  for (auto [key, out] :
+       {std::pair{"since", &query.since_micros}, std::pair{"until", &query.until_micros}}) {
     auto when = j.find(key);
     if (when == j.end()) continue;
     Result<int64_t> micros = TimeFromJson(*when, std::string("query \"") + key + "\"");

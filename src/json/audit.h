@@ -25,11 +25,11 @@ namespace quipu::json {
 // EVENT: {"actor": ENTITY, "method": str, "url": str, "content": str | any
 // JSON, "targets": [ENTITY...], "columns": {name: value}, "occurred_at":
 // RFC 3339 string | integer microseconds since the epoch, "idempotency_key":
-// str (Event::idempotency_key)}. Only "actor" is required. ENTITY: {"type": str, "id": str, "fields": {name: value}}.
-// Field and column values are converted by their declared kind, looked up in
-// `store`: text takes a JSON string, number a JSON number, json any JSON
-// value (stored as CanonicalJson). Names the store does not know
-// are passed through for Emit to refuse with its own message.
+// str (Event::idempotency_key)}. Only "actor" is required. ENTITY: {"type": str, "id": str,
+// "fields": {name: value}}. Field and column values are converted by their declared kind, looked up
+// in `store`: text takes a JSON string, number a JSON number, json any JSON value (stored as
+// CanonicalJson). Names the store does not know are passed through for Emit to refuse with its own
+// message.
 Result<Event> EventFromJson(const Json& event, const AuditStore& store);
 
 // QUERY: {"targets": [FILTER...], "actor": FILTER, "method": str, "since":

@@ -15,10 +15,10 @@ DurableAcks::~DurableAcks() { Stop(); }
 
 void DurableAcks::Complete(Waiter waiter, Status status) {
   auto executor = waiter.executor;
-  boost::asio::post(executor, [handler = std::move(waiter.handler),
-                               status = std::move(status)]() mutable {
-    std::move(handler)(std::move(status));
-  });
+  boost::asio::post(executor,
+                    [handler = std::move(waiter.handler), status = std::move(status)]() mutable {
+                      std::move(handler)(std::move(status));
+                    });
 }
 
 void DurableAcks::Add(Lsn lsn, Waiter waiter) {

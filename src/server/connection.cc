@@ -74,8 +74,8 @@ class StreamReply final : public Reply {
   awaitable<void> Chunk(std::string_view data) override {
     bytes_ += data.size();
     beast::get_lowest_layer(stream_).expires_after(timeout_);
-    co_await asio::async_write(stream_, http::make_chunk(asio::const_buffer(data.data(), data.size())),
-                               use_awaitable);
+    co_await asio::async_write(
+        stream_, http::make_chunk(asio::const_buffer(data.data(), data.size())), use_awaitable);
   }
 
   awaitable<void> End() override {
@@ -182,8 +182,7 @@ awaitable<void> ServePlain(Service& service, tcp::socket socket,
 }
 
 awaitable<void> ServeTls(Service& service, tcp::socket socket, asio::ssl::context& tls,
-                         const std::shared_ptr<ConnectionState>& state,
-                         const std::string& remote) {
+                         const std::shared_ptr<ConnectionState>& state, const std::string& remote) {
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);
   state->lowest = &beast::get_lowest_layer(stream);
   state->idle = false;

@@ -1,8 +1,8 @@
 #include "server/http.h"
 
-#include "json/audit.h"
-
 #include <cctype>
+
+#include "json/audit.h"
 
 namespace quipu::server {
 

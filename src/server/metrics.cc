@@ -35,10 +35,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Name("quipu_http_requests_total")
                    .Help("HTTP requests answered, by method, route and status")
                    .Register(r);
-  durations_ = &BuildHistogram()
-                    .Name("quipu_http_request_duration_seconds")
-                    .Help("Time from request read to response sent (for writes: to the durable ack)")
-                    .Register(r);
+  durations_ =
+      &BuildHistogram()
+           .Name("quipu_http_request_duration_seconds")
+           .Help("Time from request read to response sent (for writes: to the durable ack)")
+           .Register(r);
   reloads_ = &BuildCounter()
                   .Name("quipu_token_reloads_total")
                   .Help("Token file reloads (SIGHUP), by result")
@@ -97,7 +98,8 @@ Metrics::~Metrics() = default;
 void Metrics::Request(std::string_view method, std::string_view route, unsigned status,
                       double seconds, uint64_t request_bytes, uint64_t response_bytes) {
   const std::string method_label(method), route_label(route);
-  requests_->Add({{"method", method_label}, {"route", route_label}, {"status", std::to_string(status)}})
+  requests_
+      ->Add({{"method", method_label}, {"route", route_label}, {"status", std::to_string(status)}})
       .Increment();
   durations_->Add({{"method", method_label}, {"route", route_label}}, LatencyBuckets())
       .Observe(seconds);
@@ -115,7 +117,8 @@ std::string Metrics::Render(const StoreGauges& g) {
   {
     // The log counts its syncs; the counter catches up by the difference.
     std::lock_guard<std::mutex> lock(render_mu_);
-    if (g.syncs > reported_syncs_) syncs_->Increment(static_cast<double>(g.syncs - reported_syncs_));
+    if (g.syncs > reported_syncs_)
+      syncs_->Increment(static_cast<double>(g.syncs - reported_syncs_));
     reported_syncs_ = std::max(reported_syncs_, g.syncs);
   }
   pending_->Set(static_cast<double>(g.pending_acks));

@@ -13,25 +13,25 @@
 namespace quipu::server {
 
 struct ServerOptions {
-  std::string dir;                        // the audit store
-  bool create = false;                    // create the store if missing
-  std::string host = "127.0.0.1";         // numeric address to bind
-  unsigned short port = 8080;             // 0: any free port
-  std::string token_file;                 // server/auth.h; re-read on SIGHUP
+  std::string dir;                 // the audit store
+  bool create = false;             // create the store if missing
+  std::string host = "127.0.0.1";  // numeric address to bind
+  unsigned short port = 8080;      // 0: any free port
+  std::string token_file;          // server/auth.h; re-read on SIGHUP
   DurabilityPolicy durability = DurabilityPolicy::GroupCommit();
-  std::optional<std::string> tls_cert;    // PEM chain; with tls_key: HTTPS only
+  std::optional<std::string> tls_cert;  // PEM chain; with tls_key: HTTPS only
   std::optional<std::string> tls_key;
-  std::optional<std::string> signing_key; // checkpoint key (PEM), optional
-  unsigned threads = 2;                   // I/O threads
-  unsigned workers = 2;                   // threads for queries, exports, verify
-  size_t max_body_bytes = 16 << 20;       // 413 beyond
-  size_t max_header_bytes = 16 << 10;     // 431 beyond
-  size_t max_batch_events = 10000;        // per /v1/events:batch
-  size_t max_pending_acks = 65536;        // 503 beyond
-  size_t max_connections = 1024;          // 503 and close beyond
-  unsigned max_queries_per_token = 4;     // 429 beyond (query, count, export)
-  std::chrono::seconds idle_timeout{30};  // keep-alive connection with no request
-  std::chrono::seconds read_timeout{10};  // a request's first byte to its last
+  std::optional<std::string> signing_key;   // checkpoint key (PEM), optional
+  unsigned threads = 2;                     // I/O threads
+  unsigned workers = 2;                     // threads for queries, exports, verify
+  size_t max_body_bytes = 16 << 20;         // 413 beyond
+  size_t max_header_bytes = 16 << 10;       // 431 beyond
+  size_t max_batch_events = 10000;          // per /v1/events:batch
+  size_t max_pending_acks = 65536;          // 503 beyond
+  size_t max_connections = 1024;            // 503 and close beyond
+  unsigned max_queries_per_token = 4;       // 429 beyond (query, count, export)
+  std::chrono::seconds idle_timeout{30};    // keep-alive connection with no request
+  std::chrono::seconds read_timeout{10};    // a request's first byte to its last
   std::chrono::seconds shutdown_grace{30};  // SIGTERM: longest wait for in-flight requests
 };
 

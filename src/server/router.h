@@ -36,8 +36,8 @@ using Handler = std::function<boost::asio::awaitable<void>(Call&)>;
 
 struct Route {
   http::verb method;
-  std::string pattern;          // "/v1/entities/{type}/{id}/history"
-  std::optional<Grant> grant;   // nullopt: no token needed
+  std::string pattern;         // "/v1/entities/{type}/{id}/history"
+  std::optional<Grant> grant;  // nullopt: no token needed
   Handler handler;
 };
 
@@ -50,8 +50,8 @@ class Router {
     std::vector<std::string> params;
   };
   struct Miss {
-    http::status status;        // 404, 405 or 400 (a malformed escape)
-    std::string allow;          // for 405: "GET, POST"
+    http::status status;  // 404, 405 or 400 (a malformed escape)
+    std::string allow;    // for 405: "GET, POST"
   };
   // `path` is the request target without its query string.
   std::variant<Match, Miss> Find(http::verb method, std::string_view path) const;

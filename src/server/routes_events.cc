@@ -80,14 +80,14 @@ awaitable<std::optional<Response>> AwaitDurable(Service& service, Lsn lsn) {
 awaitable<void> PostEvent(Service& service, Call& call) {
   const Request& request = call.request;
   if (!HasContentType(request, "application/json")) {
-    co_return co_await call.reply.Send(ErrorResponse(
-        http::status::unsupported_media_type, "unsupported_media_type",
-        "POST /v1/events takes Content-Type: application/json"));
+    co_return co_await call.reply.Send(
+        ErrorResponse(http::status::unsupported_media_type, "unsupported_media_type",
+                      "POST /v1/events takes Content-Type: application/json"));
   }
   std::optional<bool> durable_ack = WantsDurableAck(request);
   if (!durable_ack) {
-    co_return co_await call.reply.Send(ErrorResponse(
-        http::status::bad_request, "invalid_argument", "ack must be \"durable\" or \"appended\""));
+    co_return co_await call.reply.Send(ErrorResponse(http::status::bad_request, "invalid_argument",
+                                                     "ack must be \"durable\" or \"appended\""));
   }
   auto read = ReadEvent(service, *call.principal, request.body(), "request body");
   if (auto* refused = std::get_if<Response>(&read)) co_return co_await call.reply.Send(*refused);
@@ -101,7 +101,8 @@ awaitable<void> PostEvent(Service& service, Call& call) {
   if (!emitted.ok()) co_return co_await call.reply.Send(StatusResponse(emitted.status()));
   if (!emitted->duplicate) service.metrics().EventsAppended(1);
   if (!*durable_ack || !service.acks_durable()) {
-    co_return co_await call.reply.Send(JsonResponse(http::status::accepted, AckJson(*emitted, false)));
+    co_return co_await call.reply.Send(
+        JsonResponse(http::status::accepted, AckJson(*emitted, false)));
   }
   if (auto failed = co_await AwaitDurable(service, emitted->lsn)) {
     co_return co_await call.reply.Send(std::move(*failed));
@@ -161,10 +162,10 @@ awaitable<void> PostBatch(Service& service, Call& call) {
   const bool atomic = atomic_param == "true";
   std::vector<std::string_view> lines = NonEmptyLines(request.body());
   if (lines.size() > service.options().max_batch_events) {
-    co_return co_await call.reply.Send(ErrorResponse(
-        http::status::payload_too_large, "too_many_events",
-        std::to_string(lines.size()) + " events; a batch takes at most " +
-            std::to_string(service.options().max_batch_events)));
+    co_return co_await call.reply.Send(
+        ErrorResponse(http::status::payload_too_large, "too_many_events",
+                      std::to_string(lines.size()) + " events; a batch takes at most " +
+                          std::to_string(service.options().max_batch_events)));
   }
   if (size_t pending = service.acks().Pending(); pending >= service.options().max_pending_acks) {
     co_return co_await call.reply.Send(TooBusy(pending));
@@ -175,10 +176,12 @@ awaitable<void> PostBatch(Service& service, Call& call) {
   events.reserve(lines.size());
   size_t bad = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
-    events.push_back(ReadEvent(service, *call.principal, lines[i], "line " + std::to_string(i + 1)));
+    events.push_back(
+        ReadEvent(service, *call.principal, lines[i], "line " + std::to_string(i + 1)));
     if (auto* event = std::get_if<Event>(&events.back()); event != nullptr && atomic) {
       Status checked = service.store().CheckEvent(*event);
-      if (!checked.ok()) events.back() = StatusResponse(checked.WithContext("line " + std::to_string(i + 1)));
+      if (!checked.ok())
+        events.back() = StatusResponse(checked.WithContext("line " + std::to_string(i + 1)));
     }
     if (std::holds_alternative<Response>(events.back())) ++bad;
   }
@@ -196,8 +199,8 @@ awaitable<void> PostBatch(Service& service, Call& call) {
       if (message.rfind(line, 0) != 0) message = line + ": " + message;
       message += " (" + std::to_string(bad) + " of " + std::to_string(events.size()) +
                  " lines refused; nothing was written)";
-      co_return co_await call.reply.Send(ErrorResponse(
-          refused->result(), error["code"].get<std::string>(), message));
+      co_return co_await call.reply.Send(
+          ErrorResponse(refused->result(), error["code"].get<std::string>(), message));
     }
   }
   for (auto& item : events) {
@@ -206,7 +209,8 @@ awaitable<void> PostBatch(Service& service, Call& call) {
       ++failed;
       continue;
     }
-    Result<EmitResult> emitted = service.store().Emit(std::get<Event>(item), service.emit_durability());
+    Result<EmitResult> emitted =
+        service.store().Emit(std::get<Event>(item), service.emit_durability());
     service.NoteWrite(emitted.status());
     if (!emitted.ok()) {
       results.push_back(ErrorJson(StatusResponse(emitted.status())));

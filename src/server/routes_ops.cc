@@ -25,8 +25,8 @@ awaitable<void> GetReady(Service& service, Call& call) {
   json::OrderedJson body;
   body["ready"] = reason.empty();
   if (!reason.empty()) body["reason"] = reason;
-  co_await call.reply.Send(JsonResponse(
-      reason.empty() ? http::status::ok : http::status::service_unavailable, body));
+  co_await call.reply.Send(
+      JsonResponse(reason.empty() ? http::status::ok : http::status::service_unavailable, body));
 }
 
 awaitable<void> GetMetrics(Service& service, Call& call) {

@@ -182,10 +182,12 @@ awaitable<void> GetEntities(Service& service, Call& call) {
       }
       Result<std::vector<EntityVersion>> all = service.store().EntityHistory(type, entity.id);
       if (!all.ok()) continue;
-      std::vector<EntityVersion> visible = VisibleVersions(service, *call.principal, std::move(*all));
+      std::vector<EntityVersion> visible =
+          VisibleVersions(service, *call.principal, std::move(*all));
       if (!visible.empty()) entities.push_back(json::VersionToJson(visible.back(), true));
     }
-    return JsonResponse(http::status::ok, json::OrderedJson{{"type", type}, {"entities", entities}});
+    return JsonResponse(http::status::ok,
+                        json::OrderedJson{{"type", type}, {"entities", entities}});
   });
   co_await call.reply.Send(std::move(response));
 }
@@ -246,7 +248,8 @@ awaitable<void> PostColumn(Service& service, Call& call) {
     Status s = service.store().RegisterColumn(*column);
     service.NoteWrite(s);
     if (!s.ok()) return StatusResponse(s);
-    return JsonResponse(http::status::ok, json::OrderedJson{{"column", json::ColumnToJson(*column)}});
+    return JsonResponse(http::status::ok,
+                        json::OrderedJson{{"column", json::ColumnToJson(*column)}});
   });
   co_await call.reply.Send(std::move(response));
 }

@@ -60,8 +60,9 @@ awaitable<void> GetRoot(Service& service, Call& call) {
     LogTree* tree = TreeOf(service);
     Result<merkle::Hash> root = tree->Root(size);
     if (!root.ok()) return StatusResponse(root.status());
-    return JsonResponse(http::status::ok, json::OrderedJson{{"tree_size", size.value_or(tree->Size())},
-                                                            {"root", root->ToHex()}});
+    return JsonResponse(
+        http::status::ok,
+        json::OrderedJson{{"tree_size", size.value_or(tree->Size())}, {"root", root->ToHex()}});
   });
   co_await call.reply.Send(std::move(response));
 }
@@ -74,22 +75,22 @@ awaitable<void> GetInclusion(Service& service, Call& call) {
   }
   auto size = SizeParam(call.request, "size");
   if (auto* bad = std::get_if<Response>(&size)) co_return co_await call.reply.Send(*bad);
-  Response response = co_await service.OnWorkers([&service, &call, id = *log_id,
-                                                   size = std::get<0>(size)] {
-    // A row outside the caller's scope answers as a missing one.
-    Result<Hit> row = service.store().GetRow(id);
-    if (!row.ok() || !RowInScope(*call.principal, *row)) {
-      return StatusResponse(Status::NotFound("no log row " + std::to_string(id)));
-    }
-    LogTree* tree = TreeOf(service);
-    Status caught_up = CatchUpTo(tree, size.value_or(row->lsn));
-    if (!caught_up.ok()) return StatusResponse(caught_up);
-    Result<InclusionProof> proof = tree->ProveInclusion(row->lsn, size);
-    if (!proof.ok()) return StatusResponse(proof.status());
-    json::OrderedJson out{{"log_id", id}, {"lsn", row->lsn}};
-    out.update(json::InclusionProofToJson(*proof));
-    return JsonResponse(http::status::ok, out);
-  });
+  Response response =
+      co_await service.OnWorkers([&service, &call, id = *log_id, size = std::get<0>(size)] {
+        // A row outside the caller's scope answers as a missing one.
+        Result<Hit> row = service.store().GetRow(id);
+        if (!row.ok() || !RowInScope(*call.principal, *row)) {
+          return StatusResponse(Status::NotFound("no log row " + std::to_string(id)));
+        }
+        LogTree* tree = TreeOf(service);
+        Status caught_up = CatchUpTo(tree, size.value_or(row->lsn));
+        if (!caught_up.ok()) return StatusResponse(caught_up);
+        Result<InclusionProof> proof = tree->ProveInclusion(row->lsn, size);
+        if (!proof.ok()) return StatusResponse(proof.status());
+        json::OrderedJson out{{"log_id", id}, {"lsn", row->lsn}};
+        out.update(json::InclusionProofToJson(*proof));
+        return JsonResponse(http::status::ok, out);
+      });
   co_await call.reply.Send(std::move(response));
 }
 
@@ -99,15 +100,15 @@ awaitable<void> GetConsistency(Service& service, Call& call) {
   if (auto* bad = std::get_if<Response>(&from)) co_return co_await call.reply.Send(*bad);
   if (auto* bad = std::get_if<Response>(&to)) co_return co_await call.reply.Send(*bad);
   if (!std::get<0>(from)) {
-    co_return co_await call.reply.Send(ErrorResponse(
-        http::status::bad_request, "invalid_argument", "from (the older tree size) is required"));
+    co_return co_await call.reply.Send(ErrorResponse(http::status::bad_request, "invalid_argument",
+                                                     "from (the older tree size) is required"));
   }
-  Response response = co_await service.OnWorkers([&service, old_size = *std::get<0>(from),
-                                                   new_size = std::get<0>(to)] {
-    Result<ConsistencyProof> proof = TreeOf(service)->ProveConsistency(old_size, new_size);
-    if (!proof.ok()) return StatusResponse(proof.status());
-    return JsonResponse(http::status::ok, json::ConsistencyProofToJson(*proof));
-  });
+  Response response = co_await service.OnWorkers(
+      [&service, old_size = *std::get<0>(from), new_size = std::get<0>(to)] {
+        Result<ConsistencyProof> proof = TreeOf(service)->ProveConsistency(old_size, new_size);
+        if (!proof.ok()) return StatusResponse(proof.status());
+        return JsonResponse(http::status::ok, json::ConsistencyProofToJson(*proof));
+      });
   co_await call.reply.Send(std::move(response));
 }
 

@@ -5,9 +5,9 @@ namespace quipu::server {
 namespace {
 
 Response OutOfScope(const TokenScope& scope) {
-  return ErrorResponse(http::status::forbidden, "out_of_scope",
-                       "this token is limited to rows with " + scope.column + " = \"" +
-                           scope.value + "\"");
+  return ErrorResponse(
+      http::status::forbidden, "out_of_scope",
+      "this token is limited to rows with " + scope.column + " = \"" + scope.value + "\"");
 }
 
 // The scope's column in `columns`: filled in when absent, refused when it

@@ -1,11 +1,5 @@
 #include "server/server.h"
 
-#include <csignal>
-#include <cstdio>
-#include <memory>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,6 +11,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include "json/audit.h"
 #include "quipu/audit.h"
@@ -54,7 +53,8 @@ awaitable<void> AcceptLoop(Service& service, tcp::acceptor& acceptor, asio::ssl:
     socket.set_option(tcp::no_delay(true), ignored);  // responses are small: never wait for Nagle
     auto executor = socket.get_executor();
     if (service.open_connections.load() >= service.options().max_connections) {
-      if (tls == nullptr) asio::co_spawn(executor, RefuseConnection(std::move(socket)), asio::detached);
+      if (tls == nullptr)
+        asio::co_spawn(executor, RefuseConnection(std::move(socket)), asio::detached);
       continue;  // over TLS there is no plain answer to give: just close
     }
     asio::co_spawn(executor, ServeConnection(service, std::move(socket), tls, connections),
@@ -79,7 +79,8 @@ awaitable<void> WatchSignals(Service& service, asio::signal_set& signals, tcp::a
     if (signal != SIGHUP) break;
     service.ReloadTokens();
   }
-  LogLine(service, {{"event", "shutdown"}, {"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
+  LogLine(service, {{"event", "shutdown"},
+                    {"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
                     {"connections", connections.size()}});
   service.stopping.store(true);
   boost::system::error_code ignored;
@@ -108,7 +109,8 @@ Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& 
                            asio::ssl::context::no_tlsv1_1,
                        ec);
   if (!ec) context->use_certificate_chain_file(*options.tls_cert, ec);
-  if (ec) return Status::InvalidArgument("TLS certificate " + *options.tls_cert + ": " + ec.message());
+  if (ec)
+    return Status::InvalidArgument("TLS certificate " + *options.tls_cert + ": " + ec.message());
   context->use_private_key_file(*options.tls_key, asio::ssl::context::pem, ec);
   if (ec) return Status::InvalidArgument("TLS key " + *options.tls_key + ": " + ec.message());
   return context;
@@ -141,8 +143,8 @@ Status Listen(tcp::acceptor& acceptor, const ServerOptions& options) {
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::IOError("listen on " + options.host + ":" + std::to_string(options.port) +
-                           ": " + ec.message());
+    return Status::IOError("listen on " + options.host + ":" + std::to_string(options.port) + ": " +
+                           ec.message());
   }
   return Status::OK();
 }
@@ -171,8 +173,9 @@ Status RunServer(const ServerOptions& options) {
   Connections connections;
 
   const tcp::endpoint bound = acceptor.local_endpoint();
-  json::OrderedJson ready{{"listening", bound.address().to_string() + ":" + std::to_string(bound.port())},
-                          {"tls", *tls != nullptr}};
+  json::OrderedJson ready{
+      {"listening", bound.address().to_string() + ":" + std::to_string(bound.port())},
+      {"tls", *tls != nullptr}};
   std::string line = json::JsonLine(ready);
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);

@@ -31,8 +31,8 @@ Response Unauthorized(AuthFailure failure) {
 
 Response MissFor(const Router::Miss& miss) {
   if (miss.status == http::status::method_not_allowed) {
-    Response r = ErrorResponse(miss.status, "method_not_allowed",
-                               "this path takes only " + miss.allow);
+    Response r =
+        ErrorResponse(miss.status, "method_not_allowed", "this path takes only " + miss.allow);
     r.set(http::field::allow, miss.allow);
     return r;
   }
@@ -81,9 +81,9 @@ boost::asio::awaitable<void> Service::Handle(const Request& request, Reply& repl
         principal = std::get<Principal>(std::move(auth));
         token_id = principal->token_id;
         if (!principal->Has(*match.route->grant)) {
-          refusal = ErrorResponse(http::status::forbidden, "forbidden",
-                                  "this token lacks the grant \"" +
-                                      std::string(GrantName(*match.route->grant)) + "\"");
+          refusal = ErrorResponse(
+              http::status::forbidden, "forbidden",
+              "this token lacks the grant \"" + std::string(GrantName(*match.route->grant)) + "\"");
         }
       }
     }
@@ -101,7 +101,8 @@ boost::asio::awaitable<void> Service::Handle(const Request& request, Reply& repl
       }
       if (!failure.empty()) {
         if (reply.status() != http::status::unknown) throw std::runtime_error(failure);
-        co_await reply.Send(ErrorResponse(http::status::internal_server_error, "internal", failure));
+        co_await reply.Send(
+            ErrorResponse(http::status::internal_server_error, "internal", failure));
       }
     }
   }
@@ -162,7 +163,8 @@ std::string Service::NotReadyReason() const {
   if (stopping.load()) return "shutting down";
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (write_failure_.code() == Status::Code::kNoSpace) return "disk full: " + write_failure_.message();
+    if (write_failure_.code() == Status::Code::kNoSpace)
+      return "disk full: " + write_failure_.message();
     if (!write_failure_.ok()) return "log failed: " + write_failure_.ToString();
   }
   struct statvfs fs;

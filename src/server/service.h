@@ -53,9 +53,13 @@ class Service {
 
   // How handlers append: kBuffered when the acker causes the syncs, else
   // the policy's own rhythm.
-  Durability emit_durability() const { return acker_syncs_ ? Durability::kBuffered : Durability::kPolicy; }
+  Durability emit_durability() const {
+    return acker_syncs_ ? Durability::kBuffered : Durability::kPolicy;
+  }
   // False under a policy that never syncs (os): writes are answered 202.
-  bool acks_durable() const { return options_.durability.kind() != DurabilityPolicy::Kind::kOsManaged; }
+  bool acks_durable() const {
+    return options_.durability.kind() != DurabilityPolicy::Kind::kOsManaged;
+  }
 
   // Runs `fn` (returning a default-constructible value) on the worker pool
   // and resumes the caller on its own executor with the result.
@@ -72,7 +76,8 @@ class Service {
   class QuerySlot {
    public:
     QuerySlot(Service* service, std::string token) : service_(service), token_(std::move(token)) {}
-    QuerySlot(QuerySlot&& other) noexcept : service_(other.service_), token_(std::move(other.token_)) {
+    QuerySlot(QuerySlot&& other) noexcept
+        : service_(other.service_), token_(std::move(other.token_)) {
       other.service_ = nullptr;
     }
     QuerySlot& operator=(QuerySlot&&) = delete;

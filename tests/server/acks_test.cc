@@ -1,6 +1,8 @@
 // DurableAcks (server/acks.h): waiters parked on many strands are answered
 // only once their records are durable, share fdatasyncs, and all learn of a
 // failed sync; none is answered on the acker's own thread.
+#include "server/acks.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,7 +17,6 @@
 
 #include "io/fault_env.h"
 #include "quipu/audit.h"
-#include "server/acks.h"
 #include "test_dir.h"
 
 namespace quipu::server {

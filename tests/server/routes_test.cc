@@ -49,7 +49,8 @@ TEST(OpenApi, DocumentsExactlyTheRoutes) {
   auto doc = nlohmann::json::parse(OpenApiDocument());
   ASSERT_EQ(doc["openapi"].get<std::string>().substr(0, 3), "3.1");
   std::set<std::pair<std::string, std::string>> documented;
-  const std::set<std::string> methods = {"get", "post", "put", "delete", "patch", "head", "options"};
+  const std::set<std::string> methods = {"get",   "post", "put",    "delete",
+                                         "patch", "head", "options"};
   for (const auto& [path, item] : doc["paths"].items()) {
     for (const auto& [method, op] : item.items()) {
       if (methods.count(method) != 0) documented.emplace(method, path);
@@ -57,10 +58,12 @@ TEST(OpenApi, DocumentsExactlyTheRoutes) {
   }
   const auto served = RouterOperations();
   for (const auto& op : served) {
-    EXPECT_TRUE(documented.count(op)) << op.first << " " << op.second << " is not in docs/openapi.json";
+    EXPECT_TRUE(documented.count(op))
+        << op.first << " " << op.second << " is not in docs/openapi.json";
   }
   for (const auto& op : documented) {
-    EXPECT_TRUE(served.count(op)) << op.first << " " << op.second << " is documented but not routed";
+    EXPECT_TRUE(served.count(op)) << op.first << " " << op.second
+                                  << " is documented but not routed";
   }
   EXPECT_GE(served.size(), 20u);
 }
@@ -81,8 +84,8 @@ TEST(Router, TellsMissingPathFromWrongMethod) {
   EXPECT_EQ(std::get<Router::Miss>(wrong).status, http::status::method_not_allowed);
   EXPECT_EQ(std::get<Router::Miss>(wrong).allow, "POST, GET");
 
-  for (const char* path : {"/v1/nope", "/v1/entities", "/v1/entities/", "/v1/entities/a/b", "",
-                           "v1/types"}) {
+  for (const char* path :
+       {"/v1/nope", "/v1/entities", "/v1/entities/", "/v1/entities/a/b", "", "v1/types"}) {
     auto miss = router.Find(http::verb::get, path);
     ASSERT_TRUE(std::holds_alternative<Router::Miss>(miss)) << path;
     EXPECT_EQ(std::get<Router::Miss>(miss).status, http::status::not_found) << path;
