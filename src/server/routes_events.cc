@@ -241,10 +241,8 @@ awaitable<void> PostBatch(Service& service, Call& call) {
 }  // namespace
 
 void AddEventRoutes(Service& service, Router& router) {
-  router.Add({http::verb::post, "/v1/events", Grant::kEmit,
-              [&service](Call& call) { return PostEvent(service, call); }});
-  router.Add({http::verb::post, "/v1/events:batch", Grant::kEmit,
-              [&service](Call& call) { return PostBatch(service, call); }});
+  AddRoute(service, router, http::verb::post, "/v1/events", Grant::kEmit, PostEvent);
+  AddRoute(service, router, http::verb::post, "/v1/events:batch", Grant::kEmit, PostBatch);
 }
 
 }  // namespace quipu::server

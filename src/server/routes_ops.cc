@@ -59,15 +59,10 @@ awaitable<void> GetOpenApi(Service&, Call& call) {
 }  // namespace
 
 void AddOpsRoutes(Service& service, Router& router) {
-  auto add = [&](http::verb method, const char* pattern, std::optional<Grant> grant,
-                 awaitable<void> (*handler)(Service&, Call&)) {
-    router.Add({method, pattern, grant,
-                [&service, handler](Call& call) { return handler(service, call); }});
-  };
-  add(http::verb::get, "/healthz", std::nullopt, GetHealth);
-  add(http::verb::get, "/readyz", std::nullopt, GetReady);
-  add(http::verb::get, "/metrics", Grant::kAdmin, GetMetrics);
-  add(http::verb::get, "/v1/openapi.json", std::nullopt, GetOpenApi);
+  AddRoute(service, router, http::verb::get, "/healthz", std::nullopt, GetHealth);
+  AddRoute(service, router, http::verb::get, "/readyz", std::nullopt, GetReady);
+  AddRoute(service, router, http::verb::get, "/metrics", Grant::kAdmin, GetMetrics);
+  AddRoute(service, router, http::verb::get, "/v1/openapi.json", std::nullopt, GetOpenApi);
 }
 
 }  // namespace quipu::server

@@ -98,6 +98,26 @@ struct ExportPage {
   std::string error;  // non-empty: the store failed mid-export
 };
 
+// Reads one page of `query` (on a worker). A failure is kept in `error`
+// and, for a stream already under way, as an {"error": ...} line in `text`.
+ExportPage ReadExportPage(Service& service, const Query& query) {
+  ExportPage out;
+  Result<QueryPage> rows = service.store().Query(query);
+  if (!rows.ok()) {
+    out.error = rows.status().ToString();
+    json::OrderedJson error;
+    error["code"] = "internal";
+    error["message"] = out.error;
+    json::OrderedJson line;
+    line["error"] = std::move(error);
+    out.text = json::JsonLine(line);
+    return out;
+  }
+  for (const Hit& hit : rows->hits) out.text += json::JsonLine(json::HitToJson(hit));
+  out.next_cursor = std::move(rows->next_cursor);
+  return out;
+}
+
 awaitable<void> PostExport(Service& service, Call& call) {
   auto slot = service.TakeQuerySlot(*call.principal);
   if (!slot) co_return co_await call.reply.Send(TooManyQueries(service));
@@ -106,19 +126,10 @@ awaitable<void> PostExport(Service& service, Call& call) {
   Query query = std::get<Query>(std::move(read));
   query.order = Order::kOldestFirst;
   query.limit = kScanPage;
-  // Check the query before the 200 goes out: errors after it can only be
-  // reported in the stream.
-  ExportPage page = co_await service.OnWorkers([&service, &query] {
-    ExportPage out;
-    Result<QueryPage> rows = service.store().Query(query);
-    if (!rows.ok()) {
-      out.error = rows.status().ToString();
-      return out;
-    }
-    for (const Hit& hit : rows->hits) out.text += json::JsonLine(json::HitToJson(hit));
-    out.next_cursor = std::move(rows->next_cursor);
-    return out;
-  });
+  // The first page is read before the 200 goes out: an error there is still
+  // a status code; later ones can only be reported in the stream.
+  ExportPage page =
+      co_await service.OnWorkers([&service, &query] { return ReadExportPage(service, query); });
   if (!page.error.empty()) {
     co_return co_await call.reply.Send(
         ErrorResponse(http::status::bad_request, "invalid_argument", page.error));
@@ -132,20 +143,8 @@ awaitable<void> PostExport(Service& service, Call& call) {
     if (!page.text.empty()) co_await call.reply.Chunk(page.text);
     if (!page.error.empty() || page.next_cursor.empty()) break;
     query.cursor = std::move(page.next_cursor);
-    page = co_await service.OnWorkers([&service, &query] {
-      ExportPage out;
-      Result<QueryPage> rows = service.store().Query(query);
-      if (!rows.ok()) {
-        json::OrderedJson error;
-        error["error"] = {{"code", "internal"}, {"message", rows.status().ToString()}};
-        out.text = json::JsonLine(error);
-        out.error = rows.status().ToString();
-        return out;
-      }
-      for (const Hit& hit : rows->hits) out.text += json::JsonLine(json::HitToJson(hit));
-      out.next_cursor = std::move(rows->next_cursor);
-      return out;
-    });
+    page =
+        co_await service.OnWorkers([&service, &query] { return ReadExportPage(service, query); });
   }
   co_await call.reply.End();
 }
@@ -257,19 +256,15 @@ awaitable<void> PostColumn(Service& service, Call& call) {
 }  // namespace
 
 void AddReadRoutes(Service& service, Router& router) {
-  auto add = [&](http::verb method, const char* pattern, Grant grant,
-                 awaitable<void> (*handler)(Service&, Call&)) {
-    router.Add({method, pattern, grant,
-                [&service, handler](Call& call) { return handler(service, call); }});
-  };
-  add(http::verb::post, "/v1/query", Grant::kQuery, PostQuery);
-  add(http::verb::post, "/v1/count", Grant::kQuery, PostCount);
-  add(http::verb::post, "/v1/export", Grant::kQuery, PostExport);
-  add(http::verb::get, "/v1/entities/{type}", Grant::kQuery, GetEntities);
-  add(http::verb::get, "/v1/entities/{type}/{id}/history", Grant::kQuery, GetHistory);
-  add(http::verb::get, "/v1/types", Grant::kQuery, GetTypes);
-  add(http::verb::post, "/v1/types", Grant::kAdmin, PostType);
-  add(http::verb::post, "/v1/columns", Grant::kAdmin, PostColumn);
+  AddRoute(service, router, http::verb::post, "/v1/query", Grant::kQuery, PostQuery);
+  AddRoute(service, router, http::verb::post, "/v1/count", Grant::kQuery, PostCount);
+  AddRoute(service, router, http::verb::post, "/v1/export", Grant::kQuery, PostExport);
+  AddRoute(service, router, http::verb::get, "/v1/entities/{type}", Grant::kQuery, GetEntities);
+  AddRoute(service, router, http::verb::get, "/v1/entities/{type}/{id}/history", Grant::kQuery,
+           GetHistory);
+  AddRoute(service, router, http::verb::get, "/v1/types", Grant::kQuery, GetTypes);
+  AddRoute(service, router, http::verb::post, "/v1/types", Grant::kAdmin, PostType);
+  AddRoute(service, router, http::verb::post, "/v1/columns", Grant::kAdmin, PostColumn);
 }
 
 }  // namespace quipu::server

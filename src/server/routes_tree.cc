@@ -157,17 +157,15 @@ awaitable<void> PostVerify(Service& service, Call& call) {
 }  // namespace
 
 void AddTreeRoutes(Service& service, Router& router) {
-  auto add = [&](http::verb method, const char* pattern, Grant grant,
-                 awaitable<void> (*handler)(Service&, Call&)) {
-    router.Add({method, pattern, grant,
-                [&service, handler](Call& call) { return handler(service, call); }});
-  };
-  add(http::verb::get, "/v1/root", Grant::kQuery, GetRoot);
-  add(http::verb::get, "/v1/proof/inclusion/{log_id}", Grant::kQuery, GetInclusion);
-  add(http::verb::get, "/v1/proof/consistency", Grant::kQuery, GetConsistency);
-  add(http::verb::get, "/v1/checkpoints", Grant::kQuery, GetCheckpoints);
-  add(http::verb::post, "/v1/admin/checkpoint", Grant::kAdmin, PostCheckpoint);
-  add(http::verb::post, "/v1/admin/verify", Grant::kAdmin, PostVerify);
+  AddRoute(service, router, http::verb::get, "/v1/root", Grant::kQuery, GetRoot);
+  AddRoute(service, router, http::verb::get, "/v1/proof/inclusion/{log_id}", Grant::kQuery,
+           GetInclusion);
+  AddRoute(service, router, http::verb::get, "/v1/proof/consistency", Grant::kQuery,
+           GetConsistency);
+  AddRoute(service, router, http::verb::get, "/v1/checkpoints", Grant::kQuery, GetCheckpoints);
+  AddRoute(service, router, http::verb::post, "/v1/admin/checkpoint", Grant::kAdmin,
+           PostCheckpoint);
+  AddRoute(service, router, http::verb::post, "/v1/admin/verify", Grant::kAdmin, PostVerify);
 }
 
 }  // namespace quipu::server

@@ -60,6 +60,12 @@ Service::Service(const ServerOptions& options, std::unique_ptr<AuditStore> store
 
 Service::~Service() { (void)Close(); }
 
+void AddRoute(Service& service, Router& router, http::verb method, std::string pattern,
+              std::optional<Grant> grant, ServiceHandler handler) {
+  router.Add({method, std::move(pattern), grant,
+              [&service, handler](Call& call) { return handler(service, call); }});
+}
+
 boost::asio::awaitable<void> Service::Handle(const Request& request, Reply& reply,
                                              std::string_view remote) {
   const auto start = std::chrono::steady_clock::now();

@@ -128,6 +128,11 @@ class Service {
   bool closed_ = false;
 };
 
+// A route whose handler is a function of the service and the call.
+using ServiceHandler = boost::asio::awaitable<void> (*)(Service&, Call&);
+void AddRoute(Service& service, Router& router, http::verb method, std::string pattern,
+              std::optional<Grant> grant, ServiceHandler handler);
+
 // Route tables, one per file (server/routes_*.cc).
 void AddEventRoutes(Service& service, Router& router);
 void AddReadRoutes(Service& service, Router& router);
