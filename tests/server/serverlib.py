@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import unittest
+import weakref
 
 import requests
 
@@ -334,10 +335,17 @@ def raw_exchange(port, data, timeout=10, half_close=False):
         return read_response(sock, timeout)
 
 
+# Bytes read past the end of a response, by socket (see read_response).
+_LEFTOVER = weakref.WeakKeyDictionary()
+
+
 def read_response(sock, timeout=10):
-    """Reads one HTTP/1.1 response (Content-Length, chunked, or until close)."""
+    """Reads one HTTP/1.1 response (Content-Length, chunked, or until close).
+
+    Bytes read past its end (the start of the next pipelined response, which
+    may arrive in the same recv) are kept on `sock` for the next call."""
     deadline = time.monotonic() + timeout
-    buf = b""
+    buf = _LEFTOVER.pop(sock, b"")
 
     def more():
         nonlocal buf
@@ -369,6 +377,7 @@ def read_response(sock, timeout=10):
         n = int(headers["content-length"])
         while len(buf) < n and more():
             pass
+        _LEFTOVER[sock] = buf[n:]
         return RawResponse(status, headers, buf[:n])
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = b""
@@ -383,6 +392,7 @@ def read_response(sock, timeout=10):
             body += buf[:size]
             buf = buf[size + 2:]
             if size == 0:
+                _LEFTOVER[sock] = buf
                 return RawResponse(status, headers, body)
     while more():
         pass
