@@ -156,38 +156,40 @@ Status RunServer(const ServerOptions& options) {
   if (!tokens.ok()) return tokens.status();
   auto tls = MakeTlsContext(options);
   if (!tls.ok()) return tls.status();
+  // Listen before the store is opened (or created): an address that cannot
+  // be bound leaves no new store behind.
+  auto io = std::make_unique<asio::io_context>(static_cast<int>(options.threads));
+  auto acceptor = std::make_unique<tcp::acceptor>(*io);
+  QUIPU_RETURN_IF_ERROR(Listen(*acceptor, options));
   auto store = OpenServedStore(options, *tokens);
   if (!store.ok()) return store.status();
 
   asio::thread_pool workers(options.workers);
   Service service(options, std::move(*store), std::move(*tokens), &workers);
-  asio::io_context io(static_cast<int>(options.threads));
-  tcp::acceptor acceptor(io);
-  Status listening = Listen(acceptor, options);
-  if (!listening.ok()) {
-    workers.join();
-    Status closed = service.Close();
-    return listening.ok() ? closed : listening;
-  }
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  auto signals = std::make_unique<asio::signal_set>(*io, SIGTERM, SIGINT, SIGHUP);
   Connections connections;
 
-  const tcp::endpoint bound = acceptor.local_endpoint();
-  json::OrderedJson ready{
-      {"listening", bound.address().to_string() + ":" + std::to_string(bound.port())},
-      {"tls", *tls != nullptr}};
+  const tcp::endpoint bound = acceptor->local_endpoint();
+  json::OrderedJson ready;
+  ready["listening"] = bound.address().to_string() + ":" + std::to_string(bound.port());
+  ready["tls"] = *tls != nullptr;
   std::string line = json::JsonLine(ready);
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
 
-  asio::co_spawn(io, AcceptLoop(service, acceptor, tls->get(), connections), asio::detached);
-  asio::co_spawn(io, WatchSignals(service, signals, acceptor, connections, io), asio::detached);
+  asio::co_spawn(*io, AcceptLoop(service, *acceptor, tls->get(), connections), asio::detached);
+  asio::co_spawn(*io, WatchSignals(service, *signals, *acceptor, connections, *io), asio::detached);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < options.threads; ++i) threads.emplace_back([&io] { io.run(); });
-  io.run();
+  for (unsigned i = 1; i < options.threads; ++i) threads.emplace_back([&io] { io->run(); });
+  io->run();
   for (std::thread& t : threads) t.join();
   workers.join();
   Status closed = service.Close();
+  // Connections still open after the grace end here, while the service
+  // their coroutines refer to still exists.
+  signals.reset();
+  acceptor.reset();
+  io.reset();
   LogLine(service, {{"event", "stopped"}, {"ok", closed.ok()}});
   return closed;
 }

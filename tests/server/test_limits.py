@@ -6,6 +6,7 @@ once its export ends); --max-pending turns writers away with 503 and
 Retry-After; --max-connections refuses the connection over the cap."""
 
 import collections
+import os
 import socket
 import threading
 import time
@@ -126,6 +127,18 @@ class BackpressureTest(serverlib.ServerTest):
                 break
             time.sleep(0.1)
         self.assertEqual(again.status, 200)
+
+
+class ListenTest(serverlib.ServerTest):
+
+    def test_an_address_that_cannot_be_bound_creates_no_store(self):
+        store = self.store + "-unbound"
+        # 192.0.2.1 (TEST-NET-1) is on no interface of this machine.
+        done = serverlib.run_quipu("serve", store, "--create", "--config", self.config,
+                                   "--listen", "192.0.2.1:8080", check=False)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("listen on 192.0.2.1:8080", done.stderr)
+        self.assertFalse(os.path.exists(store))
 
 
 if __name__ == "__main__":
