@@ -22,10 +22,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
-#include "io/errno_status.h"
 #include "quipu/env.h"
 #include "server/auth.h"
 #include "util/quote.h"
@@ -33,6 +33,14 @@
 namespace quipu::server {
 
 namespace {
+
+// The token file is the server's configuration, not a store file: it is
+// written with plain POSIX calls, and their errors become a Status here.
+Status ErrnoStatus(std::string_view op, std::string_view path, int err) {
+  std::string message = std::string(op) + " " + std::string(path) + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(message), err);
+  return Status::IOError(std::move(message), err);
+}
 
 // A generous bound (some 10 000 entries); anything larger is the wrong file.
 constexpr uint64_t kMaxFileBytes = 4 << 20;
