@@ -16,7 +16,9 @@
 // pending waiter, and every later one, completes with that error.
 //
 // Completions run on each waiter's own executor (its connection's strand),
-// never on the acker thread.
+// never on the acker thread. The execution contexts of those executors must
+// outlive the DurableAcks (or its Stop()): the acker may hold a waiter's
+// executor for a moment after posting its completion.
 #ifndef QUIPU_SERVER_ACKS_H_
 #define QUIPU_SERVER_ACKS_H_
 

@@ -47,8 +47,9 @@ class AcksTest : public ::testing::Test {
   // Runs `n` writers, each on its own strand of a 2-thread io_context: emit
   // without waiting, then wait for the ack. Returns how many were answered
   // OK with their record durable, and counts the others in `*failed`.
-  int RunWriters(AuditStore* store, DurableAcks* acks, int n, int* failed) {
-    asio::io_context io(2);
+  // `io` must outlive `acks`: the acker thread may still hold a waiter's
+  // executor for a moment after its answer ran.
+  int RunWriters(asio::io_context& io, AuditStore* store, DurableAcks* acks, int n, int* failed) {
     std::atomic<int> ok{0}, bad{0};
     for (int i = 0; i < n; ++i) {
       asio::co_spawn(
@@ -83,9 +84,10 @@ TEST_F(AcksTest, ConcurrentWaitersAreAnsweredWhenDurableAndShareSyncs) {
   auto store = OpenStore();
   fault_.ResetCounters();
   int failed = 0;
+  asio::io_context io(2);
   {
     DurableAcks acks(store.get(), /*syncs=*/true);
-    EXPECT_EQ(RunWriters(store.get(), &acks, 400, &failed), 400);
+    EXPECT_EQ(RunWriters(io, store.get(), &acks, 400, &failed), 400);
     EXPECT_EQ(acks.Pending(), 0u);
   }
   EXPECT_EQ(failed, 0);
@@ -98,17 +100,18 @@ TEST_F(AcksTest, ConcurrentWaitersAllLearnOfAFailedSync) {
   auto store = OpenStore();
   fault_.FailSyncs(1000);
   int failed = 0;
+  asio::io_context io(2);
+  asio::io_context late_io;
   {
     DurableAcks acks(store.get(), /*syncs=*/true);
-    EXPECT_EQ(RunWriters(store.get(), &acks, 50, &failed), 0);
+    EXPECT_EQ(RunWriters(io, store.get(), &acks, 50, &failed), 0);
     // A waiter that comes after the failure is answered at once with it.
-    asio::io_context io;
     Status late;
     asio::co_spawn(
-        io,
+        late_io,
         [&]() -> asio::awaitable<void> { late = co_await acks.AsyncWait(1, asio::use_awaitable); },
         asio::detached);
-    io.run();
+    late_io.run();
     EXPECT_FALSE(late.ok());
   }
   EXPECT_EQ(failed, 50);
