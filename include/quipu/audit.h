@@ -28,10 +28,9 @@
 //
 // Reads. Queries, EntityHistory and ListEntities see a consistent snapshot:
 // every write whose record was appended before the read began (durable or
-// not yet), and nothing half-applied. They never wait for writers: in-memory
-// rows and versions are append-only and published with a counter, and the
-// only lock a read takes guards the small type catalog and entity-id tables
-// for a bounded lookup — never while matching, sorting or materializing hits.
+// not yet), and nothing half-applied. They never wait for writers: each
+// read works on a snapshot of the derived index (below), and the only lock
+// it takes guards the small type catalog for a lookup.
 //
 // Idempotency. An event may carry an idempotency key (Event::
 // idempotency_key). The key, a SHA-256 fingerprint of the event as the
@@ -39,15 +38,23 @@
 // event's own record, so a key is exactly as durable as its event: one
 // lost at a power cut (never made durable) is forgotten with it, and its
 // retry writes it anew. The store remembers recent keys in a window bounded
-// by count and age (AuditOptions::idempotency), which Open rebuilds from
-// the log; Emit says how a key is answered.
+// by count and age (AuditOptions::idempotency), kept in the derived index
+// (below); Emit says how a key is answered.
 //
-// Open rebuilds all in-memory state by reading the whole log: about 4 CPU
-// seconds and 560 MB of memory per million events (one actor and one or two
-// targets each, a new target version in every event) on the 2-core test VM.
-// Filters resolve by scanning every version of the filtered type, and a page
-// costs a pass over the candidate rows: fine for millions of rows, not for
-// billions.
+// Derived index. The log is the only source of truth; everything a read
+// needs (entity registries and their versions, the values of every field of
+// every version, the rows naming each entity, rows in time order, log_id ->
+// LSN, the idempotency window, the catalog) is derived from it into an index
+// kept on disk in DIR/index (RocksDB; layout in docs/format.md, "Derived
+// index"). Open does not read the log: it opens the index, and applies only
+// the records the index has not seen yet, so its cost does not grow with the
+// history. The writer applies each record to the index right after
+// appending it. After a crash the index may be behind the log (Open catches
+// up from the log) or, after a power cut, ahead of what survived of it
+// (Open takes back the lost records' entries); an index that is missing,
+// damaged, of another format, or from another log is rebuilt from the log.
+// AuditStore::index_report() says which of these Open did. Memory is bounded
+// by the index's caches (about 100 MB), not by the store's size.
 //
 // Errors (Status codes, quipu/status.h):
 //   InvalidArgument  bad request: unknown type/field/column, a missing
@@ -71,6 +78,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -91,18 +99,30 @@ namespace quipu {
 // events in log order (one more evicts the oldest, whatever its age), less
 // those the writer wrote `max_age` or longer ago by its wall clock (the
 // time of the Emit, never the event's own timestamp, which a caller may set
-// in the past). Memory is bounded by max_keys: about 200 bytes per key of
-// 36 bytes (a UUID), so roughly 200 MB at the default; size it to the keyed
-// events you expect within max_age. Both must be positive
-// (InvalidArgument).
+// in the past). The window lives in the derived index, on disk: about 150
+// bytes per key of 36 bytes (a UUID), so roughly 150 MB of disk at the
+// default, and no memory. Both must be positive (InvalidArgument).
 //
-// Open replays the log into the window with the options it is given: a
-// reopen with the same options remembers the same keys, and a key ages from
-// its original write, not from the reopen. A read-only store never Emits,
-// so it keeps no window and ignores these.
+// The bounds apply from the next Open: a reopen with the same options
+// remembers the same keys, and a key ages from its original write, not from
+// the reopen. A read-only store never Emits and ignores these.
 struct IdempotencyWindow {
   size_t max_keys = 1'000'000;
   std::chrono::microseconds max_age = std::chrono::hours(24);
+};
+
+// What Open did to the derived index before the store could be used.
+struct IndexReport {
+  enum class Action {
+    kNone,      // it was up to date with the log
+    kCaughtUp,  // it applied the records it had not seen (after a crash)
+    kRepaired,  // it took back records a power cut removed from the log
+    kRebuilt,   // it was (re)built from the whole log; `reason` says why
+  };
+  Action action = Action::kNone;
+  uint64_t records_applied = 0;
+  uint64_t records_undone = 0;
+  std::string reason;  // for kRebuilt: "missing", "damaged: ...", ...
 };
 
 struct AuditOptions {
@@ -113,20 +133,30 @@ struct AuditOptions {
   LogOptions log;
   // Open for reading only: no writer lock, no recovery, no file changed, so
   // it can run beside the process that writes the store. The state is a
-  // snapshot of the records that process had flushed to the OS when this
-  // open read them (a torn or unfinished last frame ends the snapshot).
+  // snapshot of the derived index as that process had written it when this
+  // open read it (every record it had applied). An index that a writer has
+  // never built (a store from before the index existed) is
+  // FailedPrecondition: open the store once for writing, or `quipu reindex`.
   // Writes and WaitDurable return FailedPrecondition, DurableLsn() is 0 (a
   // reader cannot know what was synced) and log() is nullptr. Only
   // log.env is used from `log`; a missing directory is NotFound.
   bool read_only = false;
   // Which idempotency keys are remembered; see IdempotencyWindow.
   IdempotencyWindow idempotency;
+  // Discard the derived index and rebuild it from the log (`quipu reindex`).
+  // Not with read_only.
+  bool rebuild_index = false;
+  // Called now and then while Open applies records to the index (catching
+  // up or rebuilding) with the LSN reached and the log's last LSN.
+  std::function<void(Lsn applied, Lsn last)> on_index_progress;
+  // Bytes of the index's block cache.
+  size_t index_cache_bytes = 32 << 20;
 };
 
 class AuditStore {
  public:
   // Opens (creating if log.create_if_missing) the store in `dir` — the log's
-  // directory — and rebuilds its state from the log.
+  // directory — and brings its derived index up to date with the log.
   // Errors: as Log::Open; Corruption/NotSupported for records that do not
   // decode or contradict the state before them (naming the LSN).
   static Result<std::unique_ptr<AuditStore>> Open(const std::string& dir,
@@ -212,6 +242,11 @@ class AuditStore {
                                                            std::string_view id) const = 0;
   // The latest version of every entity of `type`, in order of creation.
   virtual Result<std::vector<EntityVersion>> ListEntities(std::string_view type) const = 0;
+  // The same one page at a time: at most `limit` (1..10000) entities after
+  // `cursor` (empty for the first page, else the previous page's
+  // next_cursor). InvalidArgument for a bad limit or cursor.
+  virtual Result<EntityPage> ListEntities(std::string_view type, size_t limit,
+                                          std::string_view cursor) const = 0;
 
   // --- log rows ---
 
@@ -226,6 +261,11 @@ class AuditStore {
   // malformed cursor.
   virtual Result<QueryPage> Query(const quipu::Query& query) const = 0;
 
+  // How many rows match `query` (limit and order are ignored; a cursor
+  // counts the rows after it). Reads no row when the query has only time
+  // bounds or one entity filter of few entities.
+  virtual Result<uint64_t> Count(const quipu::Query& query) const = 0;
+
   // One row by log_id. NotFound if there is none.
   virtual Result<Hit> GetRow(uint64_t log_id) const = 0;
   // The LSN of the record that holds row `log_id` (for integrity proofs).
@@ -233,6 +273,9 @@ class AuditStore {
   virtual Result<Lsn> LsnOfLogId(uint64_t log_id) const = 0;
   // The highest log_id written so far (0 if none).
   virtual uint64_t LastLogId() const = 0;
+
+  // What Open did to the derived index.
+  virtual const IndexReport& index_report() const = 0;
 
   // Closes the log (syncing everything). Returns the first error; later
   // calls other than reads of already-built state return FailedPrecondition.

@@ -224,6 +224,13 @@ struct QueryPage {
   std::string next_cursor;
 };
 
+// One page of the entities of a type (AuditStore::ListEntities).
+struct EntityPage {
+  std::vector<EntityVersion> entities;  // latest versions, in order of creation
+  // Opaque; empty when this page is the last.
+  std::string next_cursor;
+};
+
 // --- numbers ------------------------------------------------------------
 
 // Reads a number as the audit store reads every number: number fields and

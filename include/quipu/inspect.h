@@ -64,8 +64,9 @@ Result<std::optional<LogKind>> ReadLogKind(const std::string& dir, Env* env = nu
 Result<LogSummary> CheckLog(const std::string& dir, Env* env = nullptr);
 
 // True for the names of files quipu keeps in a log directory (segments, the
-// lock, the recovery journal, SPINE and its temporary, CHECKPOINTS): what a
-// tool may remove when it removes a log.
+// lock, the recovery journal, SPINE and its temporary, CHECKPOINTS, and the
+// directory `index` of an audit store's derived index): what a tool may
+// remove when it removes a log.
 bool IsLogFileName(std::string_view name);
 
 }  // namespace quipu

@@ -180,21 +180,21 @@ std::optional<ColumnSpec> Catalog::ColumnAt(uint32_t ordinal) const {
   return columns_[ordinal];
 }
 
-Result<std::optional<TypeRecord>> Catalog::PrepareType(const TypeSchema& schema) const {
+Result<std::optional<TypeRecord>> Catalog::PrepareType(const TypeSchema& schema,
+                                                       const HasEntities& has_entities) const {
   QUIPU_RETURN_IF_ERROR(CheckName("type", schema.name));
   QUIPU_RETURN_IF_ERROR(CheckFields(schema));
   std::lock_guard<std::mutex> lock(mu_);
   auto i = FindLocked(schema.name);
   if (!i) return std::optional<TypeRecord>(TypeRecord{schema});
   const TypeSchema& old_schema = *types_[*i].schema;
-  const bool has_entities = types_[*i].state->registry.EntityCount() > 0;
-  QUIPU_RETURN_IF_ERROR(CheckEvolution(old_schema, schema, has_entities));
+  QUIPU_RETURN_IF_ERROR(CheckEvolution(old_schema, schema, has_entities(static_cast<uint32_t>(*i))));
   TypeSchema next = Normalize(old_schema, schema);
   if (SameSchema(old_schema, next)) return std::optional<TypeRecord>();
   return std::optional<TypeRecord>(TypeRecord{std::move(next)});
 }
 
-Status Catalog::ApplyType(const TypeRecord& rec) {
+Status Catalog::ApplyType(const TypeRecord& rec, const HasEntities& has_entities) {
   const TypeSchema& schema = rec.schema;
   Status valid = CheckName("type", schema.name);
   if (valid.ok()) valid = CheckFields(schema);
@@ -203,7 +203,7 @@ Status Catalog::ApplyType(const TypeRecord& rec) {
   if (valid.ok() && i) {
     // Positions must be kept, or recorded ordinals would change meaning.
     const TypeSchema& old_schema = *types_[*i].schema;
-    valid = CheckEvolution(old_schema, schema, types_[*i].state->registry.EntityCount() > 0);
+    valid = CheckEvolution(old_schema, schema, has_entities(static_cast<uint32_t>(*i)));
     if (valid.ok() && !SameSchema(Normalize(old_schema, schema), schema)) {
       valid = Status::InvalidArgument("fields moved");
     }

@@ -18,8 +18,9 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+
 #include "audit/record.h"
-#include "audit/registry.h"
 #include "quipu/audit_types.h"
 
 namespace quipu::audit {
@@ -31,8 +32,10 @@ inline constexpr std::string_view kIdField = "id";
 struct TypeState {
   std::string name;
   uint32_t ordinal = 0;
-  Registry registry;
 };
+
+// Whether the type with this ordinal has entities (the index knows).
+using HasEntities = std::function<bool(uint32_t ordinal)>;
 
 // A type and the schema it had when looked up.
 struct TypeView {
@@ -66,11 +69,14 @@ class Catalog {
   // --- the writer ---
   // The record that DefineType(schema) must write, nullopt if it changes
   // nothing; InvalidArgument when the change is refused.
-  Result<std::optional<TypeRecord>> PrepareType(const TypeSchema& schema) const;
+  Result<std::optional<TypeRecord>> PrepareType(const TypeSchema& schema,
+                                                const HasEntities& has_entities) const;
   Result<std::optional<ColumnRecord>> PrepareColumn(const ColumnSpec& column) const;
   // Apply a record (written now or read at Open). Corruption if it breaks
-  // the rules PrepareType/PrepareColumn enforce.
-  Status ApplyType(const TypeRecord& rec);
+  // the rules PrepareType/PrepareColumn enforce. A record reloaded from the
+  // index was checked when first applied; pass has_entities that says
+  // false, since entities written after it do not make it wrong.
+  Status ApplyType(const TypeRecord& rec, const HasEntities& has_entities);
   Status ApplyColumn(const ColumnRecord& rec);
 
  private:

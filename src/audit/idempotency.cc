@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "audit/index_entries.h"
+#include "audit/index_keys.h"
 #include "integrity/hash.h"
 #include "util/quote.h"
 
@@ -38,51 +40,59 @@ Fingerprint FingerprintOf(const Event& event) {
   return fp;
 }
 
-KeyWindow::KeyWindow(size_t max_keys, int64_t max_age_micros)
-    : max_keys_(max_keys), max_age_micros_(max_age_micros) {}
-
-bool KeyWindow::Fresh(const KeyedEvent& e, int64_t now_micros) const {
+bool InKeyWindow(const KeyWindowBounds& bounds, uint64_t keyed_count, uint64_t seq,
+                 int64_t written_micros, int64_t now_micros) {
+  if (keyed_count < seq || keyed_count - seq >= bounds.max_keys) return false;
   // now - written < max_age, without overflow whatever a record holds.
   int64_t cutoff;
-  if (__builtin_sub_overflow(now_micros, max_age_micros_, &cutoff)) {
+  if (__builtin_sub_overflow(now_micros, bounds.max_age_micros, &cutoff)) {
     cutoff = std::numeric_limits<int64_t>::min();
   }
-  return e.written_micros > cutoff;
+  return written_micros > cutoff;
 }
 
-void KeyWindow::PopFront() {
-  const Slot& slot = fifo_.front();
-  // A stale slot's entry belongs to a later Add of the same key, whose slot
-  // is behind this one: its iterator is still valid, and the entry stays.
-  if (slot.entry->second.log_id == slot.log_id) by_key_.erase(slot.entry);
-  fifo_.pop_front();
-}
-
-const KeyedEvent* KeyWindow::Find(std::string_view key, int64_t now_micros) {
-  // Only the front is dropped: the FIFO is in log order, and wall-clock
-  // times written by a clock that stepped back need not be. An aged entry
-  // behind a fresh one is simply not found.
-  while (!fifo_.empty()) {
-    const Slot& front = fifo_.front();
-    const KeyedEvent& e = front.entry->second;
-    if (e.log_id == front.log_id && Fresh(e, now_micros)) break;
-    PopFront();
+Result<std::optional<KeyedEvent>> FindKey(const IndexSnapshot& snap, uint64_t keyed_count,
+                                          const KeyWindowBounds& bounds, std::string_view key,
+                                          int64_t now_micros) {
+  if (bounds.max_keys == 0) return std::optional<KeyedEvent>();
+  const std::string prefix = keys::KeyPrefix(key);
+  BoundedIterator it(snap, prefix, keys::Successor(prefix));
+  it->SeekToLast();  // the key's newest event
+  QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read idempotency key"));
+  if (!it->Valid()) return std::optional<KeyedEvent>();
+  KeyedEntry entry;
+  QUIPU_RETURN_IF_ERROR(DecodeKeyed(View(it->value()), &entry));
+  if (!InKeyWindow(bounds, keyed_count, entry.seq, entry.written_micros, now_micros)) {
+    return std::optional<KeyedEvent>();
   }
-  auto it = by_key_.find(key);
-  if (it == by_key_.end() || !Fresh(it->second, now_micros)) return nullptr;
-  return &it->second;
+  const uint64_t log_id = keys::GetBig64(it->key().data() + prefix.size());
+  return std::optional<KeyedEvent>(KeyedEvent{log_id, entry.fingerprint, entry.written_micros});
 }
 
-void KeyWindow::Add(std::string_view key, const KeyedEvent& event) {
-  if (max_keys_ == 0) return;
-  auto it = by_key_.find(key);
-  if (it == by_key_.end()) {
-    it = by_key_.emplace(std::string(key), event).first;
-  } else {
-    it->second = event;
+Status TrimKeys(IndexDb* db, uint64_t keyed_count, size_t max_keys, Lsn durable) {
+  if (keyed_count <= max_keys) return Status::OK();
+  const uint64_t last = keyed_count - max_keys;  // seqs 1..last left the window
+  IndexSnapshot snap(db);
+  BoundedIterator it(snap, keys::KeySeq(1), keys::KeySeq(last + 1));
+  rocksdb::WriteBatch batch;
+  std::string key;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view value = View(it->value());
+    if (!keys::GetTerminated(&value, &key) || value.size() != 8) {
+      return Status::Corruption("index: a keyed event entry does not decode");
+    }
+    const uint64_t log_id = keys::GetBig64(value.data());
+    // Only rows that are durable: a power cut may take back a record that is
+    // not, and the repair would then need the entries it evicted.
+    auto row = snap.Get(keys::Row(log_id));
+    if (!row.ok()) return row.status();
+    RowEntry entry;
+    if (*row && DecodeRow(**row, &entry).ok() && entry.lsn > durable) break;
+    batch.Delete(std::string(View(it->key())));
+    batch.Delete(keys::KeyEntry(key, log_id));
   }
-  fifo_.push_back(Slot{it, event.log_id});
-  while (fifo_.size() > max_keys_) PopFront();
+  QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read keyed events"));
+  return db->Write(&batch, /*sync=*/false);
 }
 
 }  // namespace quipu::audit

@@ -8,8 +8,10 @@
 #include <cmath>
 #include <map>
 
+#include "audit/prepare.h"
+
+#include "audit/index_read.h"
 #include "audit/json_check.h"
-#include "audit/state.h"
 #include "util/quote.h"
 
 namespace quipu::audit {
@@ -46,7 +48,8 @@ using MentionKey = std::pair<uint32_t, std::string>;  // (type ordinal, id)
 
 class EventBuilder {
  public:
-  explicit EventBuilder(const Catalog& catalog) : catalog_(catalog) {}
+  EventBuilder(const Catalog& catalog, const KeyReader& entities)
+      : catalog_(catalog), entities_(entities) {}
 
   // Resolves one mention of an entity into a pin, adding a new version to
   // `rec` if the mention changes the entity.
@@ -88,18 +91,20 @@ class EventBuilder {
 
   Result<RefRecord> PinFirst(const EntityInput& in, const TypeView& view, MentionKey key,
                              EventRecord* rec) {
-    const Registry& registry = view.type->registry;
+    const uint32_t type = view.type->ordinal;
     Mention m;
-    auto entity = registry.FindAsWriter(in.id);
-    if (entity) {
-      const Entity& e = registry.entity(*entity);
-      const StoredVersion& current = registry.version(e.latest.load(std::memory_order_acquire));
-      m.number = current.number;
-      m.fields = current.fields;
+    auto entity = ReadEntity(entities_, type, in.id);
+    if (!entity.ok()) return entity.status();
+    if (*entity) {
+      auto current = ReadVersion(entities_, type, in.id, (*entity)->count);
+      if (!current.ok()) return current.status();
+      if (!*current) return Status::Corruption("index: the newest version of " + Quote(in.id) + " is missing");
+      m.number = (*entity)->count;
+      m.fields = IndexRead::Named(*view.schema, (*current)->fields);
     }
     Fields merged = m.fields;
     for (const auto& [name, value] : in.fields) merged[name] = value;
-    if (!entity || merged != m.fields) {
+    if (!*entity || merged != m.fields) {
       QUIPU_RETURN_IF_ERROR(CheckRequired(*view.schema, merged, in.id));
       m.number += 1;
       m.fields = std::move(merged);
@@ -132,6 +137,7 @@ class EventBuilder {
   }
 
   const Catalog& catalog_;
+  const KeyReader& entities_;
   std::map<MentionKey, Mention> mentions_;
 };
 
@@ -157,14 +163,15 @@ Status CheckContent(const std::optional<Value>& content) {
 
 }  // namespace
 
-Result<EventRecord> AuditState::PrepareEvent(const Event& event, int64_t now) const {
+Result<EventRecord> PrepareEvent(const Catalog& catalog, const KeyReader& entities,
+                                 uint64_t log_id, const Event& event, int64_t now) {
   EventRecord rec;
-  rec.log_id = RowCount() + 1;
+  rec.log_id = log_id;
   rec.micros = event.timestamp_micros.value_or(now);
   if (rec.micros < kMinMicros || rec.micros > kMaxMicros) {
     return Status::InvalidArgument("event timestamp out of range (years 0000..9999)");
   }
-  EventBuilder builder(catalog_);
+  EventBuilder builder(catalog, entities);
   auto actor = builder.Pin(event.actor, &rec);
   if (!actor.ok()) return actor.status().WithContext("actor");
   rec.actor = std::move(*actor);
@@ -174,7 +181,7 @@ Result<EventRecord> AuditState::PrepareEvent(const Event& event, int64_t now) co
     rec.targets.push_back(std::move(*target));
   }
   QUIPU_RETURN_IF_ERROR(CheckContent(event.content));
-  QUIPU_RETURN_IF_ERROR(CheckColumns(catalog_, event.columns, &rec.columns));
+  QUIPU_RETURN_IF_ERROR(CheckColumns(catalog, event.columns, &rec.columns));
   rec.method = event.method;
   rec.url = event.url;
   rec.content = event.content;

@@ -353,3 +353,19 @@ Status DecodeEvent(std::string_view payload, EventRecord* rec) {
 }
 
 }  // namespace quipu::audit
+
+namespace quipu::audit {
+
+void EncodeOrdinalValues(const OrdinalValues& values, std::string* out) {
+  PutOrdinalValues(out, values);
+}
+
+Status DecodeOrdinalValues(std::string_view bytes, OrdinalValues* values) {
+  Input in(bytes);
+  if (!in.GetOrdinalValues(values) || !in.Done()) {
+    return Status::Corruption("field values do not decode");
+  }
+  return Status::OK();
+}
+
+}  // namespace quipu::audit

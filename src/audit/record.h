@@ -119,6 +119,10 @@ inline constexpr std::string_view kFingerprintDomain = "quipu idempotency finger
 // different events never encode alike.
 void EncodeFingerprintInput(const Event& event, std::string* out);
 
+// Field values alone (the derived index stores versions this way).
+void EncodeOrdinalValues(const OrdinalValues& values, std::string* out);
+Status DecodeOrdinalValues(std::string_view bytes, OrdinalValues* values);
+
 // Reads the two header bytes. NotSupported for a newer version, Corruption
 // for an unknown kind, a kind its version does not define (kind 4 marked
 // version 1) or a short record.

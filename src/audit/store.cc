@@ -1,9 +1,10 @@
-// audit/store.cc — AuditStore: the writer path over the log, Open's replay,
-// and the read API.
+// audit/store.cc — AuditStore: the writer path over the log and the derived
+// index, and the read API.
 //
 // The writer mutex (write_mu_) serializes "check against the current state
-// -> build the record -> Append -> apply", so log_ids and versions follow the
-// order of records in the log, which is the order Open replays them in.
+// -> build the record -> Append -> apply to the index", so log_ids and
+// versions follow the order of records in the log, which is the order a
+// rebuild applies them in.
 // Waiting for durability happens after write_mu_ is released: that is what
 // lets concurrent emitters share one fdatasync (the log's group commit).
 //
@@ -13,9 +14,13 @@
 #include <chrono>
 #include <optional>
 
+#include <atomic>
+
+#include "audit/catalog.h"
 #include "audit/idempotency.h"
-#include "audit/query.h"
-#include "audit/state.h"
+#include "audit/index_open.h"
+#include "audit/index_read.h"
+#include "audit/prepare.h"
 #include "quipu/audit.h"
 #include "quipu/inspect.h"
 #include "quipu/reader.h"
@@ -33,45 +38,47 @@ int64_t NowMicros() {
 
 class AuditStoreImpl final : public AuditStore {
  public:
-  // `log` is nullptr for a read-only store. The last two bound the window
-  // of idempotency keys (AuditState; max_keys 0 keeps none).
-  AuditStoreImpl(std::unique_ptr<Log> log, DurabilityPolicy policy, size_t max_keys,
-                 int64_t max_key_age_micros)
-      : log_(std::move(log)), policy_(policy), state_(max_keys, max_key_age_micros) {}
+  // `log` is nullptr for a read-only store.
+  AuditStoreImpl(std::unique_ptr<Log> log, const AuditOptions& options)
+      : log_(std::move(log)),
+        policy_(options.log.durability),
+        window_{options.idempotency.max_keys,
+                static_cast<int64_t>(options.idempotency.max_age.count())} {}
   ~AuditStoreImpl() override {
-    if (!closed_ && log_ != nullptr) (void)log_->Close();
+    if (closed_) return;
+    if (log_ != nullptr) (void)log_->Close();
+    if (index_.db != nullptr) (void)index_.db->Close();
   }
 
-  // Replays the whole log into state_: through the writer's own reader, or
-  // (read-only) straight from the files in `dir`.
-  Status Rebuild(const std::string& dir, Env* env) {
-    auto reader = log_ != nullptr ? log_->NewReader(1) : OpenLogReader(dir, 1, env);
-    if (!reader.ok()) return reader.status();
-    while (true) {
-      auto more = (*reader)->Next();
-      if (!more.ok()) return more.status();
-      if (!*more) return Status::OK();
-      QUIPU_RETURN_IF_ERROR(state_.ApplyPayload((*reader)->payload(), (*reader)->lsn()));
-    }
+  Status OpenIndex(const std::string& dir, const AuditOptions& options) {
+    auto opened = log_ != nullptr ? audit::OpenIndexForWriter(dir, log_.get(), &catalog_, options)
+                                  : audit::OpenIndexForReader(dir, &catalog_, options);
+    if (!opened.ok()) return opened.status();
+    index_ = std::move(*opened);
+    last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
+    if (log_ == nullptr) return Status::OK();
+    return audit::TrimKeys(index_.db.get(), index_.applier->meta().keyed_count, window_.max_keys,
+                           log_->DurableLsn());
   }
 
   Status DefineType(const TypeSchema& schema) override {
     std::unique_lock<std::mutex> lock(write_mu_);
     QUIPU_RETURN_IF_ERROR(UsableLocked());
-    auto rec = state_.catalog().PrepareType(schema);
+    auto rec = catalog_.PrepareType(
+        schema, [this](uint32_t type) { return index_.applier->HasEntities(type); });
     if (!rec.ok()) return rec.status();
     if (!*rec) return Status::OK();
     std::string payload;
     audit::EncodeType(**rec, &payload);
     return WriteLocked(lock, payload, Durability::kImmediate,
-                       [&](Lsn) { return state_.catalog().ApplyType(**rec); })
+                       [&](Lsn at) { return index_.applier->ApplyType(**rec, payload, at); })
         .status();
   }
 
-  std::vector<TypeSchema> Types() const override { return state_.catalog().Types(); }
+  std::vector<TypeSchema> Types() const override { return catalog_.Types(); }
 
   Result<TypeSchema> GetType(std::string_view name) const override {
-    auto view = state_.catalog().LookupType(name);
+    auto view = catalog_.LookupType(name);
     if (!view.ok()) return view.status();
     return *view->schema;
   }
@@ -79,17 +86,17 @@ class AuditStoreImpl final : public AuditStore {
   Status RegisterColumn(const ColumnSpec& column) override {
     std::unique_lock<std::mutex> lock(write_mu_);
     QUIPU_RETURN_IF_ERROR(UsableLocked());
-    auto rec = state_.catalog().PrepareColumn(column);
+    auto rec = catalog_.PrepareColumn(column);
     if (!rec.ok()) return rec.status();
     if (!*rec) return Status::OK();
     std::string payload;
     audit::EncodeColumn(**rec, &payload);
     return WriteLocked(lock, payload, Durability::kImmediate,
-                       [&](Lsn) { return state_.catalog().ApplyColumn(**rec); })
+                       [&](Lsn at) { return index_.applier->ApplyColumn(**rec, payload, at); })
         .status();
   }
 
-  std::vector<ColumnSpec> Columns() const override { return state_.catalog().Columns(); }
+  std::vector<ColumnSpec> Columns() const override { return catalog_.Columns(); }
 
   Result<EmitResult> Emit(const Event& event, Durability durability) override {
     std::optional<audit::IdempotencyRecord> idem;
@@ -104,12 +111,12 @@ class AuditStoreImpl final : public AuditStore {
     QUIPU_RETURN_IF_ERROR(UsableLocked());
     const int64_t now = NowMicros();
     if (idem) {
-      if (const audit::KeyedEvent* seen = state_.FindKey(idem->key, now)) {
-        return AnswerRetryLocked(lock, *idem, *seen, durability);
-      }
+      auto seen = FindKeyLocked(idem->key, now);
+      if (!seen.ok()) return seen.status();
+      if (*seen) return AnswerRetryLocked(lock, *idem, **seen, durability);
       idem->written_micros = now;
     }
-    auto rec = state_.PrepareEvent(event, now);
+    auto rec = audit::PrepareEvent(catalog_, index_.applier->reader(), NextLogIdLocked(), event, now);
     if (!rec.ok()) return rec.status();
     rec->idempotency = std::move(idem);
     std::string payload;
@@ -117,7 +124,7 @@ class AuditStoreImpl final : public AuditStore {
     const uint64_t log_id = rec->log_id;
     const int64_t micros = rec->micros;
     auto lsn = WriteLocked(lock, payload, durability,
-                           [&](Lsn at) { return state_.ApplyEvent(std::move(*rec), at); });
+                           [&](Lsn at) { return index_.applier->ApplyEvent(*rec, payload, at); });
     if (!lsn.ok()) return lsn.status();
     return EmitResult{log_id, *lsn, micros, /*duplicate=*/false};
   }
@@ -132,12 +139,15 @@ class AuditStoreImpl final : public AuditStore {
     QUIPU_RETURN_IF_ERROR(UsableLocked());
     const int64_t now = NowMicros();
     if (fingerprint) {
-      if (const audit::KeyedEvent* seen = state_.FindKey(event.idempotency_key, now)) {
-        if (seen->fingerprint == *fingerprint) return Status::OK();
-        return KeyConflict(event.idempotency_key, seen->log_id);
+      auto seen = FindKeyLocked(event.idempotency_key, now);
+      if (!seen.ok()) return seen.status();
+      if (*seen) {
+        if ((*seen)->fingerprint == *fingerprint) return Status::OK();
+        return KeyConflict(event.idempotency_key, (*seen)->log_id);
       }
     }
-    return state_.PrepareEvent(event, now).status();
+    return audit::PrepareEvent(catalog_, index_.applier->reader(), NextLogIdLocked(), event, now)
+        .status();
   }
 
   Lsn DurableLsn() const override { return log_ != nullptr ? log_->DurableLsn() : 0; }
@@ -149,40 +159,64 @@ class AuditStoreImpl final : public AuditStore {
 
   Result<std::vector<EntityVersion>> EntityHistory(std::string_view type,
                                                    std::string_view id) const override {
-    return audit::History(state_, type, id);
+    return Read().History(type, id);
   }
   Result<std::vector<EntityVersion>> ListEntities(std::string_view type) const override {
-    return audit::Latest(state_, type);
+    audit::IndexRead read = Read();
+    std::vector<EntityVersion> out;
+    std::string cursor;
+    do {
+      auto page = read.Entities(type, 10000, cursor);
+      if (!page.ok()) return page.status();
+      for (EntityVersion& v : page->entities) out.push_back(std::move(v));
+      cursor = std::move(page->next_cursor);
+    } while (!cursor.empty());
+    return out;
+  }
+  Result<EntityPage> ListEntities(std::string_view type, size_t limit,
+                                  std::string_view cursor) const override {
+    return Read().Entities(type, limit, cursor);
   }
   Result<QueryPage> Query(const quipu::Query& query) const override {
-    return audit::RunQuery(state_, query);
+    return Read().RunQuery(query);
+  }
+  Result<uint64_t> Count(const quipu::Query& query) const override {
+    return Read().Count(query);
   }
 
-  Result<Hit> GetRow(uint64_t log_id) const override {
-    QUIPU_RETURN_IF_ERROR(CheckLogId(log_id));
-    return audit::MaterializeRow(state_, log_id - 1);
-  }
-  Result<Lsn> LsnOfLogId(uint64_t log_id) const override {
-    QUIPU_RETURN_IF_ERROR(CheckLogId(log_id));
-    return state_.row(log_id - 1).lsn;
-  }
-  uint64_t LastLogId() const override { return state_.RowCount(); }
+  Result<Hit> GetRow(uint64_t log_id) const override { return Read().Row(log_id); }
+  Result<Lsn> LsnOfLogId(uint64_t log_id) const override { return Read().LsnOf(log_id); }
+  uint64_t LastLogId() const override { return last_log_id_.load(std::memory_order_acquire); }
+  const IndexReport& index_report() const override { return index_.report; }
 
   Status Close() override {
     std::lock_guard<std::mutex> lock(write_mu_);
     if (closed_) return Status::FailedPrecondition("audit store is closed");
     closed_ = true;
-    return log_ != nullptr ? log_->Close() : Status::OK();
+    Status s;
+    if (log_ != nullptr) {
+      s = log_->Close();
+      // Everything applied is now durable (if the close synced it).
+      if (s.ok() && broken_.ok()) {
+        const audit::IndexMeta& meta = index_.applier->meta();
+        s = audit::TrimKeys(index_.db.get(), meta.keyed_count, window_.max_keys,
+                            meta.applied_lsn);
+      }
+    }
+    Status index = index_.db->Close();
+    return s.ok() ? index : s;
   }
 
  private:
   static Status ReadOnlyError() { return Status::FailedPrecondition("audit store is read-only"); }
 
-  Status CheckLogId(uint64_t log_id) const {
-    if (log_id == 0 || log_id > state_.RowCount()) {
-      return Status::NotFound("no log row " + std::to_string(log_id));
-    }
-    return Status::OK();
+  audit::IndexRead Read() const { return audit::IndexRead(index_.db.get(), &catalog_); }
+
+  uint64_t NextLogIdLocked() const { return index_.applier->meta().last_log_id + 1; }
+
+  Result<std::optional<audit::KeyedEvent>> FindKeyLocked(std::string_view key, int64_t now) {
+    audit::IndexSnapshot snap(index_.db.get());
+    return audit::FindKey(snap, index_.applier->meta().keyed_count, window_, key, now);
   }
 
   Status UsableLocked() const {
@@ -212,8 +246,10 @@ class AuditStoreImpl final : public AuditStore {
     if (original.fingerprint != request.fingerprint) {
       return KeyConflict(request.key, original.log_id);
     }
-    const audit::Row& row = state_.row(original.log_id - 1);
-    const EmitResult result{original.log_id, row.lsn, row.micros, /*duplicate=*/true};
+    Lsn lsn = 0;
+    auto rec = Read().Record(original.log_id, &lsn);
+    if (!rec.ok()) return rec.status();
+    const EmitResult result{original.log_id, lsn, rec->micros, /*duplicate=*/true};
     lock.unlock();
     if (WaitsForDurable(durability)) QUIPU_RETURN_IF_ERROR(log_->WaitDurable(result.lsn));
     return result;
@@ -246,17 +282,33 @@ class AuditStoreImpl final : public AuditStore {
 
   // A record that was checked cannot fail to apply; if it does anyway the
   // memory no longer matches the log, so no further writes are accepted.
+  //
+  // The index write is not synced: the log is the source of truth, and
+  // Open catches a lagging index up (or takes back one that got ahead).
   template <typename Apply>
   Status ApplyOrBreak(Apply& apply, Lsn lsn) {
     Status s = apply(lsn);
-    if (!s.ok())
-      broken_ = Status::FailedPrecondition("audit store state diverged: " + s.ToString());
+    if (s.ok()) {
+      s = index_.applier->Commit(/*sync=*/false);
+    } else {
+      index_.applier->Abandon();
+    }
+    if (!s.ok()) {
+      broken_ = Status::FailedPrecondition("audit store index diverged from its log: " +
+                                           s.ToString());
+      return s;
+    }
+    last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
     return s;
   }
 
   std::unique_ptr<Log> log_;
   const DurabilityPolicy policy_;
-  audit::AuditState state_;
+  const audit::KeyWindowBounds window_;
+  // The catalog is loaded from the index; it is small and in memory.
+  audit::Catalog catalog_;
+  audit::OpenedIndex index_;
+  std::atomic<uint64_t> last_log_id_{0};
   std::mutex write_mu_;
   // --- guarded by write_mu_ ---
   bool closed_ = false;
@@ -286,12 +338,12 @@ Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& dir,
     if (!log.ok()) return log.status();
     writer = std::move(*log);
   }
-  // A read-only store cannot Emit, so it keeps no keys (max_keys 0).
-  auto store = std::make_unique<AuditStoreImpl>(std::move(writer), options.log.durability,
-                                                options.read_only ? 0 : window.max_keys,
-                                                window.max_age.count());
-  Status s = store->Rebuild(dir, options.log.env);
-  if (!s.ok()) return s.WithContext("rebuilding audit store " + dir);
+  if (options.read_only && options.rebuild_index) {
+    return Status::InvalidArgument("a read-only store cannot rebuild its index");
+  }
+  auto store = std::make_unique<AuditStoreImpl>(std::move(writer), options);
+  Status s = store->OpenIndex(dir, options);
+  if (!s.ok()) return s.WithContext("opening audit store " + dir);
   return std::unique_ptr<AuditStore>(std::move(store));
 }
 

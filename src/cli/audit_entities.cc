@@ -5,6 +5,7 @@
 // "created_log_id", "created_at", "fields"}.
 #include <unistd.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ struct RegistryFlags {
   std::string type;
   std::string id;  // history only
   bool json = false;
+  size_t limit = 0;    // entities only: 0 lists them all
+  std::string cursor;  // entities only
 };
 
 std::string VersionsText(const std::vector<EntityVersion>& versions) {
@@ -83,8 +86,21 @@ void RegisterEntities(CLI::App& app) {
       "entities", "The latest version of every entity of a type, in order of creation.");
   AddCommonFlags(verb, flags.get());
   verb->add_flag("--json", flags->json, "one JSON object per entity");
+  verb->add_option("--limit", flags->limit,
+                   "at most this many (1..10000), then the cursor of the next page on stderr")
+      ->check(CLI::Range(1, 10000));
+  verb->add_option("--cursor", flags->cursor, "the cursor printed after the previous page")
+      ->needs(verb->get_option("--limit"));
   SetAction(verb, [flags] {
-    return PrintVersions(*flags, [&](const AuditStore& s) { return s.ListEntities(flags->type); });
+    return PrintVersions(*flags, [&](const AuditStore& s) -> Result<std::vector<EntityVersion>> {
+      if (flags->limit == 0) return s.ListEntities(flags->type);
+      auto page = s.ListEntities(flags->type, flags->limit, flags->cursor);
+      if (!page.ok()) return page.status();
+      if (!page->next_cursor.empty()) {
+        std::fprintf(stderr, "next page: --cursor %s\n", page->next_cursor.c_str());
+      }
+      return std::move(page->entities);
+    });
   });
 }
 

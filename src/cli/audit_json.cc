@@ -1,5 +1,6 @@
 #include "cli/audit_json.h"
 
+#include <cstdio>
 #include <utility>
 
 namespace quipu::cli {
@@ -14,7 +15,31 @@ Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool creat
   options.log.durability = policy;
   options.log.create_if_missing = create;
   options.log.tree = std::move(tree);
-  return AuditStore::Open(dir, options);
+  auto store = AuditStore::Open(dir, options);
+  if (store.ok()) ReportIndex(dir, (*store)->index_report());
+  return store;
+}
+
+void ReportIndex(const std::string& dir, const IndexReport& report) {
+  std::string line;
+  switch (report.action) {
+    case IndexReport::Action::kNone:
+      return;
+    case IndexReport::Action::kCaughtUp:
+      // The ordinary case after a crash; only worth a word when it was long.
+      if (report.records_applied < 100000) return;
+      line = "caught up with " + std::to_string(report.records_applied) + " records of the log";
+      break;
+    case IndexReport::Action::kRepaired:
+      line = "took back " + std::to_string(report.records_undone) +
+             " records that a power cut removed from the log";
+      break;
+    case IndexReport::Action::kRebuilt:
+      line = "rebuilt from " + std::to_string(report.records_applied) + " records of the log (" +
+             report.reason + ")";
+      break;
+  }
+  std::fprintf(stderr, "quipu: index of %s %s\n", dir.c_str(), line.c_str());
 }
 
 Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir) {

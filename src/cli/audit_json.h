@@ -35,13 +35,17 @@ using json::VersionToJson;
 // "user:42@v3", the short form of a pinned version in text output.
 std::string VersionRef(const EntityVersion& version);
 
-// Opens the store in `dir` for a verb that writes (creating it if `create`).
+// Opens the store in `dir` for a verb that writes (creating it if `create`),
+// saying on stderr what its open did to the derived index (ReportIndex).
 Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool create,
                                               DurabilityPolicy policy = DurabilityPolicy::Always(),
                                               TreeOptions tree = {});
 // Opens it read-only for a verb that only reads: no writer lock, so it runs
 // beside a process that writes the store; a mistyped directory is NotFound.
 Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir);
+// One line on stderr when an open rebuilt or repaired the index of `dir`
+// (or caught up with many records); nothing when it had nothing to do.
+void ReportIndex(const std::string& dir, const IndexReport& report);
 
 }  // namespace quipu::cli
 

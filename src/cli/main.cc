@@ -84,6 +84,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterQuery(app);
   quipu::cli::RegisterHistory(app);
   quipu::cli::RegisterEntities(app);
+  quipu::cli::RegisterReindex(app);
   quipu::cli::RegisterServe(app);
   quipu::cli::RegisterBench(app);
 

@@ -25,7 +25,18 @@ void RemoveIfEmptyStore(const std::string& dir) {
   Result<LogSummary> log = InspectLog(dir, env);
   if (!log.ok() || log->records > 0) return;
   for (const std::string& name : *names) {
-    if (!env->RemoveFile(dir + "/" + name).ok()) return;
+    const std::string path = dir + "/" + name;
+    if (name == "index") {
+      // The derived index of the empty store: RocksDB's files, no more.
+      Result<std::vector<std::string>> files = env->ListDir(path);
+      if (!files.ok()) return;
+      for (const std::string& file : *files) {
+        if (!env->RemoveFile(path + "/" + file).ok()) return;
+      }
+      if (::rmdir(path.c_str()) != 0) return;
+      continue;
+    }
+    if (!env->RemoveFile(path).ok()) return;
   }
   // rmdir(2), not a recursive removal: whatever appeared meanwhile stays.
   (void)::rmdir(dir.c_str());

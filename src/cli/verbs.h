@@ -51,6 +51,8 @@ void RegisterQuery(CLI::App& app);
 void RegisterHistory(CLI::App& app);
 // entities DIR TYPE: the latest version of each entity of a type.
 void RegisterEntities(CLI::App& app);
+// reindex DIR: rebuilds the derived index from the log.
+void RegisterReindex(CLI::App& app);
 // serve DIR: the audit store over HTTP/JSON (docs/server.md).
 void RegisterServe(CLI::App& app);
 

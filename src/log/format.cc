@@ -32,7 +32,7 @@ bool IsStoreFileName(std::string_view name) {
   Lsn base;
   return ParseSegmentFileName(name, &base) || name == kLockFileName ||
          name == kRecoveryJournalName || name == kSpineName || name == kSpineTempName ||
-         name == kCheckpointsName;
+         name == kCheckpointsName || name == kIndexDirName;
 }
 
 namespace {

@@ -49,6 +49,8 @@ inline constexpr std::string_view kRecoveryJournalName = "RECOVERY";
 inline constexpr std::string_view kSpineName = "SPINE";
 inline constexpr std::string_view kSpineTempName = "SPINE.tmp";
 inline constexpr std::string_view kCheckpointsName = "CHECKPOINTS";
+// An audit store's derived index (a directory; docs/format.md, "Derived index").
+inline constexpr std::string_view kIndexDirName = "index";
 
 // True for every name quipu itself creates in a log directory: segments,
 // LOCK, RECOVERY, SPINE (and its temporary), CHECKPOINTS.

@@ -14,7 +14,7 @@ namespace {
 
 using boost::asio::awaitable;
 
-// Rows per page when counting and exporting: large enough to amortize the
+// Rows per page when exporting: large enough to amortize the
 // query's setup, small enough to keep an export's memory flat.
 constexpr uint32_t kScanPage = 1000;
 
@@ -76,17 +76,10 @@ awaitable<void> PostCount(Service& service, Call& call) {
   auto query = ReadQuery(service, call, /*paged=*/false);
   if (auto* refused = std::get_if<Response>(&query)) co_return co_await call.reply.Send(*refused);
   Query q = std::move(std::get<Query>(query));  // as in PostQuery
-  Response response = co_await service.OnWorkers([&service, &q]() mutable {
-    q.limit = 10000;
-    uint64_t count = 0;
-    while (true) {
-      Result<QueryPage> page = service.store().Query(q);
-      if (!page.ok()) return StatusResponse(page.status());
-      count += page->hits.size();
-      if (page->next_cursor.empty()) break;
-      q.cursor = std::move(page->next_cursor);
-    }
-    return JsonResponse(http::status::ok, json::OrderedJson{{"count", count}});
+  Response response = co_await service.OnWorkers([&service, &q] {
+    Result<uint64_t> count = service.store().Count(q);
+    if (!count.ok()) return StatusResponse(count.status());
+    return JsonResponse(http::status::ok, json::OrderedJson{{"count", *count}});
   });
   co_await call.reply.Send(std::move(response));
 }

@@ -99,51 +99,31 @@ TEST(IdempotencyFingerprintTest, IsSha256OfTheDocumentedEncoding) {
   EXPECT_EQ(audit::FingerprintOf(e).bytes, merkle::Sha256Of(input).bytes());
 }
 
-TEST(IdempotencyKeyWindowTest, EvictsByCountInLogOrder) {
-  audit::KeyWindow w(2, 1000);
-  w.Add("a", {1, {}, 0});
-  w.Add("b", {2, {}, 0});
-  ASSERT_NE(w.Find("a", 10), nullptr);
-  w.Add("c", {3, {}, 0});
-  EXPECT_EQ(w.Find("a", 10), nullptr);  // oldest first, though just looked up
-  EXPECT_EQ(w.Find("b", 10)->log_id, 2u);
-  EXPECT_EQ(w.Find("c", 10)->log_id, 3u);
-  EXPECT_EQ(w.size(), 2u);
+TEST(IdempotencyKeyWindowTest, CountsTheNewestKeyedEventsInLogOrder) {
+  const audit::KeyWindowBounds bounds{2, 1000};
+  // Keyed events 1 and 2 exist: both are in the window.
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 2, 1, 0, 10));
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 2, 2, 0, 10));
+  // A third evicts the first, however recently it was looked up.
+  EXPECT_FALSE(audit::InKeyWindow(bounds, 3, 1, 0, 10));
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 3, 2, 0, 10));
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 3, 3, 0, 10));
+  // A sequence number beyond the count is damage, never "in the window".
+  EXPECT_FALSE(audit::InKeyWindow(bounds, 3, 4, 0, 10));
 }
 
 TEST(IdempotencyKeyWindowTest, JudgesAgeAtEachFind) {
-  audit::KeyWindow w(10, 100);
-  w.Add("a", {1, {}, 1000});
-  w.Add("b", {2, {}, 1050});
-  EXPECT_NE(w.Find("a", 1099), nullptr);
-  EXPECT_EQ(w.Find("a", 1100), nullptr);  // max_age old: gone
-  EXPECT_NE(w.Find("b", 1100), nullptr);
-  EXPECT_EQ(w.size(), 1u);  // "a" was dropped from the front
-}
-
-TEST(IdempotencyKeyWindowTest, AKeyAddedAgainOutlivesItsOldSlot) {
-  audit::KeyWindow w(3, 100);
-  // A wall clock that stepped back: "a" is older than "b" before it.
-  w.Add("b", {1, {}, 1000});
-  w.Add("a", {2, {}, 900});
-  EXPECT_EQ(w.Find("a", 1010), nullptr);  // aged, behind a fresh "b"
-  w.Add("a", {3, {}, 1010});              // replaces it; its old slot is stale
-  w.Add("c", {4, {}, 1020});              // evicts "b"
-  EXPECT_EQ(w.Find("b", 1020), nullptr);
-  w.Add("d", {5, {}, 1030});  // evicts the stale slot only
-  ASSERT_NE(w.Find("a", 1030), nullptr);
-  EXPECT_EQ(w.Find("a", 1030)->log_id, 3u);
-  EXPECT_EQ(w.size(), 3u);
-  w.Add("e", {6, {}, 1040});  // now "a" itself
-  EXPECT_EQ(w.Find("a", 1040), nullptr);
-  EXPECT_EQ(w.size(), 3u);
+  const audit::KeyWindowBounds bounds{10, 100};
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 2, 1, 1000, 1099));
+  EXPECT_FALSE(audit::InKeyWindow(bounds, 2, 1, 1000, 1100));  // max_age old
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 2, 2, 1050, 1100));
+  // No overflow at the ends of time.
+  EXPECT_TRUE(audit::InKeyWindow(bounds, 2, 2, INT64_MAX, INT64_MIN));
+  EXPECT_FALSE(audit::InKeyWindow({10, INT64_MAX}, 2, 2, INT64_MIN, INT64_MAX));
 }
 
 TEST(IdempotencyKeyWindowTest, KeepsNothingWithoutRoom) {
-  audit::KeyWindow w(0, 100);
-  w.Add("a", {1, {}, 0});
-  EXPECT_EQ(w.Find("a", 0), nullptr);
-  EXPECT_EQ(w.size(), 0u);
+  EXPECT_FALSE(audit::InKeyWindow({0, 100}, 1, 1, 0, 0));
 }
 
 // --- the store ---

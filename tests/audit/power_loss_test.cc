@@ -7,7 +7,9 @@
 //     before it (in log order) made them;
 //   - no entity has a version that no surviving row wrote;
 //   - every event acknowledged as durable is present;
-//   - the store accepts events again, continuing log_ids and versions.
+//   - the store accepts events again, continuing log_ids and versions;
+//   - the derived index, as the reopen left it (caught up, repaired or as
+//     it was), answers every read exactly as one rebuilt from the log.
 // The seed is printed; QUIPU_SEED=<n> reruns one.
 #include <gtest/gtest.h>
 
@@ -23,6 +25,7 @@
 #include "drill/drill_env.h"
 #include "io/fault_env.h"
 #include "quipu/audit.h"
+#include "store_dump.h"
 #include "test_dir.h"
 
 namespace quipu::testing {
@@ -53,6 +56,16 @@ struct Emitted {
 uint64_t BaseSeed() {
   if (const char* s = std::getenv("QUIPU_SEED")) return std::strtoull(s, nullptr, 10);
   return std::random_device()();
+}
+
+// The first line where two dumps differ, from each.
+std::string FirstDifference(const std::string& a, const std::string& b) {
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  const size_t line = a.rfind('\n', i == 0 ? 0 : i - 1);
+  const size_t from = line == std::string::npos ? 0 : line + 1;
+  auto cut = [&](const std::string& s) { return s.substr(from, s.find('\n', from) - from); };
+  return "reopened \"" + cut(a) + "\" vs rebuilt \"" + cut(b) + "\"";
 }
 
 Event RandomEvent(std::mt19937_64& rng, const std::string& key) {
@@ -88,6 +101,7 @@ class Drill {
 
   uint64_t rows_recovered() const { return rows_recovered_; }
   uint64_t emitted() const { return emitted_.size(); }
+  IndexReport::Action index_action() const { return index_action_; }
 
   // Runs one crash; returns the violations found.
   std::vector<std::string> Run() {
@@ -121,6 +135,16 @@ class Drill {
     options.log.env = &fault_;
     opened = AuditStore::Open(dir_, options);
     if (!opened.ok()) return {"reopen: " + opened.status().ToString()};
+    index_action_ = (*opened)->index_report().action;
+    const std::string reopened = DumpStore(**opened);
+    if (Status s = (*opened)->Close(); !s.ok()) return {"close after reopen: " + s.ToString()};
+    options.rebuild_index = true;
+    opened = AuditStore::Open(dir_, options);
+    if (!opened.ok()) return {"rebuild: " + opened.status().ToString()};
+    if (std::string rebuilt = DumpStore(**opened); rebuilt != reopened) {
+      Violation("the reopened index answers unlike one rebuilt from the log: " +
+                FirstDifference(reopened, rebuilt));
+    }
     store = std::move(*opened);
     for (auto& v : per_thread) {
       for (auto& e : v) emitted_.emplace(e.event.method, std::move(e));
@@ -228,6 +252,7 @@ class Drill {
   std::map<std::pair<std::string, std::string>, uint32_t> versions_;
   std::vector<std::string> violations_;
   uint64_t rows_recovered_ = 0;
+  IndexReport::Action index_action_ = IndexReport::Action::kNone;
 };
 
 TEST(AuditPowerLossTest, EventsAreWholeOrAbsentAndDurableOnesSurvive) {
@@ -238,6 +263,7 @@ TEST(AuditPowerLossTest, EventsAreWholeOrAbsentAndDurableOnesSurvive) {
   const int crashes = 6;
   int total = 0;
   uint64_t rows = 0, emitted = 0;
+  std::map<IndexReport::Action, int> actions;
   for (const Scenario& sc : Scenarios()) {
     for (int mode = 0; mode < 3; ++mode) {
       for (int i = 0; i < crashes; ++i, ++total) {
@@ -254,12 +280,16 @@ TEST(AuditPowerLossTest, EventsAreWholeOrAbsentAndDurableOnesSurvive) {
         }
         rows += drill.rows_recovered();
         emitted += drill.emitted();
+        ++actions[drill.index_action()];
       }
     }
   }
   EXPECT_EQ(total, 5 * 3 * crashes);
   std::cout << total << " crashes, " << emitted << " events emitted, " << rows
-            << " rows recovered\n";
+            << " rows recovered; the index was up to date " << actions[IndexReport::Action::kNone]
+            << " times, caught up " << actions[IndexReport::Action::kCaughtUp] << ", repaired "
+            << actions[IndexReport::Action::kRepaired] << ", rebuilt "
+            << actions[IndexReport::Action::kRebuilt] << "\n";
   // The drill must exercise both sides: rows that survive and rows that don't.
   EXPECT_GT(rows, 0u);
   EXPECT_LT(rows, emitted);

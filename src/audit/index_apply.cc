@@ -1,0 +1,287 @@
+// audit/index_apply.cc — applying records to the derived index.
+#include "audit/index_apply.h"
+
+#include <rocksdb/comparator.h>
+
+#include "audit/idempotency.h"
+#include "audit/index_keys.h"
+#include "util/crc32c.h"
+#include "util/quote.h"
+
+namespace quipu::audit {
+
+namespace {
+
+Status Bad(const std::string& what) { return Status::Corruption("audit event record: " + what); }
+
+// Every field of every version is indexed, whether or not its schema marks it
+// `indexed` today: a schema may mark it later, and matching covers every
+// version ever written.
+void ForEachIndexEntry(uint32_t type, std::string_view id, const OrdinalValues& fields,
+                       const std::function<void(std::string)>& put) {
+  for (const auto& [ordinal, value] : fields) {
+    const std::string bytes = keys::IndexBytes(value);
+    put(keys::FieldEntry(keys::kExact, type, ordinal, bytes, id));
+    if (value.kind != FieldKind::kNumber) {
+      put(keys::FieldEntry(keys::kFolded, type, ordinal, keys::Folded(bytes), id));
+    }
+  }
+}
+
+}  // namespace
+
+IndexApplier::IndexApplier(IndexDb* db, Catalog* catalog)
+    : db_(db),
+      catalog_(catalog),
+      batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true),
+      reader_(this) {}
+
+Result<std::optional<std::string>> IndexApplier::BatchReader::Get(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = applier_->batch_.GetFromBatchAndDB(
+      applier_->db_->db(), rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  QUIPU_RETURN_IF_ERROR(FromRocks(s, "read"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status IndexApplier::Load() {
+  auto meta = db_->ReadMeta();
+  if (!meta.ok()) return meta.status();
+  meta_ = committed_ = *meta;
+  seqs_.clear();
+  committed_seqs_.clear();
+  return Status::OK();
+}
+
+Status IndexApplier::LoadCatalog() {
+  const std::string lower(1, keys::kCatalog);
+  IndexSnapshot snap(db_);
+  BoundedIterator it(snap, lower, keys::Successor(lower));
+  const audit::HasEntities trusted = [](uint32_t) { return false; };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view payload = View(it->value());
+    const Lsn lsn = keys::GetBig64(it->key().data() + 1);
+    auto kind = PeekKind(payload);
+    Status s = kind.status();
+    if (s.ok() && *kind == RecordKind::kType) {
+      TypeRecord rec;
+      s = DecodeType(payload, &rec);
+      if (s.ok()) s = catalog_->ApplyType(rec, trusted);
+    } else if (s.ok() && *kind == RecordKind::kColumn) {
+      ColumnRecord rec;
+      s = DecodeColumn(payload, &rec);
+      if (s.ok()) s = catalog_->ApplyColumn(rec);
+    } else if (s.ok()) {
+      s = Status::Corruption("an event record under a catalog key");
+    }
+    if (!s.ok()) return s.WithContext("index catalog entry of LSN " + std::to_string(lsn));
+  }
+  return FromRocks(it->status(), "read catalog");
+}
+
+void IndexApplier::Put(const std::string& key, std::string_view value) {
+  batch_.Put(key, rocksdb::Slice(value.data(), value.size()));
+}
+
+size_t IndexApplier::pending_bytes() const {
+  return const_cast<rocksdb::WriteBatchWithIndex&>(batch_).GetWriteBatch()->GetDataSize();
+}
+
+bool IndexApplier::HasEntities(uint32_t type) const {
+  auto it = seqs_.find(type);
+  if (it != seqs_.end()) return it->second > 0;
+  IndexSnapshot snap(db_);
+  BoundedIterator order(snap, keys::OrderPrefix(type), keys::Successor(keys::OrderPrefix(type)));
+  order->SeekToFirst();
+  return order->Valid();
+}
+
+Result<uint64_t> IndexApplier::NextSeq(uint32_t type) {
+  auto it = seqs_.find(type);
+  if (it == seqs_.end()) {
+    // The first new entity of this type since Load: its last seq is the last
+    // O key of the type (committed; the batch holds none yet).
+    IndexSnapshot snap(db_);
+    const std::string prefix = keys::OrderPrefix(type);
+    BoundedIterator order(snap, prefix, keys::Successor(prefix));
+    order->SeekToLast();
+    QUIPU_RETURN_IF_ERROR(FromRocks(order->status(), "read entity order"));
+    const uint64_t last = order->Valid() ? keys::GetBig64(order->key().data() + 5) : 0;
+    it = seqs_.emplace(type, last).first;
+  }
+  return ++it->second;
+}
+
+void IndexApplier::Applied(Lsn lsn, std::string_view payload) {
+  meta_.applied_lsn = lsn;
+  meta_.applied_crc = crc32c::Value(payload);
+  ++pending_;
+}
+
+Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t micros) {
+  auto view = catalog_->TypeAt(v.type);
+  if (!view) return Bad("unknown type ordinal " + std::to_string(v.type));
+  const TypeSchema& schema = *view->schema;
+  uint32_t previous = 0;
+  for (size_t i = 0; i < v.fields.size(); ++i) {
+    const auto& [ordinal, value] = v.fields[i];
+    if (ordinal >= schema.fields.size() || schema.fields[ordinal].kind != value.kind ||
+        (i > 0 && ordinal <= previous)) {
+      return Bad("field ordinal " + std::to_string(ordinal) + " does not fit type '" +
+                 schema.name + "'");
+    }
+    previous = ordinal;
+  }
+  auto entity = ReadEntity(reader_, v.type, v.id);
+  if (!entity.ok()) return entity.status();
+  EntityEntry e = entity->value_or(EntityEntry{});
+  if (v.number != e.count + 1) {
+    return Bad("version " + std::to_string(v.number) + " of " + QuoteInput(v.id) +
+               " follows version " + std::to_string(e.count));
+  }
+  if (e.count == 0) {
+    auto seq = NextSeq(v.type);
+    if (!seq.ok()) return seq.status();
+    e.seq = *seq;
+    Put(keys::Order(v.type, e.seq), v.id);
+    Put(keys::FieldEntry(keys::kExact, v.type, keys::kIdField, v.id, v.id), {});
+    Put(keys::FieldEntry(keys::kFolded, v.type, keys::kIdField, keys::Folded(v.id), v.id), {});
+  }
+  e.count = v.number;
+  Put(keys::Entity(v.type, v.id), EncodeEntity(e));
+  Put(keys::Version(v.type, v.id, v.number), EncodeVersion(VersionEntry{log_id, micros, v.fields}));
+  ForEachIndexEntry(v.type, v.id, v.fields, [&](std::string key) { Put(key, {}); });
+  return Status::OK();
+}
+
+Status IndexApplier::CheckPin(const RefRecord& ref) const {
+  if (!catalog_->TypeAt(ref.type)) {
+    return Bad("pin of unknown type ordinal " + std::to_string(ref.type));
+  }
+  auto entity = ReadEntity(reader_, ref.type, ref.id);
+  if (!entity.ok()) return entity.status();
+  if (!*entity || ref.number == 0 || ref.number > (*entity)->count) {
+    return Bad("pin of missing version " + std::to_string(ref.number) + " of " +
+               QuoteInput(ref.id));
+  }
+  return Status::OK();
+}
+
+Status IndexApplier::CheckColumns(const OrdinalValues& columns) const {
+  for (const auto& [ordinal, value] : columns) {
+    auto column = catalog_->ColumnAt(ordinal);
+    if (!column || column->kind != value.kind) {
+      return Bad("column ordinal " + std::to_string(ordinal) + " does not fit");
+    }
+  }
+  return Status::OK();
+}
+
+Status IndexApplier::ApplyEvent(const EventRecord& rec, std::string_view payload, Lsn lsn) {
+  if (rec.log_id != meta_.last_log_id + 1) {
+    return Bad("log_id " + std::to_string(rec.log_id) + " where " +
+               std::to_string(meta_.last_log_id + 1) + " was due");
+  }
+  if (rec.idempotency && !CheckIdempotencyKey(rec.idempotency->key).ok()) {
+    return Bad("malformed idempotency key");
+  }
+  for (const VersionRecord& v : rec.versions) {
+    QUIPU_RETURN_IF_ERROR(PutVersion(v, rec.log_id, rec.micros));
+  }
+  QUIPU_RETURN_IF_ERROR(CheckPin(rec.actor));
+  for (const RefRecord& t : rec.targets) QUIPU_RETURN_IF_ERROR(CheckPin(t));
+  QUIPU_RETURN_IF_ERROR(CheckColumns(rec.columns));
+
+  const uint64_t keyed = meta_.keyed_count + (rec.idempotency ? 1 : 0);
+  std::string row = EncodeRowHeader(lsn, keyed);
+  row.append(payload);
+  Put(keys::Row(rec.log_id), row);
+  Put(keys::Time(rec.micros, rec.log_id), {});
+  Put(keys::Posting(rec.actor.type, rec.actor.id, keys::kAsActor, rec.micros, rec.log_id), {});
+  // An entity named twice as a target gets one posting (same key).
+  for (const RefRecord& t : rec.targets) {
+    Put(keys::Posting(t.type, t.id, keys::kAsTarget, rec.micros, rec.log_id), {});
+  }
+  if (rec.idempotency) {
+    const IdempotencyRecord& idem = *rec.idempotency;
+    Put(keys::KeyEntry(idem.key, rec.log_id),
+        EncodeKeyed(KeyedEntry{idem.fingerprint, idem.written_micros, keyed}));
+    std::string seq_value;
+    keys::PutTerminated(&seq_value, idem.key);
+    keys::PutBig64(&seq_value, rec.log_id);
+    Put(keys::KeySeq(keyed), seq_value);
+  }
+  meta_.last_log_id = rec.log_id;
+  meta_.keyed_count = keyed;
+  Applied(lsn, payload);
+  return Status::OK();
+}
+
+Status IndexApplier::ApplyType(const TypeRecord& rec, std::string_view payload, Lsn lsn) {
+  QUIPU_RETURN_IF_ERROR(
+      catalog_->ApplyType(rec, [this](uint32_t type) { return HasEntities(type); }));
+  Put(keys::Catalog(lsn), payload);
+  Applied(lsn, payload);
+  return Status::OK();
+}
+
+Status IndexApplier::ApplyColumn(const ColumnRecord& rec, std::string_view payload, Lsn lsn) {
+  QUIPU_RETURN_IF_ERROR(catalog_->ApplyColumn(rec));
+  Put(keys::Catalog(lsn), payload);
+  Applied(lsn, payload);
+  return Status::OK();
+}
+
+Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
+  auto kind = PeekKind(payload);
+  Status s = kind.status();
+  if (s.ok()) {
+    switch (*kind) {
+      case RecordKind::kType: {
+        TypeRecord rec;
+        s = DecodeType(payload, &rec);
+        if (s.ok()) s = ApplyType(rec, payload, lsn);
+        break;
+      }
+      case RecordKind::kColumn: {
+        ColumnRecord rec;
+        s = DecodeColumn(payload, &rec);
+        if (s.ok()) s = ApplyColumn(rec, payload, lsn);
+        break;
+      }
+      case RecordKind::kEvent:
+      case RecordKind::kKeyedEvent: {
+        EventRecord rec;
+        s = DecodeEvent(payload, &rec);
+        if (s.ok()) s = ApplyEvent(rec, payload, lsn);
+        break;
+      }
+    }
+  }
+  return s.WithContext("LSN " + std::to_string(lsn));
+}
+
+void IndexApplier::Abandon() {
+  batch_.Clear();
+  pending_ = 0;
+  meta_ = committed_;
+  seqs_ = committed_seqs_;
+}
+
+Status IndexApplier::Commit(bool sync, bool wal) {
+  if (pending_ == 0) return Status::OK();
+  Put(keys::Meta(), EncodeMeta(meta_));
+  Status s = db_->Write(batch_.GetWriteBatch(), sync, wal);
+  if (!s.ok()) {
+    Abandon();
+    return s;
+  }
+  batch_.Clear();
+  pending_ = 0;
+  committed_ = meta_;
+  committed_seqs_ = seqs_;
+  return Status::OK();
+}
+
+}  // namespace quipu::audit

@@ -1,0 +1,105 @@
+// audit/index_apply.h — turning log records into derived index entries.
+//
+// The same Apply* calls run when the store writes a record and when Open
+// catches the index up with the log (or rebuilds it), so the index after a
+// reopen is the index before it by construction. Records are applied into a
+// batch; entries of a record are visible to the records after it in the same
+// batch, and Commit writes the batch with the meta entry (applied LSN and
+// counters) in one atomic RocksDB write: the index never holds a record
+// without the meta that counts it.
+//
+// Apply* check every reference a record makes against what is already
+// applied (log_ids in sequence, version numbers following the entity's
+// count, pins of existing versions, known types, fields and columns). A
+// record that fails is a bug or damage: Corruption, and the batch must be
+// abandoned.
+//
+// Concurrency: one applier per store, used by its single writer (or by Open
+// before the store is shared). Readers read committed entries through
+// snapshots and never see a batch being built.
+#ifndef QUIPU_AUDIT_INDEX_APPLY_H_
+#define QUIPU_AUDIT_INDEX_APPLY_H_
+
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "audit/catalog.h"
+#include "audit/index_db.h"
+#include "audit/index_entries.h"
+#include "audit/record.h"
+
+namespace quipu::audit {
+
+class IndexApplier {
+ public:
+  IndexApplier(IndexDb* db, Catalog* catalog);
+  IndexApplier(const IndexApplier&) = delete;
+  IndexApplier& operator=(const IndexApplier&) = delete;
+
+  // Reads the meta entry (an empty index has all zeros).
+  Status Load();
+  // Replays the catalog records the index holds into the catalog (Open).
+  Status LoadCatalog();
+  // As of the last Commit (or the pending batch, between Apply and Commit).
+  const IndexMeta& meta() const { return meta_; }
+
+  // Decodes and applies any record; errors name the LSN.
+  Status ApplyPayload(std::string_view payload, Lsn lsn);
+  // `payload` is `rec` as appended to the log, kept verbatim in its row.
+  Status ApplyEvent(const EventRecord& rec, std::string_view payload, Lsn lsn);
+  Status ApplyType(const TypeRecord& rec, std::string_view payload, Lsn lsn);
+  Status ApplyColumn(const ColumnRecord& rec, std::string_view payload, Lsn lsn);
+
+  // Writes what was applied since the last Commit (nothing if nothing was).
+  // On failure the pending entries are dropped and meta() goes back to the
+  // last commit; the caller decides whether the store can go on.
+  Status Commit(bool sync, bool wal = true);
+  // Drops what was applied since the last Commit (after an Apply failed).
+  // Catalog changes are not taken back: the caller stops writing.
+  void Abandon();
+  // Records applied since the last Commit.
+  size_t pending() const { return pending_; }
+  // Bytes in the pending batch.
+  size_t pending_bytes() const;
+
+  // The reader a writer validates against: the pending batch over the
+  // latest committed state.
+  const KeyReader& reader() const { return reader_; }
+  // Whether the type with this ordinal has at least one entity.
+  bool HasEntities(uint32_t type) const;
+
+ private:
+  class BatchReader final : public KeyReader {
+   public:
+    explicit BatchReader(IndexApplier* applier) : applier_(applier) {}
+    Result<std::optional<std::string>> Get(std::string_view key) const override;
+
+   private:
+    IndexApplier* applier_;
+  };
+
+  void Put(const std::string& key, std::string_view value);
+  Status PutVersion(const VersionRecord& v, uint64_t log_id, int64_t micros);
+  Status CheckPin(const RefRecord& ref) const;
+  Status CheckColumns(const OrdinalValues& columns) const;
+  Result<uint64_t> NextSeq(uint32_t type);
+  void Applied(Lsn lsn, std::string_view payload);
+
+  IndexDb* db_;
+  Catalog* catalog_;
+  rocksdb::WriteBatchWithIndex batch_;
+  BatchReader reader_;
+  IndexMeta meta_;       // including the pending batch
+  IndexMeta committed_;  // as of the last Commit
+  std::map<uint32_t, uint64_t> seqs_;            // last creation seq per type (pending)
+  std::map<uint32_t, uint64_t> committed_seqs_;  // as of the last Commit
+  size_t pending_ = 0;
+};
+
+}  // namespace quipu::audit
+
+#endif  // QUIPU_AUDIT_INDEX_APPLY_H_

@@ -1,0 +1,167 @@
+// audit/index_db.cc — opening and writing the derived index's database.
+#include "audit/index_db.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include "audit/index_keys.h"
+#include "io/rocksdb_env.h"
+
+namespace quipu::audit {
+
+namespace {
+
+constexpr size_t kMetaSize = 1 + 8 + 4 + 8 + 8;
+
+rocksdb::Options DbOptions(rocksdb::Env* env, const IndexDbOptions& o) {
+  rocksdb::Options options;
+  options.env = env;
+  options.create_if_missing = !o.read_only;
+  // Memory stays bounded whatever the history: two 16 MiB memtables and a
+  // block cache, plus RocksDB's own small structures.
+  options.write_buffer_size = 16 << 20;
+  options.max_write_buffer_number = 2;
+  options.max_background_jobs = 2;
+  options.compression = rocksdb::kLZ4Compression;
+  options.keep_log_file_num = 2;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(o.cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+}  // namespace
+
+std::string EncodeMeta(const IndexMeta& meta) {
+  std::string out;
+  out.push_back(static_cast<char>(meta.format));
+  keys::PutBig64(&out, meta.applied_lsn);
+  keys::PutBig32(&out, meta.applied_crc);
+  keys::PutBig64(&out, meta.last_log_id);
+  keys::PutBig64(&out, meta.keyed_count);
+  return out;
+}
+
+Status DecodeMeta(std::string_view bytes, IndexMeta* meta) {
+  if (bytes.empty()) return Status::Corruption("index meta is empty");
+  meta->format = static_cast<uint8_t>(bytes[0]);
+  if (meta->format != kIndexFormat) {
+    return Status::NotSupported("index format " + std::to_string(meta->format) + " (this build: " +
+                                std::to_string(kIndexFormat) + ")");
+  }
+  if (bytes.size() != kMetaSize) return Status::Corruption("index meta has the wrong size");
+  const char* p = bytes.data() + 1;
+  meta->applied_lsn = keys::GetBig64(p);
+  meta->applied_crc = keys::GetBig32(p + 8);
+  meta->last_log_id = keys::GetBig64(p + 12);
+  meta->keyed_count = keys::GetBig64(p + 20);
+  return Status::OK();
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  std::string msg = "index: " + std::string(what) + ": " + s.ToString();
+  if (s.IsNoSpace()) return Status::NoSpace(std::move(msg));
+  if (s.IsCorruption()) return Status::Corruption(std::move(msg));
+  if (s.IsNotFound() || s.IsPathNotFound()) return Status::NotFound(std::move(msg));
+  if (s.IsNotSupported()) return Status::NotSupported(std::move(msg));
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(msg));
+  return Status::IOError(std::move(msg));
+}
+
+Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path,
+                                               const IndexDbOptions& options) {
+  std::unique_ptr<IndexDb> index(new IndexDb());
+  index->env_ = NewRocksDbEnv(options.env != nullptr ? options.env : Env::Default());
+  index->read_only_ = options.read_only;
+  const rocksdb::Options db_options = DbOptions(index->env_.get(), options);
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, path, &db);
+  } else {
+    s = rocksdb::DB::Open(db_options, path, &db);
+  }
+  QUIPU_RETURN_IF_ERROR(FromRocks(s, "open " + path));
+  index->db_.reset(db);
+  return index;
+}
+
+Status IndexDb::Destroy(const std::string& path, Env* env) {
+  auto rocks_env = NewRocksDbEnv(env != nullptr ? env : Env::Default());
+  rocksdb::Options options;
+  options.env = rocks_env.get();
+  return FromRocks(rocksdb::DestroyDB(path, options), "remove " + path);
+}
+
+IndexDb::~IndexDb() {
+  if (db_ != nullptr) (void)Close();
+}
+
+Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync, bool wal) {
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  options.disableWAL = !wal;
+  return FromRocks(db_->Write(options, batch), "write");
+}
+
+Status IndexDb::Flush() {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  return FromRocks(db_->Flush(options), "flush");
+}
+
+Result<std::optional<std::string>> IndexDb::Get(const rocksdb::ReadOptions& read,
+                                                 std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(read, rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  QUIPU_RETURN_IF_ERROR(FromRocks(s, "read"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<IndexMeta> IndexDb::ReadMeta() const {
+  auto bytes = Get(rocksdb::ReadOptions(), keys::Meta());
+  if (!bytes.ok()) return bytes.status();
+  IndexMeta meta;
+  if (!*bytes) return meta;  // a new, empty index
+  QUIPU_RETURN_IF_ERROR(DecodeMeta(**bytes, &meta));
+  return meta;
+}
+
+Status IndexDb::Close() {
+  if (db_ == nullptr) return Status::OK();
+  Status s = FromRocks(db_->Close(), "close");
+  db_.reset();
+  return s;
+}
+
+IndexSnapshot::IndexSnapshot(IndexDb* db) : db_(db) {
+  if (!db->read_only()) {
+    snapshot_ = db->db()->GetSnapshot();
+    read_.snapshot = snapshot_;
+  }
+}
+
+IndexSnapshot::~IndexSnapshot() {
+  if (snapshot_ != nullptr) db_->db()->ReleaseSnapshot(snapshot_);
+}
+
+BoundedIterator::BoundedIterator(const IndexSnapshot& snap, std::string lower, std::string upper)
+    : lower_(std::move(lower)), upper_(std::move(upper)) {
+  rocksdb::ReadOptions read = snap.read();
+  lower_slice_ = rocksdb::Slice(lower_);
+  upper_slice_ = rocksdb::Slice(upper_);
+  read.iterate_lower_bound = &lower_slice_;
+  read.iterate_upper_bound = &upper_slice_;
+  it_.reset(snap.index()->db()->NewIterator(read));
+}
+
+}  // namespace quipu::audit

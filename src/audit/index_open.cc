@@ -1,0 +1,197 @@
+// audit/index_open.cc — opening, checking, repairing and catching up the
+// derived index.
+#include "audit/index_open.h"
+
+#include "audit/index_repair.h"
+#include "util/crc32c.h"
+
+namespace quipu::audit {
+
+namespace {
+
+// Catch-up writes skip RocksDB's log and are flushed at the end: the quipu
+// log already holds them, and a crash before the flush only means catching
+// up again. Batches this large amortize each write.
+constexpr size_t kCatchUpRecords = 4096;
+constexpr size_t kCatchUpBytes = 8 << 20;
+constexpr int kReadOnlyAttempts = 3;
+
+Env* EnvOf(const AuditOptions& options) {
+  return options.log.env != nullptr ? options.log.env : Env::Default();
+}
+
+IndexDbOptions DbOptions(const AuditOptions& options, bool read_only) {
+  return IndexDbOptions{EnvOf(options), read_only, options.index_cache_bytes};
+}
+
+// CRC-32C of the payload of record `lsn`.
+Result<uint32_t> CrcAt(Log* log, Lsn lsn) {
+  auto reader = log->NewReader(lsn);
+  if (!reader.ok()) return reader.status();
+  auto more = (*reader)->Next();
+  if (!more.ok()) return more.status();
+  if (!*more || (*reader)->lsn() != lsn) {
+    return Status::NotFound("record " + std::to_string(lsn) + " is not in the log");
+  }
+  return crc32c::Value((*reader)->payload());
+}
+
+class WriterOpen {
+ public:
+  WriterOpen(const std::string& dir, Log* log, Catalog* catalog, const AuditOptions& options)
+      : path_(IndexPath(dir)), log_(log), catalog_(catalog), options_(options) {}
+
+  Result<OpenedIndex> Run() {
+    if (options_.rebuild_index) {
+      QUIPU_RETURN_IF_ERROR(Fresh("asked to rebuild"));
+    } else {
+      auto exists = EnvOf(options_)->FileExists(path_ + "/CURRENT");
+      if (!exists.ok()) return exists.status();
+      if (!*exists) {
+        QUIPU_RETURN_IF_ERROR(Fresh("missing"));
+        // A new store's index is new too: nothing to report.
+        if (log_->LastLsn() == 0) out_.report = IndexReport{};
+      } else {
+        QUIPU_RETURN_IF_ERROR(OpenExisting());
+      }
+    }
+    QUIPU_RETURN_IF_ERROR(out_.applier->LoadCatalog());
+    QUIPU_RETURN_IF_ERROR(CatchUp());
+    return std::move(out_);
+  }
+
+ private:
+  static bool Damaged(const Status& s) {
+    return s.IsCorruption() || s.code() == Status::Code::kNotSupported;
+  }
+
+  // Opens the database and loads its meta; damage is reported, not fixed.
+  Status OpenDb() {
+    out_.applier.reset();
+    out_.db.reset();
+    auto db = IndexDb::Open(path_, DbOptions(options_, false));
+    if (!db.ok()) return db.status();
+    out_.db = std::move(*db);
+    out_.applier = std::make_unique<IndexApplier>(out_.db.get(), catalog_);
+    return out_.applier->Load();
+  }
+
+  Status Fresh(const std::string& reason) {
+    out_.applier.reset();
+    out_.db.reset();
+    QUIPU_RETURN_IF_ERROR(IndexDb::Destroy(path_, EnvOf(options_)));
+    out_.report.action = IndexReport::Action::kRebuilt;
+    out_.report.reason = reason;
+    return OpenDb();
+  }
+
+  Status OpenExisting() {
+    Status s = OpenDb();
+    if (Damaged(s)) return Fresh("damaged: " + s.ToString());
+    QUIPU_RETURN_IF_ERROR(s);
+    const IndexMeta& meta = out_.applier->meta();
+    const Lsn last = log_->LastLsn();
+    if (meta.applied_lsn > last) {
+      uint32_t crc = 0;
+      if (last > 0) {
+        auto at = CrcAt(log_, last);
+        if (!at.ok()) return at.status();
+        crc = *at;
+      }
+      auto undone = UndoAfter(out_.db.get(), last, crc);
+      if (Damaged(undone.status())) return Fresh("damaged: " + undone.status().ToString());
+      if (undone.status().code() == Status::Code::kFailedPrecondition) {
+        return Fresh(undone.status().message());
+      }
+      if (!undone.ok()) return undone.status();
+      out_.report.action = IndexReport::Action::kRepaired;
+      out_.report.records_undone = *undone;
+      return out_.applier->Load();
+    }
+    if (meta.applied_lsn > 0) {
+      auto crc = CrcAt(log_, meta.applied_lsn);
+      if (!crc.ok()) return crc.status();
+      if (*crc != meta.applied_crc) {
+        return Fresh("it does not match this log (record " + std::to_string(meta.applied_lsn) +
+                     " differs)");
+      }
+    }
+    return Status::OK();
+  }
+
+  Status CatchUp() {
+    const Lsn from = out_.applier->meta().applied_lsn + 1;
+    const Lsn last = log_->LastLsn();
+    if (from > last) return Status::OK();
+    auto reader = log_->NewReader(from);
+    if (!reader.ok()) return reader.status();
+    uint64_t applied = 0;
+    while (true) {
+      auto more = (*reader)->Next();
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      QUIPU_RETURN_IF_ERROR(out_.applier->ApplyPayload((*reader)->payload(), (*reader)->lsn()));
+      ++applied;
+      if (out_.applier->pending() >= kCatchUpRecords ||
+          out_.applier->pending_bytes() >= kCatchUpBytes) {
+        QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*sync=*/false, /*wal=*/false));
+        if (options_.on_index_progress) options_.on_index_progress((*reader)->lsn(), last);
+      }
+    }
+    QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*sync=*/false, /*wal=*/false));
+    QUIPU_RETURN_IF_ERROR(out_.db->Flush());
+    if (options_.on_index_progress) options_.on_index_progress(last, last);
+    out_.report.records_applied = applied;
+    if (out_.report.action == IndexReport::Action::kNone) {
+      out_.report.action = IndexReport::Action::kCaughtUp;
+    }
+    return Status::OK();
+  }
+
+  const std::string path_;
+  Log* log_;
+  Catalog* catalog_;
+  const AuditOptions& options_;
+  OpenedIndex out_;
+};
+
+}  // namespace
+
+std::string IndexPath(const std::string& dir) { return dir + "/index"; }
+
+Result<OpenedIndex> OpenIndexForWriter(const std::string& dir, Log* log, Catalog* catalog,
+                                       const AuditOptions& options) {
+  WriterOpen open(dir, log, catalog, options);
+  auto out = open.Run();
+  if (!out.ok()) return out.status().WithContext("derived index " + IndexPath(dir));
+  return out;
+}
+
+Result<OpenedIndex> OpenIndexForReader(const std::string& dir, Catalog* catalog,
+                                       const AuditOptions& options) {
+  const std::string path = IndexPath(dir);
+  auto exists = EnvOf(options)->FileExists(path + "/CURRENT");
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
+    return Status::FailedPrecondition(dir + " has no derived index yet (a store written before "
+                                      "quipu kept one): open it once for writing, e.g. `quipu "
+                                      "reindex " + dir + "`");
+  }
+  // A writer may remove one of RocksDB's files while this open reads the
+  // list of them (a flush or compaction finishing): read the list again.
+  Result<std::unique_ptr<IndexDb>> db = Status::NotFound(path);
+  for (int attempt = 0; attempt < kReadOnlyAttempts; ++attempt) {
+    db = IndexDb::Open(path, DbOptions(options, true));
+    if (db.ok()) break;
+  }
+  if (!db.ok()) return db.status().WithContext("derived index " + path);
+  OpenedIndex out;
+  out.db = std::move(*db);
+  out.applier = std::make_unique<IndexApplier>(out.db.get(), catalog);
+  Status s = out.applier->Load();
+  if (s.ok()) s = out.applier->LoadCatalog();
+  if (s.ok()) return out;
+  return s.WithContext("derived index " + path);
+}
+
+}  // namespace quipu::audit

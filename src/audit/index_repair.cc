@@ -1,0 +1,148 @@
+// audit/index_repair.cc — undoing the index entries of lost records.
+#include "audit/index_repair.h"
+
+#include <rocksdb/comparator.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include "audit/index_entries.h"
+#include "audit/index_keys.h"
+#include "util/crc32c.h"
+
+namespace quipu::audit {
+
+namespace {
+
+class Undo final : public KeyReader {
+ public:
+  explicit Undo(IndexDb* db)
+      : db_(db), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key) const override {
+    std::string value;
+    rocksdb::Status s = batch_.GetFromBatchAndDB(db_->db(), rocksdb::ReadOptions(),
+                                                 rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    QUIPU_RETURN_IF_ERROR(FromRocks(s, "read"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  void Delete(const std::string& key) { batch_.Delete(key); }
+  void Put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
+  rocksdb::WriteBatch* batch() { return batch_.GetWriteBatch(); }
+
+  // Takes back one event: its row and relations, then the versions it wrote
+  // (newest first, as they were applied oldest first).
+  Status Event(const EventRecord& rec) {
+    Delete(keys::Row(rec.log_id));
+    Delete(keys::Time(rec.micros, rec.log_id));
+    Delete(keys::Posting(rec.actor.type, rec.actor.id, keys::kAsActor, rec.micros, rec.log_id));
+    for (const RefRecord& t : rec.targets) {
+      Delete(keys::Posting(t.type, t.id, keys::kAsTarget, rec.micros, rec.log_id));
+    }
+    if (rec.idempotency) Delete(keys::KeyEntry(rec.idempotency->key, rec.log_id));
+    for (auto v = rec.versions.rbegin(); v != rec.versions.rend(); ++v) {
+      QUIPU_RETURN_IF_ERROR(Version(*v));
+    }
+    return Status::OK();
+  }
+
+ private:
+  Status Version(const VersionRecord& v) {
+    auto entity = ReadEntity(*this, v.type, v.id);
+    if (!entity.ok()) return entity.status();
+    if (!*entity || (*entity)->count != v.number) {
+      return Status::Corruption("index: version " + std::to_string(v.number) +
+                                " to undo is not the newest of its entity");
+    }
+    Delete(keys::Version(v.type, v.id, v.number));
+    // A field entry goes only if no remaining version has that value (or,
+    // for the case-folded entry, a value that folds alike).
+    for (const auto& [ordinal, value] : v.fields) {
+      const std::string bytes = keys::IndexBytes(value);
+      const std::string folded = keys::Folded(bytes);
+      bool kept_exact = false;
+      bool kept_folded = false;
+      for (uint32_t n = 1; n < v.number; ++n) {
+        auto older = ReadVersion(*this, v.type, v.id, n);
+        if (!older.ok()) return older.status();
+        if (!*older) continue;
+        for (const auto& [o, old_value] : (*older)->fields) {
+          if (o != ordinal) continue;
+          const std::string old_bytes = keys::IndexBytes(old_value);
+          kept_exact = kept_exact || old_bytes == bytes;
+          kept_folded = kept_folded || keys::Folded(old_bytes) == folded;
+        }
+      }
+      if (!kept_exact) Delete(keys::FieldEntry(keys::kExact, v.type, ordinal, bytes, v.id));
+      if (!kept_folded && value.kind != FieldKind::kNumber) {
+        Delete(keys::FieldEntry(keys::kFolded, v.type, ordinal, folded, v.id));
+      }
+    }
+    if (v.number > 1) {
+      Put(keys::Entity(v.type, v.id), EncodeEntity(EntityEntry{(*entity)->seq, v.number - 1}));
+      return Status::OK();
+    }
+    Delete(keys::Entity(v.type, v.id));
+    Delete(keys::Order(v.type, (*entity)->seq));
+    Delete(keys::FieldEntry(keys::kExact, v.type, keys::kIdField, v.id, v.id));
+    Delete(keys::FieldEntry(keys::kFolded, v.type, keys::kIdField, keys::Folded(v.id), v.id));
+    return Status::OK();
+  }
+
+  IndexDb* db_;
+  mutable rocksdb::WriteBatchWithIndex batch_;  // reads of it do not change it
+};
+
+Status Mismatch(Lsn lsn) {
+  return Status::FailedPrecondition("it does not match this log (record " + std::to_string(lsn) +
+                                    " differs)");
+}
+
+}  // namespace
+
+Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
+  auto meta = db->ReadMeta();
+  if (!meta.ok()) return meta.status();
+  if (meta->applied_lsn <= keep) return uint64_t{0};
+  Undo undo(db);
+  uint64_t undone = 0;
+  IndexMeta next;
+  next.applied_lsn = keep;
+  next.applied_crc = keep_crc;
+  {
+    IndexSnapshot snap(db);
+    const std::string rows(1, keys::kRow);
+    BoundedIterator it(snap, rows, keys::Successor(rows));
+    for (it->SeekToLast(); it->Valid(); it->Prev()) {
+      RowEntry row;
+      QUIPU_RETURN_IF_ERROR(DecodeRow(View(it->value()), &row));
+      if (row.lsn <= keep) {
+        if (row.lsn == keep && crc32c::Value(row.payload) != keep_crc) return Mismatch(keep);
+        next.last_log_id = keys::GetBig64(it->key().data() + 1);
+        next.keyed_count = row.keyed_count;
+        break;
+      }
+      EventRecord rec;
+      QUIPU_RETURN_IF_ERROR(DecodeEvent(row.payload, &rec));
+      if (rec.idempotency) undo.Delete(keys::KeySeq(row.keyed_count));
+      QUIPU_RETURN_IF_ERROR(undo.Event(rec).WithContext("undoing LSN " + std::to_string(row.lsn)));
+      ++undone;
+    }
+    QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read rows"));
+    BoundedIterator catalog(snap, keys::Catalog(keep + 1), keys::Successor(std::string(1, keys::kCatalog)));
+    for (catalog->SeekToFirst(); catalog->Valid(); catalog->Next()) {
+      undo.Delete(std::string(View(catalog->key())));
+      ++undone;
+    }
+    QUIPU_RETURN_IF_ERROR(FromRocks(catalog->status(), "read catalog"));
+    // The record kept last must be the one the index saw at that LSN.
+    auto kept = snap.Get(keys::Catalog(keep));
+    if (!kept.ok()) return kept.status();
+    if (*kept && crc32c::Value(**kept) != keep_crc) return Mismatch(keep);
+  }
+  undo.Put(keys::Meta(), EncodeMeta(next));
+  QUIPU_RETURN_IF_ERROR(db->Write(undo.batch(), /*sync=*/true));
+  return undone;
+}
+
+}  // namespace quipu::audit

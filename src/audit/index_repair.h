@@ -1,0 +1,31 @@
+// audit/index_repair.h — taking back index entries of records the log lost.
+//
+// The writer applies a record to the index right after appending it, before
+// it is durable, and RocksDB may write that entry to disk before the log's
+// own bytes get there. A power cut can therefore leave an index that is
+// ahead of the surviving log. Open detects it (the applied LSN is past the
+// log's last record) and calls UndoAfter, which removes what each lost
+// record added, newest first, from the records themselves (rows keep their
+// event record verbatim; catalog entries are keyed by LSN). The cost is
+// proportional to the records undone, not to the store.
+#ifndef QUIPU_AUDIT_INDEX_REPAIR_H_
+#define QUIPU_AUDIT_INDEX_REPAIR_H_
+
+#include <cstdint>
+
+#include "audit/index_db.h"
+
+namespace quipu::audit {
+
+// Removes the entries of every record after `keep` and sets the meta to
+// `keep` (whose payload's CRC-32C is `keep_crc`), in one synced write: a
+// second crash cannot bring them back once new records reuse their LSNs.
+// Returns the number of records undone. FailedPrecondition, changing
+// nothing, when the index's own copy of record `keep` differs from the
+// log's (an index of another log). Must run before the catalog is loaded
+// and before anything else writes.
+Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc);
+
+}  // namespace quipu::audit
+
+#endif  // QUIPU_AUDIT_INDEX_REPAIR_H_
