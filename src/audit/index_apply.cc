@@ -49,6 +49,7 @@ Status IndexApplier::Load() {
   auto meta = db_->ReadMeta();
   if (!meta.ok()) return meta.status();
   meta_ = committed_ = *meta;
+  cache_.clear();
   seqs_.clear();
   committed_seqs_.clear();
   return Status::OK();
@@ -78,6 +79,28 @@ Status IndexApplier::LoadCatalog() {
     if (!s.ok()) return s.WithContext("index catalog entry of LSN " + std::to_string(lsn));
   }
   return FromRocks(it->status(), "read catalog");
+}
+
+Result<std::optional<EntityState>> IndexApplier::Current(uint32_t type, std::string_view id) {
+  if (auto it = cache_.find(std::make_pair(type, std::string(id))); it != cache_.end()) {
+    return std::optional<EntityState>(it->second);
+  }
+  auto entity = ReadEntity(reader_, type, id);
+  if (!entity.ok()) return entity.status();
+  if (!*entity) return std::optional<EntityState>();
+  auto version = ReadVersion(reader_, type, id, (*entity)->count);
+  if (!version.ok()) return version.status();
+  if (!*version) {
+    return Status::Corruption("index: the newest version of " + QuoteInput(id) + " is missing");
+  }
+  EntityState state{(*entity)->seq, (*entity)->count, std::move((*version)->fields)};
+  Remember(type, id, state);
+  return std::optional<EntityState>(std::move(state));
+}
+
+void IndexApplier::Remember(uint32_t type, std::string_view id, EntityState state) {
+  if (cache_.size() >= kCachedEntities) cache_.clear();
+  cache_.insert_or_assign(std::make_pair(type, std::string(id)), std::move(state));
 }
 
 void IndexApplier::Put(const std::string& key, std::string_view value) {
@@ -133,9 +156,10 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
     }
     previous = ordinal;
   }
-  auto entity = ReadEntity(reader_, v.type, v.id);
+  auto entity = Current(v.type, v.id);
   if (!entity.ok()) return entity.status();
-  EntityEntry e = entity->value_or(EntityEntry{});
+  EntityEntry e;
+  if (*entity) e = EntityEntry{(*entity)->seq, (*entity)->count};
   if (v.number != e.count + 1) {
     return Bad("version " + std::to_string(v.number) + " of " + QuoteInput(v.id) +
                " follows version " + std::to_string(e.count));
@@ -152,14 +176,15 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
   Put(keys::Entity(v.type, v.id), EncodeEntity(e));
   Put(keys::Version(v.type, v.id, v.number), EncodeVersion(VersionEntry{log_id, micros, v.fields}));
   ForEachIndexEntry(v.type, v.id, v.fields, [&](std::string key) { Put(key, {}); });
+  Remember(v.type, v.id, EntityState{e.seq, e.count, v.fields});
   return Status::OK();
 }
 
-Status IndexApplier::CheckPin(const RefRecord& ref) const {
+Status IndexApplier::CheckPin(const RefRecord& ref) {
   if (!catalog_->TypeAt(ref.type)) {
     return Bad("pin of unknown type ordinal " + std::to_string(ref.type));
   }
-  auto entity = ReadEntity(reader_, ref.type, ref.id);
+  auto entity = Current(ref.type, ref.id);
   if (!entity.ok()) return entity.status();
   if (!*entity || ref.number == 0 || ref.number > (*entity)->count) {
     return Bad("pin of missing version " + std::to_string(ref.number) + " of " +
@@ -263,6 +288,7 @@ Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
 }
 
 void IndexApplier::Abandon() {
+  cache_.clear();
   batch_.Clear();
   pending_ = 0;
   meta_ = committed_;

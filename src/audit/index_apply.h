@@ -34,7 +34,7 @@
 
 namespace quipu::audit {
 
-class IndexApplier {
+class IndexApplier final : public EntityLookup {
  public:
   IndexApplier(IndexDb* db, Catalog* catalog);
   IndexApplier(const IndexApplier&) = delete;
@@ -72,6 +72,11 @@ class IndexApplier {
   // Whether the type with this ordinal has at least one entity.
   bool HasEntities(uint32_t type) const;
 
+  // The entity's state including the pending batch, from a cache of
+  // recently used entities in front of the index (the writer's Prepare
+  // reads every entity an event names; most are named again and again).
+  Result<std::optional<EntityState>> Current(uint32_t type, std::string_view id) override;
+
  private:
   class BatchReader final : public KeyReader {
    public:
@@ -83,8 +88,9 @@ class IndexApplier {
   };
 
   void Put(const std::string& key, std::string_view value);
+  void Remember(uint32_t type, std::string_view id, EntityState state);
   Status PutVersion(const VersionRecord& v, uint64_t log_id, int64_t micros);
-  Status CheckPin(const RefRecord& ref) const;
+  Status CheckPin(const RefRecord& ref);
   Status CheckColumns(const OrdinalValues& columns) const;
   Result<uint64_t> NextSeq(uint32_t type);
   void Applied(Lsn lsn, std::string_view payload);
@@ -98,6 +104,10 @@ class IndexApplier {
   std::map<uint32_t, uint64_t> seqs_;            // last creation seq per type (pending)
   std::map<uint32_t, uint64_t> committed_seqs_;  // as of the last Commit
   size_t pending_ = 0;
+  // Entities by (type, id). Entries change as versions are applied, so a
+  // batch that is abandoned empties it. Bounded by clearing it when full.
+  static constexpr size_t kCachedEntities = 100000;
+  std::map<std::pair<uint32_t, std::string>, EntityState, std::less<>> cache_;
 };
 
 }  // namespace quipu::audit

@@ -58,6 +58,23 @@ class KeyReader {
   virtual Result<std::optional<std::string>> Get(std::string_view key) const = 0;
 };
 
+// An entity as the writer needs it: its creation seq, version count and
+// the fields of its newest version.
+struct EntityState {
+  uint64_t seq = 0;
+  uint32_t count = 0;
+  OrdinalValues fields;
+};
+
+// Where the writer looks up entities' current state (IndexApplier, with a
+// cache in front of the index).
+class EntityLookup {
+ public:
+  virtual ~EntityLookup() = default;
+  // nullopt when the entity does not exist.
+  virtual Result<std::optional<EntityState>> Current(uint32_t type, std::string_view id) = 0;
+};
+
 // The entity and one of its versions, nullopt when absent; Corruption when
 // stored bytes do not decode.
 Result<std::optional<EntityEntry>> ReadEntity(const KeyReader& reader, uint32_t type,

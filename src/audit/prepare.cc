@@ -48,7 +48,7 @@ using MentionKey = std::pair<uint32_t, std::string>;  // (type ordinal, id)
 
 class EventBuilder {
  public:
-  EventBuilder(const Catalog& catalog, const KeyReader& entities)
+  EventBuilder(const Catalog& catalog, EntityLookup& entities)
       : catalog_(catalog), entities_(entities) {}
 
   // Resolves one mention of an entity into a pin, adding a new version to
@@ -93,14 +93,11 @@ class EventBuilder {
                              EventRecord* rec) {
     const uint32_t type = view.type->ordinal;
     Mention m;
-    auto entity = ReadEntity(entities_, type, in.id);
+    auto entity = entities_.Current(type, in.id);
     if (!entity.ok()) return entity.status();
     if (*entity) {
-      auto current = ReadVersion(entities_, type, in.id, (*entity)->count);
-      if (!current.ok()) return current.status();
-      if (!*current) return Status::Corruption("index: the newest version of " + Quote(in.id) + " is missing");
       m.number = (*entity)->count;
-      m.fields = IndexRead::Named(*view.schema, (*current)->fields);
+      m.fields = IndexRead::Named(*view.schema, (*entity)->fields);
     }
     Fields merged = m.fields;
     for (const auto& [name, value] : in.fields) merged[name] = value;
@@ -137,7 +134,7 @@ class EventBuilder {
   }
 
   const Catalog& catalog_;
-  const KeyReader& entities_;
+  EntityLookup& entities_;
   std::map<MentionKey, Mention> mentions_;
 };
 
@@ -163,7 +160,7 @@ Status CheckContent(const std::optional<Value>& content) {
 
 }  // namespace
 
-Result<EventRecord> PrepareEvent(const Catalog& catalog, const KeyReader& entities,
+Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities,
                                  uint64_t log_id, const Event& event, int64_t now) {
   EventRecord rec;
   rec.log_id = log_id;

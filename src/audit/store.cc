@@ -116,7 +116,7 @@ class AuditStoreImpl final : public AuditStore {
       if (*seen) return AnswerRetryLocked(lock, *idem, **seen, durability);
       idem->written_micros = now;
     }
-    auto rec = audit::PrepareEvent(catalog_, index_.applier->reader(), NextLogIdLocked(), event, now);
+    auto rec = audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), event, now);
     if (!rec.ok()) return rec.status();
     rec->idempotency = std::move(idem);
     std::string payload;
@@ -146,7 +146,7 @@ class AuditStoreImpl final : public AuditStore {
         return KeyConflict(event.idempotency_key, (*seen)->log_id);
       }
     }
-    return audit::PrepareEvent(catalog_, index_.applier->reader(), NextLogIdLocked(), event, now)
+    return audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), event, now)
         .status();
   }
 

@@ -1,5 +1,6 @@
 // server/routes_reads.cc — rows (query, count, export), entities and the
 // schema. Reads run on the worker pool and see only the caller's scope.
+#include <charconv>
 #include <string>
 #include <utility>
 #include <vector>
@@ -160,11 +161,30 @@ std::vector<EntityVersion> VisibleVersions(Service& service, const Principal& pr
   return visible;
 }
 
+// ?limit=N (1..10000) pages the listing; ?cursor= is the previous page's
+// next_cursor. Without limit, every entity (next_cursor null).
 awaitable<void> GetEntities(Service& service, Call& call) {
   Response response = co_await service.OnWorkers([&service, &call] {
     const std::string& type = call.params[0];
     if (auto missing = UnknownType(service, type)) return *missing;
-    Result<std::vector<EntityVersion>> latest = service.store().ListEntities(type);
+    const std::string_view target = call.request.target();
+    std::optional<std::string> limit_text = QueryParam(target, "limit");
+    std::string next_cursor;
+    Result<std::vector<EntityVersion>> latest = Status::NotFound("");
+    if (limit_text) {
+      size_t limit = 0;
+      auto [end, ec] = std::from_chars(limit_text->data(), limit_text->data() + limit_text->size(), limit);
+      if (ec != std::errc() || end != limit_text->data() + limit_text->size()) {
+        return StatusResponse(Status::InvalidArgument("limit must be a number 1..10000"));
+      }
+      Result<EntityPage> page =
+          service.store().ListEntities(type, limit, QueryParam(target, "cursor").value_or(""));
+      if (!page.ok()) return StatusResponse(page.status());
+      next_cursor = std::move(page->next_cursor);
+      latest = std::move(page->entities);
+    } else {
+      latest = service.store().ListEntities(type);
+    }
     if (!latest.ok()) return StatusResponse(latest.status());
     json::OrderedJson entities = json::OrderedJson::array();
     for (const EntityVersion& entity : *latest) {
@@ -178,8 +198,9 @@ awaitable<void> GetEntities(Service& service, Call& call) {
           VisibleVersions(service, *call.principal, std::move(*all));
       if (!visible.empty()) entities.push_back(json::VersionToJson(visible.back(), true));
     }
-    return JsonResponse(http::status::ok,
-                        json::OrderedJson{{"type", type}, {"entities", entities}});
+    json::OrderedJson out{{"type", type}, {"entities", entities}, {"next_cursor", nullptr}};
+    if (!next_cursor.empty()) out["next_cursor"] = next_cursor;
+    return JsonResponse(http::status::ok, out);
   });
   co_await call.reply.Send(std::move(response));
 }

@@ -145,6 +145,29 @@ class RouteTest(serverlib.ServerTest):
                           404)
         self.assert_error(self.get("/v1/entities/no_such_type", self.admin), 404)
 
+    def test_entities_page_by_cursor(self):
+        for i in range(5):
+            self.emit(make_event(f"p{i}", targets=[("default_target", f"t{i}")]))
+        ids, cursor, pages = [], None, 0
+        while True:
+            path = "/v1/entities/default_target?limit=2"
+            if cursor:
+                path += "&cursor=" + urllib.parse.quote(cursor, safe="")
+            r = self.get(path, self.admin)
+            self.assertEqual(r.status_code, 200, r.text)
+            body = r.json()
+            ids += [e["id"] for e in body["entities"]]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        self.assertEqual(ids, [f"t{i}" for i in range(5)])
+        self.assertEqual(pages, 3)
+        self.assertIsNone(self.get("/v1/entities/default_target", self.admin).json()["next_cursor"])
+        self.assert_error(self.get("/v1/entities/default_target?limit=0", self.admin), 400)
+        self.assert_error(self.get("/v1/entities/default_target?limit=x", self.admin), 400)
+        self.assert_error(self.get("/v1/entities/default_target?limit=2&cursor=bad", self.admin), 400)
+
     def test_types_and_columns(self):
         schema = {"name": "document", "fields": [
             {"name": "title", "kind": "text", "required": True, "indexed": True}]}
