@@ -9,7 +9,7 @@
 // quipu figure is printed with its ratio to the matching RocksDB one.
 //
 // Not a Google Benchmark program: it needs both systems at the same K in one
-// table. Built only when librocksdb-dev is installed.
+// table.
 //
 //   build/bench/rocksdb_peer [--seconds S] [--dir D] [--max-mb M]
 #include <rocksdb/db.h>
