@@ -151,6 +151,11 @@ struct AuditOptions {
   std::function<void(Lsn applied, Lsn last)> on_index_progress;
   // Bytes of the index's block cache.
   size_t index_cache_bytes = 32 << 20;
+  // Records between two sync points of the index: one fsync of the index's
+  // own log per this many records. After a crash Open takes back what
+  // followed the last sync point and applies it again from the log, so this
+  // also bounds that work. At least 1.
+  uint64_t index_sync_every = 8192;
 };
 
 class AuditStore {

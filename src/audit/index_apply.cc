@@ -49,6 +49,9 @@ Status IndexApplier::Load() {
   auto meta = db_->ReadMeta();
   if (!meta.ok()) return meta.status();
   meta_ = committed_ = *meta;
+  auto synced = db_->ReadSyncPoint();
+  if (!synced.ok()) return synced.status();
+  synced_lsn_ = *synced;
   cache_.clear();
   seqs_.clear();
   committed_seqs_.clear();
@@ -285,6 +288,16 @@ Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
     }
   }
   return s.WithContext("LSN " + std::to_string(lsn));
+}
+
+Status IndexApplier::MarkSynced() {
+  rocksdb::WriteBatch batch;
+  std::string value;
+  keys::PutBig64(&value, committed_.applied_lsn);
+  batch.Put(keys::SyncPoint(), value);
+  QUIPU_RETURN_IF_ERROR(db_->Write(&batch, /*sync=*/true));
+  synced_lsn_ = committed_.applied_lsn;
+  return Status::OK();
 }
 
 void IndexApplier::Abandon() {

@@ -61,6 +61,12 @@ class IndexApplier final : public EntityLookup {
   // Drops what was applied since the last Commit (after an Apply failed).
   // Catalog changes are not taken back: the caller stops writing.
   void Abandon();
+  // Writes the sync point (the applied LSN) with an fsync of RocksDB's
+  // log, which makes every batch before it durable too. Nothing pending.
+  Status MarkSynced();
+  // The last sync point written or loaded.
+  Lsn synced_lsn() const { return synced_lsn_; }
+
   // Records applied since the last Commit.
   size_t pending() const { return pending_; }
   // Bytes in the pending batch.
@@ -104,6 +110,7 @@ class IndexApplier final : public EntityLookup {
   std::map<uint32_t, uint64_t> seqs_;            // last creation seq per type (pending)
   std::map<uint32_t, uint64_t> committed_seqs_;  // as of the last Commit
   size_t pending_ = 0;
+  Lsn synced_lsn_ = 0;
   // Entities by (type, id). Entries change as versions are applied, so a
   // batch that is abandoned empties it. Bounded by clearing it when full.
   static constexpr size_t kCachedEntities = 100000;

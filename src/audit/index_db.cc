@@ -136,6 +136,14 @@ Result<IndexMeta> IndexDb::ReadMeta() const {
   return meta;
 }
 
+Result<Lsn> IndexDb::ReadSyncPoint() const {
+  auto bytes = Get(rocksdb::ReadOptions(), keys::SyncPoint());
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return Lsn{0};
+  if ((*bytes)->size() != 8) return Status::Corruption("index sync point has the wrong size");
+  return keys::GetBig64((*bytes)->data());
+}
+
 Status IndexDb::Close() {
   if (db_ == nullptr) return Status::OK();
   Status s = FromRocks(db_->Close(), "close");

@@ -8,8 +8,14 @@
 // Writes are RocksDB write batches: atomic, so an entry and the meta that
 // says which LSN it came from are never apart. The writer writes them to
 // RocksDB's own write-ahead log without fsync (the quipu log is the source
-// of truth; what the index loses at a crash it replays from there), except
-// where a write must outlive a crash before anything else happens (Sync).
+// of truth; what the index loses at a crash it replays from there). That
+// alone would not do: after a power cut that wrote the disk's pages back
+// out of order, RocksDB's log replay can skip a lost batch and still replay
+// later ones (it takes a zeroed page for preallocated space), so the meta
+// may survive while entries before it are gone. Hence the sync point
+// (keys::SyncPoint): now and then, and at close, a synced write records an
+// applied LSN; everything up to it is durable and intact, and Open treats
+// whatever follows it as suspect (audit/index_open.h).
 //
 // Thread safety: as rocksdb::DB — every method may be called concurrently.
 #ifndef QUIPU_AUDIT_INDEX_DB_H_
@@ -80,6 +86,8 @@ class IndexDb {
   Result<std::optional<std::string>> Get(const rocksdb::ReadOptions& read,
                                          std::string_view key) const;
   Result<IndexMeta> ReadMeta() const;
+  // The sync point (0 if none was ever written).
+  Result<Lsn> ReadSyncPoint() const;
   Status Close();
 
  private:

@@ -120,6 +120,8 @@ std::string OrderKey(int64_t micros, uint64_t log_id) {
 
 std::string Meta() { return Tagged(kMeta); }
 
+std::string SyncPoint() { return Tagged(kSyncPoint); }
+
 std::string Catalog(uint64_t lsn) {
   std::string k = Tagged(kCatalog);
   PutBig64(&k, lsn);

@@ -5,6 +5,8 @@
 // layout is specified in docs/format.md, "Derived index"; in short:
 //
 //   M                                      meta: applied LSN and counters
+//   S                                      sync point: an LSN whose batches,
+//                                          and all before, are durable
 //   C lsn                                  a type or column record, verbatim
 //   R log_id                               a row: its LSN and event record
 //   T micros log_id                        rows in time order
@@ -34,6 +36,7 @@
 namespace quipu::audit::keys {
 
 inline constexpr char kMeta = 'M';
+inline constexpr char kSyncPoint = 'S';
 inline constexpr char kCatalog = 'C';
 inline constexpr char kRow = 'R';
 inline constexpr char kTime = 'T';
@@ -83,6 +86,7 @@ std::string Folded(std::string_view s);
 std::string OrderKey(int64_t micros, uint64_t log_id);
 
 std::string Meta();
+std::string SyncPoint();
 std::string Catalog(uint64_t lsn);
 std::string Row(uint64_t log_id);
 std::string Time(int64_t micros, uint64_t log_id);

@@ -2,6 +2,8 @@
 // derived index.
 #include "audit/index_open.h"
 
+#include <algorithm>
+
 #include "audit/index_repair.h"
 #include "util/crc32c.h"
 
@@ -91,20 +93,26 @@ class WriterOpen {
     QUIPU_RETURN_IF_ERROR(s);
     const IndexMeta& meta = out_.applier->meta();
     const Lsn last = log_->LastLsn();
-    if (meta.applied_lsn > last) {
+    // What can be trusted: everything up to the sync point, and nothing the
+    // log no longer has. After a clean close the sync point is the applied
+    // LSN; after a crash, what follows it may have holes.
+    const Lsn trusted = std::min(std::min(out_.applier->synced_lsn(), meta.applied_lsn), last);
+    if (trusted < meta.applied_lsn) {
       uint32_t crc = 0;
-      if (last > 0) {
-        auto at = CrcAt(log_, last);
+      if (trusted > 0) {
+        auto at = CrcAt(log_, trusted);
         if (!at.ok()) return at.status();
         crc = *at;
       }
-      auto undone = UndoAfter(out_.db.get(), last, crc);
+      auto undone = UndoAfter(out_.db.get(), trusted, crc);
       if (Damaged(undone.status())) return Fresh("damaged: " + undone.status().ToString());
       if (undone.status().code() == Status::Code::kFailedPrecondition) {
         return Fresh(undone.status().message());
       }
       if (!undone.ok()) return undone.status();
-      out_.report.action = IndexReport::Action::kRepaired;
+      // Only records the log lost make this a repair; the rest (those after
+      // the sync point that the log still has) are applied again below.
+      if (meta.applied_lsn > last) out_.report.action = IndexReport::Action::kRepaired;
       out_.report.records_undone = *undone;
       return out_.applier->Load();
     }
@@ -122,7 +130,14 @@ class WriterOpen {
   Status CatchUp() {
     const Lsn from = out_.applier->meta().applied_lsn + 1;
     const Lsn last = log_->LastLsn();
-    if (from > last) return Status::OK();
+    if (from > last) {
+      // Up to date; a crash right after the last write may have left the
+      // sync point behind: set it, so that the next open trusts it all.
+      if (out_.applier->synced_lsn() < out_.applier->meta().applied_lsn) {
+        return out_.applier->MarkSynced();
+      }
+      return Status::OK();
+    }
     auto reader = log_->NewReader(from);
     if (!reader.ok()) return reader.status();
     uint64_t applied = 0;
@@ -140,6 +155,7 @@ class WriterOpen {
     }
     QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*sync=*/false, /*wal=*/false));
     QUIPU_RETURN_IF_ERROR(out_.db->Flush());
+    QUIPU_RETURN_IF_ERROR(out_.applier->MarkSynced());
     if (options_.on_index_progress) options_.on_index_progress(last, last);
     out_.report.records_applied = applied;
     if (out_.report.action == IndexReport::Action::kNone) {

@@ -4,6 +4,9 @@
 #include <rocksdb/comparator.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <map>
+#include <memory>
+
 #include "audit/index_entries.h"
 #include "audit/index_keys.h"
 #include "util/crc32c.h"
@@ -30,8 +33,7 @@ class Undo final : public KeyReader {
   void Put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
   rocksdb::WriteBatch* batch() { return batch_.GetWriteBatch(); }
 
-  // Takes back one event: its row and relations, then the versions it wrote
-  // (newest first, as they were applied oldest first).
+  // Takes back one event: its row and relations, then the versions it wrote.
   Status Event(const EventRecord& rec) {
     Delete(keys::Row(rec.log_id));
     Delete(keys::Time(rec.micros, rec.log_id));
@@ -46,14 +48,42 @@ class Undo final : public KeyReader {
     return Status::OK();
   }
 
+  // Sets each entity whose versions were taken back to its newest
+  // remaining version, or removes it if none remains. (Not a decrement per
+  // version: a batch lost before the cut took its version with it, so the
+  // entity's count may be past versions that are not there.)
+  Status Entities() {
+    for (const auto& [key, seq] : touched_) {
+      const auto& [type, id] = key;
+      const std::string prefix = keys::VersionPrefix(type, id);
+      const std::string upper = keys::Successor(prefix);
+      rocksdb::ReadOptions read;
+      rocksdb::Slice lower_slice(prefix), upper_slice(upper);
+      read.iterate_lower_bound = &lower_slice;
+      read.iterate_upper_bound = &upper_slice;
+      std::unique_ptr<rocksdb::Iterator> it(
+          batch_.NewIteratorWithBase(db_->db()->NewIterator(read)));
+      it->SeekToLast();
+      QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read versions"));
+      if (it->Valid()) {
+        const uint32_t number = keys::GetBig32(it->key().data() + prefix.size());
+        Put(keys::Entity(type, id), EncodeEntity(EntityEntry{seq, number}));
+        continue;
+      }
+      Delete(keys::Entity(type, id));
+      Delete(keys::Order(type, seq));
+      Delete(keys::FieldEntry(keys::kExact, type, keys::kIdField, id, id));
+      Delete(keys::FieldEntry(keys::kFolded, type, keys::kIdField, keys::Folded(id), id));
+    }
+    return Status::OK();
+  }
+
  private:
   Status Version(const VersionRecord& v) {
     auto entity = ReadEntity(*this, v.type, v.id);
     if (!entity.ok()) return entity.status();
-    if (!*entity || (*entity)->count != v.number) {
-      return Status::Corruption("index: version " + std::to_string(v.number) +
-                                " to undo is not the newest of its entity");
-    }
+    if (!*entity) return Status::Corruption("index: a version to undo has no entity");
+    touched_.emplace(std::make_pair(v.type, v.id), (*entity)->seq);
     Delete(keys::Version(v.type, v.id, v.number));
     // A field entry goes only if no remaining version has that value (or,
     // for the case-folded entry, a value that folds alike).
@@ -78,17 +108,10 @@ class Undo final : public KeyReader {
         Delete(keys::FieldEntry(keys::kFolded, v.type, ordinal, folded, v.id));
       }
     }
-    if (v.number > 1) {
-      Put(keys::Entity(v.type, v.id), EncodeEntity(EntityEntry{(*entity)->seq, v.number - 1}));
-      return Status::OK();
-    }
-    Delete(keys::Entity(v.type, v.id));
-    Delete(keys::Order(v.type, (*entity)->seq));
-    Delete(keys::FieldEntry(keys::kExact, v.type, keys::kIdField, v.id, v.id));
-    Delete(keys::FieldEntry(keys::kFolded, v.type, keys::kIdField, keys::Folded(v.id), v.id));
     return Status::OK();
   }
 
+  std::map<std::pair<uint32_t, std::string>, uint64_t> touched_;  // -> creation seq
   IndexDb* db_;
   mutable rocksdb::WriteBatchWithIndex batch_;  // reads of it do not change it
 };
@@ -140,7 +163,11 @@ Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
     if (!kept.ok()) return kept.status();
     if (*kept && crc32c::Value(**kept) != keep_crc) return Mismatch(keep);
   }
+  QUIPU_RETURN_IF_ERROR(undo.Entities());
   undo.Put(keys::Meta(), EncodeMeta(next));
+  std::string synced;
+  keys::PutBig64(&synced, keep);
+  undo.Put(keys::SyncPoint(), synced);
   QUIPU_RETURN_IF_ERROR(db->Write(undo.batch(), /*sync=*/true));
   return undone;
 }

@@ -3,10 +3,13 @@
 // The writer applies a record to the index right after appending it, before
 // it is durable, and RocksDB may write that entry to disk before the log's
 // own bytes get there. A power cut can therefore leave an index that is
-// ahead of the surviving log. Open detects it (the applied LSN is past the
-// log's last record) and calls UndoAfter, which removes what each lost
-// record added, newest first, from the records themselves (rows keep their
-// event record verbatim; catalog entries are keyed by LSN). The cost is
+// ahead of the surviving log; and since RocksDB's log replay may skip a lost
+// batch yet replay later ones, the index past its last sync point may also
+// have holes. Open calls UndoAfter to take the index back to an LSN it can
+// trust (the sync point, or the log's end if that is lower), removing what
+// each record after it added, newest first, from the records themselves
+// (rows keep their event record verbatim; catalog entries are keyed by
+// LSN); a record whose batch was lost left nothing to remove. The cost is
 // proportional to the records undone, not to the store.
 #ifndef QUIPU_AUDIT_INDEX_REPAIR_H_
 #define QUIPU_AUDIT_INDEX_REPAIR_H_
@@ -17,9 +20,10 @@
 
 namespace quipu::audit {
 
-// Removes the entries of every record after `keep` and sets the meta to
-// `keep` (whose payload's CRC-32C is `keep_crc`), in one synced write: a
-// second crash cannot bring them back once new records reuse their LSNs.
+// Removes the entries of every record after `keep` and sets the meta and the
+// sync point to `keep` (whose payload's CRC-32C is `keep_crc`), in one synced
+// write: a second crash cannot bring them back once new records reuse their
+// LSNs. Everything up to `keep` must be intact (at or below the sync point).
 // Returns the number of records undone. FailedPrecondition, changing
 // nothing, when the index's own copy of record `keep` differs from the
 // log's (an index of another log). Must run before the catalog is loaded

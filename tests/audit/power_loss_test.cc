@@ -112,6 +112,8 @@ class Drill {
     options.log.max_record_size = 2048;
     options.log.buffer_size = rng() % 2 ? 1024 : 8192;
     options.log.env = &crash_env_;
+    // Sync points of the index in mid-run, so that reopens trust part of it.
+    options.index_sync_every = 1 + rng() % 64;
     auto opened = AuditStore::Open(dir_, options);
     if (!opened.ok()) return {"open: " + opened.status().ToString()};
     std::unique_ptr<AuditStore> store = std::move(*opened);
