@@ -51,21 +51,28 @@ bool InKeyWindow(const KeyWindowBounds& bounds, uint64_t keyed_count, uint64_t s
   return written_micros > cutoff;
 }
 
-Result<std::optional<KeyedEvent>> FindKey(const IndexSnapshot& snap, uint64_t keyed_count,
-                                          const KeyWindowBounds& bounds, std::string_view key,
-                                          int64_t now_micros) {
+Result<std::optional<KeyedEvent>> FindKey(const IndexSnapshot& snap,
+                                          const std::pair<uint64_t, KeyedEntry>* pending,
+                                          uint64_t keyed_count, const KeyWindowBounds& bounds,
+                                          std::string_view key, int64_t now_micros) {
   if (bounds.max_keys == 0) return std::optional<KeyedEvent>();
-  const std::string prefix = keys::KeyPrefix(key);
-  BoundedIterator it(snap, prefix, keys::Successor(prefix));
-  it->SeekToLast();  // the key's newest event
-  QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read idempotency key"));
-  if (!it->Valid()) return std::optional<KeyedEvent>();
+  uint64_t log_id = 0;
   KeyedEntry entry;
-  QUIPU_RETURN_IF_ERROR(DecodeKeyed(View(it->value()), &entry));
+  if (pending != nullptr) {
+    log_id = pending->first;
+    entry = pending->second;
+  } else {
+    const std::string prefix = keys::KeyPrefix(key);
+    BoundedIterator it(snap, prefix, keys::Successor(prefix));
+    it->SeekToLast();  // the key's newest event
+    QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read idempotency key"));
+    if (!it->Valid()) return std::optional<KeyedEvent>();
+    QUIPU_RETURN_IF_ERROR(DecodeKeyed(View(it->value()), &entry));
+    log_id = keys::GetBig64(it->key().data() + prefix.size());
+  }
   if (!InKeyWindow(bounds, keyed_count, entry.seq, entry.written_micros, now_micros)) {
     return std::optional<KeyedEvent>();
   }
-  const uint64_t log_id = keys::GetBig64(it->key().data() + prefix.size());
   return std::optional<KeyedEvent>(KeyedEvent{log_id, entry.fingerprint, entry.written_micros});
 }
 

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "audit/index_db.h"
+#include "audit/index_entries.h"
 #include "audit/record.h"
 #include "quipu/audit_types.h"
 #include "quipu/status.h"
@@ -61,10 +62,12 @@ struct KeyWindowBounds {
 bool InKeyWindow(const KeyWindowBounds& bounds, uint64_t keyed_count, uint64_t seq,
                  int64_t written_micros, int64_t now_micros);
 
-// The newest keyed event of `key`, if it is in the window at `now_micros`.
-Result<std::optional<KeyedEvent>> FindKey(const IndexSnapshot& snap, uint64_t keyed_count,
-                                          const KeyWindowBounds& bounds, std::string_view key,
-                                          int64_t now_micros);
+// The newest keyed event of `key`, if it is in the window at `now_micros`:
+// `pending` if given (applied, not yet committed), else the index's.
+Result<std::optional<KeyedEvent>> FindKey(const IndexSnapshot& snap,
+                                          const std::pair<uint64_t, KeyedEntry>* pending,
+                                          uint64_t keyed_count, const KeyWindowBounds& bounds,
+                                          std::string_view key, int64_t now_micros);
 
 // Removes the index entries of keyed events that have left the window by
 // count, stopping at the first whose row is not yet durable (at or below

@@ -1,7 +1,6 @@
 // audit/index_apply.cc — applying records to the derived index.
 #include "audit/index_apply.h"
 
-#include <rocksdb/comparator.h>
 
 #include "audit/idempotency.h"
 #include "audit/index_keys.h"
@@ -33,16 +32,11 @@ void ForEachIndexEntry(uint32_t type, std::string_view id, const OrdinalValues& 
 IndexApplier::IndexApplier(IndexDb* db, Catalog* catalog)
     : db_(db),
       catalog_(catalog),
-      batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true),
-      reader_(this) {}
+      reader_(db) {}
 
-Result<std::optional<std::string>> IndexApplier::BatchReader::Get(std::string_view key) const {
-  std::string value;
-  rocksdb::Status s = applier_->batch_.GetFromBatchAndDB(
-      applier_->db_->db(), rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  QUIPU_RETURN_IF_ERROR(FromRocks(s, "read"));
-  return std::optional<std::string>(std::move(value));
+const std::pair<uint64_t, KeyedEntry>* IndexApplier::PendingKey(std::string_view key) const {
+  auto it = pending_keys_.find(key);
+  return it == pending_keys_.end() ? nullptr : &it->second;
 }
 
 Status IndexApplier::Load() {
@@ -102,7 +96,6 @@ Result<std::optional<EntityState>> IndexApplier::Current(uint32_t type, std::str
 }
 
 void IndexApplier::Remember(uint32_t type, std::string_view id, EntityState state) {
-  if (cache_.size() >= kCachedEntities) cache_.clear();
   cache_.insert_or_assign(std::make_pair(type, std::string(id)), std::move(state));
 }
 
@@ -111,7 +104,7 @@ void IndexApplier::Put(const std::string& key, std::string_view value) {
 }
 
 size_t IndexApplier::pending_bytes() const {
-  return const_cast<rocksdb::WriteBatchWithIndex&>(batch_).GetWriteBatch()->GetDataSize();
+  return batch_.GetDataSize();
 }
 
 bool IndexApplier::HasEntities(uint32_t type) const {
@@ -233,8 +226,9 @@ Status IndexApplier::ApplyEvent(const EventRecord& rec, std::string_view payload
   }
   if (rec.idempotency) {
     const IdempotencyRecord& idem = *rec.idempotency;
-    Put(keys::KeyEntry(idem.key, rec.log_id),
-        EncodeKeyed(KeyedEntry{idem.fingerprint, idem.written_micros, keyed}));
+    const KeyedEntry entry{idem.fingerprint, idem.written_micros, keyed};
+    Put(keys::KeyEntry(idem.key, rec.log_id), EncodeKeyed(entry));
+    pending_keys_.insert_or_assign(idem.key, std::make_pair(rec.log_id, entry));
     std::string seq_value;
     keys::PutTerminated(&seq_value, idem.key);
     keys::PutBig64(&seq_value, rec.log_id);
@@ -302,6 +296,7 @@ Status IndexApplier::MarkSynced() {
 
 void IndexApplier::Abandon() {
   cache_.clear();
+  pending_keys_.clear();
   batch_.Clear();
   pending_ = 0;
   meta_ = committed_;
@@ -311,13 +306,15 @@ void IndexApplier::Abandon() {
 Status IndexApplier::Commit(bool sync, bool wal) {
   if (pending_ == 0) return Status::OK();
   Put(keys::Meta(), EncodeMeta(meta_));
-  Status s = db_->Write(batch_.GetWriteBatch(), sync, wal);
+  Status s = db_->Write(&batch_, sync, wal);
   if (!s.ok()) {
     Abandon();
     return s;
   }
   batch_.Clear();
+  pending_keys_.clear();
   pending_ = 0;
+  if (cache_.size() > kCachedEntities) cache_.clear();
   committed_ = meta_;
   committed_seqs_ = seqs_;
   return Status::OK();

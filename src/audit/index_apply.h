@@ -20,7 +20,7 @@
 #ifndef QUIPU_AUDIT_INDEX_APPLY_H_
 #define QUIPU_AUDIT_INDEX_APPLY_H_
 
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 
 #include <cstdint>
 #include <map>
@@ -72,9 +72,9 @@ class IndexApplier final : public EntityLookup {
   // Bytes in the pending batch.
   size_t pending_bytes() const;
 
-  // The reader a writer validates against: the pending batch over the
-  // latest committed state.
-  const KeyReader& reader() const { return reader_; }
+  // The newest keyed event of `key` applied but not yet committed, if any
+  // (log_id and entry); committed ones are in the index (audit/idempotency.h).
+  const std::pair<uint64_t, KeyedEntry>* PendingKey(std::string_view key) const;
   // Whether the type with this ordinal has at least one entity.
   bool HasEntities(uint32_t type) const;
 
@@ -84,13 +84,15 @@ class IndexApplier final : public EntityLookup {
   Result<std::optional<EntityState>> Current(uint32_t type, std::string_view id) override;
 
  private:
-  class BatchReader final : public KeyReader {
+  class DbReader final : public KeyReader {
    public:
-    explicit BatchReader(IndexApplier* applier) : applier_(applier) {}
-    Result<std::optional<std::string>> Get(std::string_view key) const override;
+    explicit DbReader(IndexDb* db) : db_(db) {}
+    Result<std::optional<std::string>> Get(std::string_view key) const override {
+      return db_->Get(rocksdb::ReadOptions(), key);
+    }
 
    private:
-    IndexApplier* applier_;
+    IndexDb* db_;
   };
 
   void Put(const std::string& key, std::string_view value);
@@ -103,16 +105,19 @@ class IndexApplier final : public EntityLookup {
 
   IndexDb* db_;
   Catalog* catalog_;
-  rocksdb::WriteBatchWithIndex batch_;
-  BatchReader reader_;
+  rocksdb::WriteBatch batch_;
+  DbReader reader_;  // committed entries only
+  std::map<std::string, std::pair<uint64_t, KeyedEntry>, std::less<>> pending_keys_;
   IndexMeta meta_;       // including the pending batch
   IndexMeta committed_;  // as of the last Commit
   std::map<uint32_t, uint64_t> seqs_;            // last creation seq per type (pending)
   std::map<uint32_t, uint64_t> committed_seqs_;  // as of the last Commit
   size_t pending_ = 0;
   Lsn synced_lsn_ = 0;
-  // Entities by (type, id). Entries change as versions are applied, so a
-  // batch that is abandoned empties it. Bounded by clearing it when full.
+  // Entities by (type, id), including every entity the pending batch
+  // touched (so it is the truth for them until the commit). A batch that
+  // is abandoned empties it; a commit empties it once it holds more than
+  // kCachedEntities.
   static constexpr size_t kCachedEntities = 100000;
   std::map<std::pair<uint32_t, std::string>, EntityState, std::less<>> cache_;
 };

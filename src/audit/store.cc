@@ -15,6 +15,8 @@
 #include <optional>
 
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 
 #include "audit/catalog.h"
 #include "audit/idempotency.h"
@@ -46,7 +48,7 @@ class AuditStoreImpl final : public AuditStore {
                 static_cast<int64_t>(options.idempotency.max_age.count())},
         sync_every_(options.index_sync_every) {}
   ~AuditStoreImpl() override {
-    if (closed_) return;
+    if (!StopCommitter()) return;  // closed already
     if (log_ != nullptr) (void)log_->Close();
     if (index_.db != nullptr) (void)index_.db->Close();
   }
@@ -58,8 +60,10 @@ class AuditStoreImpl final : public AuditStore {
     index_ = std::move(*opened);
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
     if (log_ == nullptr) return Status::OK();
-    return audit::TrimKeys(index_.db.get(), index_.applier->meta().keyed_count, window_.max_keys,
-                           log_->DurableLsn());
+    QUIPU_RETURN_IF_ERROR(audit::TrimKeys(index_.db.get(), index_.applier->meta().keyed_count,
+                                          window_.max_keys, log_->DurableLsn()));
+    committer_ = std::thread([this] { CommitterLoop(); });
+    return Status::OK();
   }
 
   Status DefineType(const TypeSchema& schema) override {
@@ -160,9 +164,11 @@ class AuditStoreImpl final : public AuditStore {
 
   Result<std::vector<EntityVersion>> EntityHistory(std::string_view type,
                                                    std::string_view id) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
     return Read().History(type, id);
   }
   Result<std::vector<EntityVersion>> ListEntities(std::string_view type) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
     audit::IndexRead read = Read();
     std::vector<EntityVersion> out;
     std::string cursor;
@@ -176,29 +182,38 @@ class AuditStoreImpl final : public AuditStore {
   }
   Result<EntityPage> ListEntities(std::string_view type, size_t limit,
                                   std::string_view cursor) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
     return Read().Entities(type, limit, cursor);
   }
   Result<QueryPage> Query(const quipu::Query& query) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
     return Read().RunQuery(query);
   }
   Result<uint64_t> Count(const quipu::Query& query) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
     return Read().Count(query);
   }
 
-  Result<Hit> GetRow(uint64_t log_id) const override { return Read().Row(log_id); }
-  Result<Lsn> LsnOfLogId(uint64_t log_id) const override { return Read().LsnOf(log_id); }
+  Result<Hit> GetRow(uint64_t log_id) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
+    return Read().Row(log_id);
+  }
+  Result<Lsn> LsnOfLogId(uint64_t log_id) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
+    return Read().LsnOf(log_id);
+  }
   uint64_t LastLogId() const override { return last_log_id_.load(std::memory_order_acquire); }
   const IndexReport& index_report() const override { return index_.report; }
 
   Status Close() override {
+    if (!StopCommitter()) return Status::FailedPrecondition("audit store is closed");
     std::lock_guard<std::mutex> lock(write_mu_);
-    if (closed_) return Status::FailedPrecondition("audit store is closed");
-    closed_ = true;
     Status s;
     if (log_ != nullptr) {
-      s = log_->Close();
+      if (broken_.ok()) s = CommitLocked();
+      s = FirstError(s, log_->Close());
       // Everything applied is now durable (if the close synced it).
-      if (s.ok() && broken_.ok()) {
+      if (s.ok()) {
         const audit::IndexMeta& meta = index_.applier->meta();
         s = audit::TrimKeys(index_.db.get(), meta.keyed_count, window_.max_keys,
                             meta.applied_lsn);
@@ -206,20 +221,89 @@ class AuditStoreImpl final : public AuditStore {
         if (s.ok()) s = index_.applier->MarkSynced();
       }
     }
-    Status index = index_.db->Close();
-    return s.ok() ? index : s;
+    return FirstError(s, index_.db->Close());
   }
 
  private:
   static Status ReadOnlyError() { return Status::FailedPrecondition("audit store is read-only"); }
 
-  audit::IndexRead Read() const { return audit::IndexRead(index_.db.get(), &catalog_); }
+  static Status FirstError(const Status& a, const Status& b) { return a.ok() ? b : a; }
+
+  Status Readable() const {
+    if (closed_flag_.load(std::memory_order_acquire)) {
+      return Status::FailedPrecondition("audit store is closed");
+    }
+    return Status::OK();
+  }
+
+  // A read of everything appended before it: commits the pending batch
+  // first, if any. (Reads are const; committing is what makes the store's
+  // own writes visible to them, not a change of state.)
+  audit::IndexRead Read() const {
+    if (pending_.load(std::memory_order_acquire)) {
+      auto* self = const_cast<AuditStoreImpl*>(this);
+      std::lock_guard<std::mutex> lock(self->write_mu_);
+      if (!closed_ && broken_.ok()) (void)self->CommitLocked();  // an error is kept in broken_
+    }
+    return audit::IndexRead(index_.db.get(), &catalog_);
+  }
+
+  // The same for the writer, which holds write_mu_.
+  audit::IndexRead ReadLocked() {
+    if (pending_.load(std::memory_order_relaxed)) (void)CommitLocked();
+    return audit::IndexRead(index_.db.get(), &catalog_);
+  }
+
+  // Writes the pending batch to the index, and a sync point when one is
+  // due. A failure stops all writes (broken_): the index no longer holds
+  // what the log does until a reopen catches it up.
+  Status CommitLocked() {
+    Status s = index_.applier->Commit(/*sync=*/false);
+    // A sync point now and then bounds what a crash makes Open redo.
+    if (s.ok() && index_.applier->meta().applied_lsn - index_.applier->synced_lsn() >= sync_every_) {
+      s = index_.applier->MarkSynced();
+    }
+    pending_.store(false, std::memory_order_release);
+    if (!s.ok() && broken_.ok()) {
+      broken_ = Status::FailedPrecondition("audit store index diverged from its log: " +
+                                           s.ToString());
+    }
+    return s;
+  }
+
+  // Commits a pending batch kCommitDelay after it began, unless a read or
+  // a full batch committed it first: many records per RocksDB write under
+  // load, and a record visible to other processes within milliseconds.
+  void CommitterLoop() {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    while (!stop_committer_) {
+      commit_cv_.wait(lock, [this] { return stop_committer_ || pending_.load(); });
+      if (stop_committer_) break;
+      commit_cv_.wait_for(lock, kCommitDelay, [this] { return stop_committer_; });
+      if (pending_.load() && broken_.ok()) (void)CommitLocked();
+    }
+  }
+
+  // Marks the store closed and ends the committer. False if it was closed.
+  bool StopCommitter() {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      if (closed_) return false;
+      closed_ = true;
+      closed_flag_.store(true, std::memory_order_release);
+      stop_committer_ = true;
+    }
+    commit_cv_.notify_all();
+    if (committer_.joinable()) committer_.join();
+    return true;
+  }
 
   uint64_t NextLogIdLocked() const { return index_.applier->meta().last_log_id + 1; }
 
   Result<std::optional<audit::KeyedEvent>> FindKeyLocked(std::string_view key, int64_t now) {
     audit::IndexSnapshot snap(index_.db.get());
-    return audit::FindKey(snap, index_.applier->meta().keyed_count, window_, key, now);
+    return audit::FindKey(snap, index_.applier->PendingKey(key), index_.applier->meta().keyed_count,
+                          window_, key, now);
   }
 
   Status UsableLocked() const {
@@ -250,7 +334,7 @@ class AuditStoreImpl final : public AuditStore {
       return KeyConflict(request.key, original.log_id);
     }
     Lsn lsn = 0;
-    auto rec = Read().Record(original.log_id, &lsn);
+    auto rec = ReadLocked().Record(original.log_id, &lsn);
     if (!rec.ok()) return rec.status();
     const EmitResult result{original.log_id, lsn, rec->micros, /*duplicate=*/true};
     lock.unlock();
@@ -284,31 +368,34 @@ class AuditStoreImpl final : public AuditStore {
   }
 
   // A record that was checked cannot fail to apply; if it does anyway the
-  // memory no longer matches the log, so no further writes are accepted.
+  // index no longer matches the log, so no further writes are accepted.
   //
-  // The index write is not synced: the log is the source of truth, and
-  // Open catches a lagging index up (or takes back one that got ahead).
+  // The record joins the pending batch (see CommitterLoop); a full batch is
+  // committed here. Index writes are not synced: the log is the source of
+  // truth, and Open catches a lagging index up (or takes back one that got
+  // ahead).
   template <typename Apply>
   Status ApplyOrBreak(Apply& apply, Lsn lsn) {
     Status s = apply(lsn);
-    if (s.ok()) {
-      s = index_.applier->Commit(/*sync=*/false);
-      // A sync point now and then bounds what a crash makes Open redo.
-      if (s.ok() && index_.applier->meta().applied_lsn - index_.applier->synced_lsn() >=
-                        sync_every_) {
-        s = index_.applier->MarkSynced();
-      }
-    } else {
-      index_.applier->Abandon();
-    }
     if (!s.ok()) {
+      index_.applier->Abandon();
+      pending_.store(false, std::memory_order_release);
       broken_ = Status::FailedPrecondition("audit store index diverged from its log: " +
                                            s.ToString());
       return s;
     }
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
-    return s;
+    if (index_.applier->pending() >= kCommitRecords ||
+        index_.applier->pending_bytes() >= kCommitBytes) {
+      return CommitLocked();
+    }
+    if (!pending_.exchange(true, std::memory_order_acq_rel)) commit_cv_.notify_one();
+    return Status::OK();
   }
+
+  static constexpr size_t kCommitRecords = 1024;
+  static constexpr size_t kCommitBytes = 4 << 20;
+  static constexpr std::chrono::milliseconds kCommitDelay{2};
 
   std::unique_ptr<Log> log_;
   const DurabilityPolicy policy_;
@@ -318,9 +405,15 @@ class AuditStoreImpl final : public AuditStore {
   audit::Catalog catalog_;
   audit::OpenedIndex index_;
   std::atomic<uint64_t> last_log_id_{0};
+  std::atomic<bool> closed_flag_{false};  // closed_, for reads
+  // Set while the index has a pending batch (written under write_mu_).
+  std::atomic<bool> pending_{false};
+  std::thread committer_;  // writers only
+  std::condition_variable commit_cv_;
   std::mutex write_mu_;
   // --- guarded by write_mu_ ---
   bool closed_ = false;
+  bool stop_committer_ = false;
   Status broken_;
 };
 
