@@ -54,7 +54,10 @@
 // (Open takes back the lost records' entries); an index that is missing,
 // damaged, of another format, or from another log is rebuilt from the log.
 // AuditStore::index_report() says which of these Open did. Memory is bounded
-// by the index's caches (about 100 MB), not by the store's size.
+// by the index's caches (about 100 MB), not by the store's size. For an Open
+// whose cost does not grow with the log at all, also set
+// log.verify_sealed_segments = false (as `quipu` and `quipu serve` do):
+// otherwise Log::Open reads every sealed segment.
 //
 // Errors (Status codes, quipu/status.h):
 //   InvalidArgument  bad request: unknown type/field/column, a missing

@@ -51,9 +51,19 @@ rocksdb::Options DbOptions(rocksdb::Env* env, const IndexDbOptions& o) {
   options.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHint>();
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(o.cache_bytes);
+  // Few, large cache shards: a shard must hold the blocks it is given.
+  table.block_cache = rocksdb::NewLRUCache(o.cache_bytes, /*num_shard_bits=*/2);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Index and filter blocks live in the block cache, cut into 4 KiB
+  // partitions behind a small pinned top level: a table of any size costs a
+  // few KiB of memory until read, and a point read loads only the partitions
+  // it needs (one whole-table filter would be megabytes per read, and memory
+  // that grows with the store if kept).
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
   table.cache_index_and_filter_blocks = true;
+  table.pin_top_level_index_and_filter = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;

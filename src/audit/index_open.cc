@@ -4,7 +4,11 @@
 
 #include <algorithm>
 
+#include "audit/index_entries.h"
+#include "audit/index_keys.h"
 #include "audit/index_repair.h"
+#include "quipu/merkle.h"
+#include "quipu/tree.h"
 #include "util/crc32c.h"
 
 namespace quipu::audit {
@@ -36,6 +40,36 @@ Result<uint32_t> CrcAt(Log* log, Lsn lsn) {
     return Status::NotFound("record " + std::to_string(lsn) + " is not in the log");
   }
   return crc32c::Value((*reader)->payload());
+}
+
+// The index's own copy of record `meta.applied_lsn`: a catalog entry, or
+// the newest row. NotFound if it holds neither (damage).
+Result<std::string> IndexCopyOfApplied(IndexDb* db, const IndexMeta& meta) {
+  auto catalog = db->Get(rocksdb::ReadOptions(), keys::Catalog(meta.applied_lsn));
+  if (!catalog.ok()) return catalog.status();
+  if (*catalog) return std::move(**catalog);
+  auto row = db->Get(rocksdb::ReadOptions(), keys::Row(meta.last_log_id));
+  if (!row.ok()) return row.status();
+  RowEntry entry;
+  if (*row && DecodeRow(**row, &entry).ok() && entry.lsn == meta.applied_lsn) {
+    return std::string(entry.payload);
+  }
+  return Status::NotFound("the index lacks its own copy of record " +
+                          std::to_string(meta.applied_lsn));
+}
+
+// Whether record `lsn` of the log is `payload`. The log's Merkle tree has
+// every record's leaf hash, so this costs a few reads of its spine; only
+// without a usable tree is the record read from its segment (a scan of up
+// to one segment).
+Result<bool> LogHasRecord(Log* log, Lsn lsn, std::string_view payload) {
+  if (LogTree* tree = log->tree(); tree != nullptr && tree->Size() >= lsn) {
+    auto proof = tree->ProveInclusion(lsn, tree->Size());
+    if (proof.ok()) return proof->leaf_hash == merkle::LeafHash(payload);
+  }
+  auto crc = CrcAt(log, lsn);
+  if (!crc.ok()) return crc.status();
+  return *crc == crc32c::Value(payload);
 }
 
 class WriterOpen {
@@ -117,9 +151,12 @@ class WriterOpen {
       return out_.applier->Load();
     }
     if (meta.applied_lsn > 0) {
-      auto crc = CrcAt(log_, meta.applied_lsn);
-      if (!crc.ok()) return crc.status();
-      if (*crc != meta.applied_crc) {
+      auto copy = IndexCopyOfApplied(out_.db.get(), meta);
+      if (copy.status().code() == Status::Code::kNotFound) return Fresh("damaged: " + copy.status().message());
+      if (!copy.ok()) return copy.status();
+      auto same = LogHasRecord(log_, meta.applied_lsn, *copy);
+      if (!same.ok()) return same.status();
+      if (!*same || crc32c::Value(*copy) != meta.applied_crc) {
         return Fresh("it does not match this log (record " + std::to_string(meta.applied_lsn) +
                      " differs)");
       }

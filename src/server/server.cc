@@ -121,6 +121,8 @@ Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options
   AuditOptions audit;
   audit.log.durability = options.durability;
   audit.log.create_if_missing = options.create;
+  // As the CLI's writers: an open that does not grow with the log.
+  audit.log.verify_sealed_segments = false;
   if (options.signing_key) audit.log.tree.signing_key_path = *options.signing_key;
   Result<std::unique_ptr<AuditStore>> store = AuditStore::Open(options.dir, audit);
   if (!store.ok()) return store.status();
