@@ -11,6 +11,8 @@ packages=(
   # prometheus-cpp; its tests' real clients: curl, python3-requests, promtool
   # (package prometheus; only the binary is used), openssl, and wrk for bench/.
   libboost1.81-dev prometheus-cpp-dev curl python3-requests prometheus openssl wrk
+  # bench/store_scale.sh: wall time and peak memory of each CLI call.
+  time
 )
 
 missing=()

@@ -39,11 +39,17 @@ rocksdb::Options DbOptions(rocksdb::Env* env, const IndexDbOptions& o) {
   rocksdb::Options options;
   options.env = env;
   options.create_if_missing = !o.read_only;
-  // Memory stays bounded whatever the history: two 16 MiB memtables and a
-  // block cache, plus RocksDB's own small structures.
-  options.write_buffer_size = 16 << 20;
+  // Memory stays bounded whatever the history: two 8 MiB memtables and a
+  // block cache, plus RocksDB's own small structures. Small memtables also
+  // keep RocksDB's log short, which a read-only open replays.
+  options.write_buffer_size = 8 << 20;
   options.max_write_buffer_number = 2;
-  options.max_background_jobs = 2;
+  options.max_total_wal_size = 32 << 20;
+  // Compaction must keep up with a writer at full speed, or level-0 files
+  // pile up and every read looks into each of them.
+  options.max_background_jobs = 4;
+  options.max_subcompactions = 2;
+  options.level_compaction_dynamic_level_bytes = true;
   options.compression = rocksdb::kLZ4Compression;
   options.keep_log_file_num = 2;
   // One writer: concurrent memtable writes would only disable the hints.
@@ -64,7 +70,9 @@ rocksdb::Options DbOptions(rocksdb::Env* env, const IndexDbOptions& o) {
   table.metadata_block_size = 4096;
   table.cache_index_and_filter_blocks = true;
   table.pin_top_level_index_and_filter = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Partitions are read when a lookup needs them, never all at table open
+  // (which would read megabytes per table before a read-only open answers).
+  table.pin_l0_filter_and_index_blocks_in_cache = false;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
@@ -143,6 +151,12 @@ Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync, bool wal) {
   options.sync = sync;
   options.disableWAL = !wal;
   return FromRocks(db_->Write(options, batch), "write");
+}
+
+Status IndexDb::CompactAll() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  return FromRocks(db_->CompactRange(options, nullptr, nullptr), "compact");
 }
 
 Status IndexDb::Flush() {

@@ -82,6 +82,9 @@ class IndexDb {
   // relies on them surviving anything.
   Status Write(rocksdb::WriteBatch* batch, bool sync, bool wal = true);
   Status Flush();
+  // Compacts the whole database into its last level: after a rebuild, so
+  // that reads do not look into dozens of overlapping tables.
+  Status CompactAll();
   // nullopt when absent.
   Result<std::optional<std::string>> Get(const rocksdb::ReadOptions& read,
                                          std::string_view key) const;

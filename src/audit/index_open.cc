@@ -21,6 +21,8 @@ namespace {
 constexpr size_t kCatchUpRecords = 4096;
 constexpr size_t kCatchUpBytes = 8 << 20;
 constexpr int kReadOnlyAttempts = 3;
+// Applying this many records at open ends with a full compaction.
+constexpr uint64_t kCompactAfter = 1'000'000;
 
 Env* EnvOf(const AuditOptions& options) {
   return options.log.env != nullptr ? options.log.env : Env::Default();
@@ -193,6 +195,9 @@ class WriterOpen {
     QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*sync=*/false, /*wal=*/false));
     QUIPU_RETURN_IF_ERROR(out_.db->Flush());
     QUIPU_RETURN_IF_ERROR(out_.applier->MarkSynced());
+    // A rebuild writes far faster than compaction keeps up with; leave the
+    // index compacted rather than make the next reads pay for it.
+    if (applied >= kCompactAfter) QUIPU_RETURN_IF_ERROR(out_.db->CompactAll());
     if (options_.on_index_progress) options_.on_index_progress(last, last);
     out_.report.records_applied = applied;
     if (out_.report.action == IndexReport::Action::kNone) {

@@ -217,8 +217,10 @@ class AuditStoreImpl final : public AuditStore {
         const audit::IndexMeta& meta = index_.applier->meta();
         s = audit::TrimKeys(index_.db.get(), meta.keyed_count, window_.max_keys,
                             meta.applied_lsn);
-        // A clean close leaves nothing for the next open to check again.
+        // A clean close leaves nothing for the next open to check again,
+        // and no RocksDB log for a read-only open to replay.
         if (s.ok()) s = index_.applier->MarkSynced();
+        if (s.ok()) s = index_.db->Flush();
       }
     }
     return FirstError(s, index_.db->Close());

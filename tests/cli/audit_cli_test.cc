@@ -2,6 +2,8 @@
 // define-type, define-column, types, query, history, entities.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -14,6 +16,7 @@ namespace quipu {
 namespace {
 
 using clitest::RunResult;
+namespace fs = std::filesystem;
 using clitest::SplitLines;
 using nlohmann::json;
 
@@ -148,6 +151,54 @@ TEST_F(AuditCliTest, HistoryAndEntitiesShowEveryVersion) {
   RunResult text = Run({"history", dir_, "document", "7"});
   ASSERT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("document:7@v2"), std::string::npos) << text.out;
+}
+
+TEST_F(AuditCliTest, EntitiesPageWithLimitAndCursor) {
+  DefineSchema();
+  for (const char* doc : {"a", "b", "c"}) ASSERT_EQ(Emit(DocEvent("1", doc, doc)).exit_code, 0);
+  RunResult first = Run({"entities", dir_, "document", "--json", "--limit", "2"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::vector<std::string> lines = SplitLines(first.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(json::parse(lines[1])["id"], "b");
+  const std::string prefix = "next page: --cursor ";
+  ASSERT_EQ(first.err.rfind(prefix, 0), 0u) << first.err;
+  const std::string cursor = SplitLines(first.err)[0].substr(prefix.size());
+  RunResult second = Run({"entities", dir_, "document", "--json", "--limit", "2", "--cursor", cursor});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  lines = SplitLines(second.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(json::parse(lines[0])["id"], "c");
+  EXPECT_EQ(second.err, "");  // the last page names no next one
+  EXPECT_NE(Run({"entities", dir_, "document", "--limit", "0"}).exit_code, 0);
+  EXPECT_NE(Run({"entities", dir_, "document", "--cursor", cursor}).exit_code, 0);  // needs --limit
+}
+
+TEST_F(AuditCliTest, ReindexRebuildsTheIndexAndAMissingOneIsRebuiltOnOpen) {
+  DefineSchema();
+  ASSERT_EQ(Emit(DocEvent("1", "7", "Draft")).exit_code, 0);
+  ASSERT_EQ(Emit(DocEvent("1", "7", "Final")).exit_code, 0);
+  const std::vector<json> before = Query({"--target", "document.title=Draft"});
+  ASSERT_EQ(before.size(), 2u);
+
+  RunResult reindex = Run({"reindex", dir_});
+  ASSERT_EQ(reindex.exit_code, 0) << reindex.err;
+  EXPECT_EQ(reindex.out.rfind("reindexed " + dir_ + ": 5 records in ", 0), 0u) << reindex.out;
+  EXPECT_EQ(Query({"--target", "document.title=Draft"}), before);
+
+  // Without an index, the read verbs say how to get one; the next writer
+  // rebuilds it and says so on stderr.
+  fs::remove_all(dir_ + "/index");
+  RunResult read = Run({"query", dir_});
+  EXPECT_NE(read.exit_code, 0);
+  EXPECT_NE(read.err.find("quipu reindex"), std::string::npos) << read.err;
+  RunResult write = Emit(DocEvent("2", "8", "Other"));
+  ASSERT_EQ(write.exit_code, 0) << write.err;
+  EXPECT_NE(write.err.find("index of " + dir_ + " rebuilt from 5 records of the log (missing)"),
+            std::string::npos)
+      << write.err;
+  EXPECT_EQ(Query({"--target", "document.title=Draft"}), before);
+  EXPECT_EQ(EventCount(), 3u);
 }
 
 TEST_F(AuditCliTest, RowsPinTheVersionOfTheirTimeAndFiltersMatchAnyVersion) {
