@@ -188,7 +188,8 @@ Result<std::optional<TypeRecord>> Catalog::PrepareType(const TypeSchema& schema,
   auto i = FindLocked(schema.name);
   if (!i) return std::optional<TypeRecord>(TypeRecord{schema});
   const TypeSchema& old_schema = *types_[*i].schema;
-  QUIPU_RETURN_IF_ERROR(CheckEvolution(old_schema, schema, has_entities(static_cast<uint32_t>(*i))));
+  QUIPU_RETURN_IF_ERROR(
+      CheckEvolution(old_schema, schema, has_entities(static_cast<uint32_t>(*i))));
   TypeSchema next = Normalize(old_schema, schema);
   if (SameSchema(old_schema, next)) return std::optional<TypeRecord>();
   return std::optional<TypeRecord>(TypeRecord{std::move(next)});

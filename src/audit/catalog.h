@@ -11,14 +11,13 @@
 #define QUIPU_AUDIT_CATALOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <functional>
 
 #include "audit/record.h"
 #include "quipu/audit_types.h"

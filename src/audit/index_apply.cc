@@ -1,7 +1,6 @@
 // audit/index_apply.cc — applying records to the derived index.
 #include "audit/index_apply.h"
 
-
 #include "audit/idempotency.h"
 #include "audit/index_keys.h"
 #include "util/crc32c.h"
@@ -30,9 +29,7 @@ void ForEachIndexEntry(uint32_t type, std::string_view id, const OrdinalValues& 
 }  // namespace
 
 IndexApplier::IndexApplier(IndexDb* db, Catalog* catalog)
-    : db_(db),
-      catalog_(catalog),
-      reader_(db) {}
+    : db_(db), catalog_(catalog), reader_(db) {}
 
 const std::pair<uint64_t, KeyedEntry>* IndexApplier::PendingKey(std::string_view key) const {
   auto it = pending_keys_.find(key);
@@ -103,9 +100,7 @@ void IndexApplier::Put(const std::string& key, std::string_view value) {
   batch_.Put(key, rocksdb::Slice(value.data(), value.size()));
 }
 
-size_t IndexApplier::pending_bytes() const {
-  return batch_.GetDataSize();
-}
+size_t IndexApplier::pending_bytes() const { return batch_.GetDataSize(); }
 
 bool IndexApplier::HasEntities(uint32_t type) const {
   auto it = seqs_.find(type);
@@ -147,8 +142,8 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
     const auto& [ordinal, value] = v.fields[i];
     if (ordinal >= schema.fields.size() || schema.fields[ordinal].kind != value.kind ||
         (i > 0 && ordinal <= previous)) {
-      return Bad("field ordinal " + std::to_string(ordinal) + " does not fit type '" +
-                 schema.name + "'");
+      return Bad("field ordinal " + std::to_string(ordinal) + " does not fit type '" + schema.name +
+                 "'");
     }
     previous = ordinal;
   }

@@ -108,8 +108,8 @@ class IndexApplier final : public EntityLookup {
   rocksdb::WriteBatch batch_;
   DbReader reader_;  // committed entries only
   std::map<std::string, std::pair<uint64_t, KeyedEntry>, std::less<>> pending_keys_;
-  IndexMeta meta_;       // including the pending batch
-  IndexMeta committed_;  // as of the last Commit
+  IndexMeta meta_;                               // including the pending batch
+  IndexMeta committed_;                          // as of the last Commit
   std::map<uint32_t, uint64_t> seqs_;            // last creation seq per type (pending)
   std::map<uint32_t, uint64_t> committed_seqs_;  // as of the last Commit
   size_t pending_ = 0;

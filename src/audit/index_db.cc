@@ -99,8 +99,8 @@ Status DecodeMeta(std::string_view bytes, IndexMeta* meta) {
   if (bytes.empty()) return Status::Corruption("index meta is empty");
   meta->format = static_cast<uint8_t>(bytes[0]);
   if (meta->format != kIndexFormat) {
-    return Status::NotSupported("index format " + std::to_string(meta->format) + " (this build: " +
-                                std::to_string(kIndexFormat) + ")");
+    return Status::NotSupported("index format " + std::to_string(meta->format) +
+                                " (this build: " + std::to_string(kIndexFormat) + ")");
   }
   if (bytes.size() != kMetaSize) return Status::Corruption("index meta has the wrong size");
   const char* p = bytes.data() + 1;
@@ -172,7 +172,7 @@ Status IndexDb::Flush() {
 }
 
 Result<std::optional<std::string>> IndexDb::Get(const rocksdb::ReadOptions& read,
-                                                 std::string_view key) const {
+                                                std::string_view key) const {
   std::string value;
   rocksdb::Status s = db_->Get(read, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();

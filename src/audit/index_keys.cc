@@ -134,7 +134,9 @@ std::string Row(uint64_t log_id) {
   return k;
 }
 
-std::string Time(int64_t micros, uint64_t log_id) { return Tagged(kTime) + OrderKey(micros, log_id); }
+std::string Time(int64_t micros, uint64_t log_id) {
+  return Tagged(kTime) + OrderKey(micros, log_id);
+}
 
 std::string EntityPrefix(uint32_t type) {
   std::string k = Tagged(kEntity);

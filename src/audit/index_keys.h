@@ -101,8 +101,7 @@ std::string FieldPrefix(char tag, uint32_t type, uint32_t field);
 std::string FieldEntry(char tag, uint32_t type, uint32_t field, std::string_view value,
                        std::string_view id);
 std::string PostingPrefix(uint32_t type, std::string_view id, char role);
-std::string Posting(uint32_t type, std::string_view id, char role, int64_t micros,
-                    uint64_t log_id);
+std::string Posting(uint32_t type, std::string_view id, char role, int64_t micros, uint64_t log_id);
 std::string KeyPrefix(std::string_view key);
 std::string KeyEntry(std::string_view key, uint64_t log_id);
 std::string KeySeq(uint64_t seq);

@@ -154,7 +154,8 @@ class WriterOpen {
     }
     if (meta.applied_lsn > 0) {
       auto copy = IndexCopyOfApplied(out_.db.get(), meta);
-      if (copy.status().code() == Status::Code::kNotFound) return Fresh("damaged: " + copy.status().message());
+      if (copy.status().code() == Status::Code::kNotFound)
+        return Fresh("damaged: " + copy.status().message());
       if (!copy.ok()) return copy.status();
       auto same = LogHasRecord(log_, meta.applied_lsn, *copy);
       if (!same.ok()) return same.status();
@@ -231,9 +232,11 @@ Result<OpenedIndex> OpenIndexForReader(const std::string& dir, Catalog* catalog,
   auto exists = EnvOf(options)->FileExists(path + "/CURRENT");
   if (!exists.ok()) return exists.status();
   if (!*exists) {
-    return Status::FailedPrecondition(dir + " has no derived index yet (a store written before "
+    return Status::FailedPrecondition(dir +
+                                      " has no derived index yet (a store written before "
                                       "quipu kept one): open it once for writing, e.g. `quipu "
-                                      "reindex " + dir + "`");
+                                      "reindex " +
+                                      dir + "`");
   }
   // A writer may remove one of RocksDB's files while this open reads the
   // list of them (a flush or compaction finishing): read the list again.

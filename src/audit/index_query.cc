@@ -263,8 +263,8 @@ class Driver {
       Stream* best = nullptr;
       for (auto& s : streams_) {
         if (!s->Valid()) continue;
-        if (best == nullptr || (newest_ ? s->OrderKey() > best->OrderKey()
-                                        : s->OrderKey() < best->OrderKey())) {
+        if (best == nullptr ||
+            (newest_ ? s->OrderKey() > best->OrderKey() : s->OrderKey() < best->OrderKey())) {
           best = s.get();
         }
       }
@@ -455,9 +455,9 @@ Result<uint64_t> IndexRead::Count(const Query& q) {
   if (!plan.ok()) return plan.status();
   // With no condition beyond the time span, or one filter that knows its
   // entities, the driver's keys are the answer: no row is read.
-  const bool keys_only = plan->DriverAlone() ||
-                         (plan->driver_index == Plan::kTimeOrder && !q.method && plan->columns.empty() &&
-                          plan->targets.empty() && !plan->actor);
+  const bool keys_only =
+      plan->DriverAlone() || (plan->driver_index == Plan::kTimeOrder && !q.method &&
+                              plan->columns.empty() && plan->targets.empty() && !plan->actor);
   Driver driver = MakeDriver(*this, *plan, SpanOf(q, after));
   uint64_t count = 0;
   for (;;) {

@@ -48,14 +48,19 @@ Result<EntityVersion> IndexRead::Materialize(uint32_t type, const std::string& i
   auto key = std::make_tuple(type, id, number);
   if (auto it = versions_.find(key); it != versions_.end()) return it->second;
   auto view = catalog_->TypeAt(type);
-  if (!view) return Status::Corruption("index: a pin of unknown type ordinal " + std::to_string(type));
+  if (!view)
+    return Status::Corruption("index: a pin of unknown type ordinal " + std::to_string(type));
   auto version = ReadVersion(*this, type, id, number);
   if (!version.ok()) return version.status();
   if (!*version) {
-    return Status::Corruption("index: version " + std::to_string(number) + " of " +
-                              QuoteInput(id) + " is missing");
+    return Status::Corruption("index: version " + std::to_string(number) + " of " + QuoteInput(id) +
+                              " is missing");
   }
-  EntityVersion out{view->type->name, id, number, (*version)->log_id, (*version)->micros,
+  EntityVersion out{view->type->name,
+                    id,
+                    number,
+                    (*version)->log_id,
+                    (*version)->micros,
                     Named(*view->schema, (*version)->fields)};
   versions_.emplace(std::move(key), out);
   return out;
@@ -68,7 +73,8 @@ Result<EventRecord> IndexRead::Record(uint64_t log_id, Lsn* lsn) {
   RowEntry row;
   QUIPU_RETURN_IF_ERROR(DecodeRow(**bytes, &row));
   EventRecord rec;
-  QUIPU_RETURN_IF_ERROR(DecodeEvent(row.payload, &rec).WithContext("index row " + std::to_string(log_id)));
+  QUIPU_RETURN_IF_ERROR(
+      DecodeEvent(row.payload, &rec).WithContext("index row " + std::to_string(log_id)));
   *lsn = row.lsn;
   return rec;
 }
@@ -159,7 +165,8 @@ Result<EntityPage> IndexRead::Entities(std::string_view type, size_t limit,
     const std::string id(View(it->value()));
     auto entity = ReadEntity(*this, ordinal, id);
     if (!entity.ok()) return entity.status();
-    if (!*entity) return Status::Corruption("index: entity " + QuoteInput(id) + " is listed but missing");
+    if (!*entity)
+      return Status::Corruption("index: entity " + QuoteInput(id) + " is listed but missing");
     auto latest = Materialize(ordinal, id, (*entity)->count);
     if (!latest.ok()) return latest.status();
     page.entities.push_back(std::move(*latest));

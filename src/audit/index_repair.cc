@@ -152,7 +152,8 @@ Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
       ++undone;
     }
     QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read rows"));
-    BoundedIterator catalog(snap, keys::Catalog(keep + 1), keys::Successor(std::string(1, keys::kCatalog)));
+    BoundedIterator catalog(snap, keys::Catalog(keep + 1),
+                            keys::Successor(std::string(1, keys::kCatalog)));
     for (catalog->SeekToFirst(); catalog->Valid(); catalog->Next()) {
       undo.Delete(std::string(View(catalog->key())));
       ++undone;

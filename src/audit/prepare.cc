@@ -4,11 +4,11 @@
 // Nothing here changes state, so a refused event leaves no trace. The writer
 // mutex is held by the caller, which makes "the current version" stable
 // between this check and ApplyEvent.
+#include "audit/prepare.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-
-#include "audit/prepare.h"
 
 #include "audit/index_read.h"
 #include "audit/json_check.h"
@@ -160,8 +160,8 @@ Status CheckContent(const std::optional<Value>& content) {
 
 }  // namespace
 
-Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities,
-                                 uint64_t log_id, const Event& event, int64_t now) {
+Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities, uint64_t log_id,
+                                 const Event& event, int64_t now) {
   EventRecord rec;
   rec.log_id = log_id;
   rec.micros = event.timestamp_micros.value_or(now);

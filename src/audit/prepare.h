@@ -21,8 +21,8 @@ inline constexpr int64_t kMaxMicros = 253402300799LL * 1000000 + 999999;
 // used when the event has no time. The idempotency key is not looked at (the
 // caller sets rec.idempotency). InvalidArgument on any validation failure;
 // nothing changes either way.
-Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities,
-                                 uint64_t log_id, const Event& event, int64_t now);
+Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities, uint64_t log_id,
+                                 const Event& event, int64_t now);
 
 }  // namespace quipu::audit
 

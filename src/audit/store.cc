@@ -11,11 +11,10 @@
 // An idempotency key is looked up under write_mu_ too, between the check and
 // the append, so of two concurrent Emits with one key the second finds the
 // first's record applied and writes nothing.
-#include <chrono>
-#include <optional>
-
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <optional>
 #include <thread>
 
 #include "audit/catalog.h"
@@ -151,8 +150,7 @@ class AuditStoreImpl final : public AuditStore {
         return KeyConflict(event.idempotency_key, (*seen)->log_id);
       }
     }
-    return audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), event, now)
-        .status();
+    return audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), event, now).status();
   }
 
   Lsn DurableLsn() const override { return log_ != nullptr ? log_->DurableLsn() : 0; }
@@ -215,8 +213,7 @@ class AuditStoreImpl final : public AuditStore {
       // Everything applied is now durable (if the close synced it).
       if (s.ok()) {
         const audit::IndexMeta& meta = index_.applier->meta();
-        s = audit::TrimKeys(index_.db.get(), meta.keyed_count, window_.max_keys,
-                            meta.applied_lsn);
+        s = audit::TrimKeys(index_.db.get(), meta.keyed_count, window_.max_keys, meta.applied_lsn);
         // A clean close leaves nothing for the next open to check again,
         // and no RocksDB log for a read-only open to replay.
         if (s.ok()) s = index_.applier->MarkSynced();
@@ -262,13 +259,14 @@ class AuditStoreImpl final : public AuditStore {
   Status CommitLocked() {
     Status s = index_.applier->Commit(/*sync=*/false);
     // A sync point now and then bounds what a crash makes Open redo.
-    if (s.ok() && index_.applier->meta().applied_lsn - index_.applier->synced_lsn() >= sync_every_) {
+    if (s.ok() &&
+        index_.applier->meta().applied_lsn - index_.applier->synced_lsn() >= sync_every_) {
       s = index_.applier->MarkSynced();
     }
     pending_.store(false, std::memory_order_release);
     if (!s.ok() && broken_.ok()) {
-      broken_ = Status::FailedPrecondition("audit store index diverged from its log: " +
-                                           s.ToString());
+      broken_ =
+          Status::FailedPrecondition("audit store index diverged from its log: " + s.ToString());
     }
     return s;
   }
@@ -382,8 +380,8 @@ class AuditStoreImpl final : public AuditStore {
     if (!s.ok()) {
       index_.applier->Abandon();
       pending_.store(false, std::memory_order_release);
-      broken_ = Status::FailedPrecondition("audit store index diverged from its log: " +
-                                           s.ToString());
+      broken_ =
+          Status::FailedPrecondition("audit store index diverged from its log: " + s.ToString());
       return s;
     }
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);

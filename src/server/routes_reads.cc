@@ -173,7 +173,8 @@ awaitable<void> GetEntities(Service& service, Call& call) {
     Result<std::vector<EntityVersion>> latest = Status::NotFound("");
     if (limit_text) {
       size_t limit = 0;
-      auto [end, ec] = std::from_chars(limit_text->data(), limit_text->data() + limit_text->size(), limit);
+      auto [end, ec] =
+          std::from_chars(limit_text->data(), limit_text->data() + limit_text->size(), limit);
       if (ec != std::errc() || end != limit_text->data() + limit_text->size()) {
         return StatusResponse(Status::InvalidArgument("limit must be a number 1..10000"));
       }

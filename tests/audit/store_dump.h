@@ -28,8 +28,8 @@ inline void DumpVersion(std::ostream& out, const EntityVersion& v) {
 inline void DumpHit(std::ostream& out, const Hit& h) {
   out << "row " << h.log_id << " lsn " << h.lsn << " at " << h.timestamp_micros << " actor ";
   DumpVersion(out, h.actor);
-  out << " " << h.method << " " << h.url << " content "
-      << (h.content ? h.content->ToString() : "-") << " columns ";
+  out << " " << h.method << " " << h.url << " content " << (h.content ? h.content->ToString() : "-")
+      << " columns ";
   DumpFields(out, h.columns);
   for (const EntityVersion& t : h.targets) {
     out << " target ";
@@ -99,9 +99,11 @@ inline std::string DumpStore(const AuditStore& store) {
         auto value = latest.fields.find(f.name);
         if (!f.indexed || f.kind != FieldKind::kText || value == latest.fields.end()) continue;
         const std::string& text = value->second.text;
-        for (MatchOp op : {MatchOp::kExact, MatchOp::kExactCi, MatchOp::kPrefix, MatchOp::kContains}) {
+        for (MatchOp op :
+             {MatchOp::kExact, MatchOp::kExactCi, MatchOp::kPrefix, MatchOp::kContains}) {
           Query fq;
-          fq.targets.push_back(EntityFilter{type.name, f.name, op, text.substr(0, text.size() / 2 + 1)});
+          fq.targets.push_back(
+              EntityFilter{type.name, f.name, op, text.substr(0, text.size() / 2 + 1)});
           DumpQuery(out, store, fq);
         }
       }

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -164,7 +163,8 @@ TEST_F(AuditCliTest, EntitiesPageWithLimitAndCursor) {
   const std::string prefix = "next page: --cursor ";
   ASSERT_EQ(first.err.rfind(prefix, 0), 0u) << first.err;
   const std::string cursor = SplitLines(first.err)[0].substr(prefix.size());
-  RunResult second = Run({"entities", dir_, "document", "--json", "--limit", "2", "--cursor", cursor});
+  RunResult second =
+      Run({"entities", dir_, "document", "--json", "--limit", "2", "--cursor", cursor});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   lines = SplitLines(second.out);
   ASSERT_EQ(lines.size(), 1u);
