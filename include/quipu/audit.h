@@ -28,9 +28,12 @@
 //
 // Reads. Queries, EntityHistory and ListEntities see a consistent snapshot:
 // every write whose record was appended before the read began (durable or
-// not yet), and nothing half-applied. They never wait for writers: each
-// read works on a snapshot of the derived index (below), and the only lock
-// it takes guards the small type catalog for a lookup.
+// not yet), and nothing half-applied. Each read works on a snapshot of the
+// derived index (below). Writers gather their records' index entries into a
+// batch written within 2 ms; a read that finds such a batch pending takes
+// the writer lock once to write it first, and otherwise takes no lock but
+// the small type catalog's for a lookup — never while matching, sorting or
+// materializing hits.
 //
 // Idempotency. An event may carry an idempotency key (Event::
 // idempotency_key). The key, a SHA-256 fingerprint of the event as the

@@ -403,6 +403,14 @@ Status CheckQuery(const Query& q) {
   return Status::OK();
 }
 
+// Where the query resumes: after its cursor's row, or from the start.
+Result<std::optional<Key>> After(const Query& q) {
+  if (q.cursor.empty()) return std::optional<Key>();
+  auto key = DecodeCursor(q.order, q.cursor);
+  if (!key.ok()) return key.status();
+  return std::optional<Key>(*key);
+}
+
 Key KeyOf(std::string_view order_key) {
   return Key{keys::MicrosFromSortable(keys::GetBig64(order_key.data())),
              keys::GetBig64(order_key.data() + 8)};
@@ -412,15 +420,11 @@ Key KeyOf(std::string_view order_key) {
 
 Result<QueryPage> IndexRead::RunQuery(const Query& q) {
   QUIPU_RETURN_IF_ERROR(CheckQuery(q));
-  std::optional<Key> after;
-  if (!q.cursor.empty()) {
-    auto key = DecodeCursor(q.order, q.cursor);
-    if (!key.ok()) return key.status();
-    after = *key;
-  }
+  auto after = After(q);
+  if (!after.ok()) return after.status();
   auto plan = MakePlan(*this, q);
   if (!plan.ok()) return plan.status();
-  Driver driver = MakeDriver(*this, *plan, SpanOf(q, after));
+  Driver driver = MakeDriver(*this, *plan, SpanOf(q, *after));
   QueryPage page;
   std::optional<Key> last;
   for (;;) {
@@ -445,12 +449,8 @@ Result<QueryPage> IndexRead::RunQuery(const Query& q) {
 }
 
 Result<uint64_t> IndexRead::Count(const Query& q) {
-  std::optional<Key> after;
-  if (!q.cursor.empty()) {
-    auto key = DecodeCursor(q.order, q.cursor);
-    if (!key.ok()) return key.status();
-    after = *key;
-  }
+  auto after = After(q);
+  if (!after.ok()) return after.status();
   auto plan = MakePlan(*this, q);
   if (!plan.ok()) return plan.status();
   // With no condition beyond the time span, or one filter that knows its
@@ -458,7 +458,7 @@ Result<uint64_t> IndexRead::Count(const Query& q) {
   const bool keys_only =
       plan->DriverAlone() || (plan->driver_index == Plan::kTimeOrder && !q.method &&
                               plan->columns.empty() && plan->targets.empty() && !plan->actor);
-  Driver driver = MakeDriver(*this, *plan, SpanOf(q, after));
+  Driver driver = MakeDriver(*this, *plan, SpanOf(q, *after));
   uint64_t count = 0;
   for (;;) {
     auto next = driver.Next();
