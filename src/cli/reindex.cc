@@ -46,7 +46,8 @@ Status Reindex(const std::string& dir) {
   {
     AuditOptions options;
     options.rebuild_index = true;
-    ProgressBar bar;  // its line is cleared before the summary is printed
+    options.log.create_if_missing = false;  // a mistyped path is NotFound, not a new store
+    ProgressBar bar;                        // its line is cleared before the summary is printed
     options.on_index_progress = [&bar](Lsn done, Lsn total) { bar.Show(done, total); };
     auto store = AuditStore::Open(dir, options);
     if (!store.ok()) return store.status();

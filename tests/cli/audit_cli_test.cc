@@ -199,6 +199,13 @@ TEST_F(AuditCliTest, ReindexRebuildsTheIndexAndAMissingOneIsRebuiltOnOpen) {
       << write.err;
   EXPECT_EQ(Query({"--target", "document.title=Draft"}), before);
   EXPECT_EQ(EventCount(), 3u);
+
+  // A mistyped directory is an error, never a new empty store.
+  const std::string missing = dir_ + "-missing";
+  RunResult typo = Run({"reindex", missing});
+  EXPECT_NE(typo.exit_code, 0);
+  EXPECT_NE(typo.err.find("Not found"), std::string::npos) << typo.err;
+  EXPECT_FALSE(fs::exists(missing));
 }
 
 TEST_F(AuditCliTest, RowsPinTheVersionOfTheirTimeAndFiltersMatchAnyVersion) {
