@@ -8,6 +8,10 @@
 //                 each quipu figure with its ratio to the matching one.
 //   --matrix      baselines, then every policy at K = 1, 4, 16, 64, then the
 //                 pipelined mode; one table plus the goals of issue 6.
+//   --events      audit events through AuditStore::Emit from --writers K
+//                 threads (bench_events.h; --durability defaults to group):
+//                 wall-clock events/s, fsyncs and CPU per event, latency,
+//                 and this directory's fdatasync time measured around it.
 // With baselines, each always/group run is also bracketed by two short
 // write+fdatasync probes: this device's fdatasync time drifts by 2x within a
 // minute, so the run is compared with the mean of those two.
@@ -21,11 +25,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "cli/bench_baselines.h"
+#include "cli/bench_events.h"
 #include "cli/bench_report.h"
 #include "cli/bench_workload.h"
 #include "cli/common.h"
@@ -50,6 +56,7 @@ struct BenchFlags {
   uint64_t pipeline = 0;
   bool matrix = false;
   bool baselines = false;
+  bool events = false;
   bool json = false;
 };
 
@@ -196,10 +203,68 @@ Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::R
   return RunQuipu(flags, scratch, flags.durability, flags.writers, 0, flags.baselines, rows);
 }
 
+std::string EventsText(const BenchFlags& flags, const bench::EventMeasurement& m,
+                       double fsync_rate) {
+  const double fsync_us = fsync_rate > 0 ? 1e6 / fsync_rate : 0;
+  const double per_fsync = m.fsyncs > 0 ? static_cast<double>(m.events) / m.fsyncs : 0;
+  if (flags.json) {
+    nlohmann::ordered_json j;
+    j["system"] = "quipu";
+    j["config"] = "events " + flags.durability;
+    j["writers"] = flags.writers;
+    j["events"] = m.events;
+    j["seconds"] = m.seconds;
+    j["events_per_s"] = m.PerSecond();
+    j["fsyncs"] = m.fsyncs;
+    j["fsyncs_per_event"] = m.FsyncsPerEvent();
+    j["cpu_us_per_event"] = m.CpuMicrosPerEvent();
+    j["p50_us"] = m.latency.p50_us;
+    j["p99_us"] = m.latency.p99_us;
+    j["adjacent_fdatasync_us"] = fsync_us;
+    return j.dump() + "\n";
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "| %s | %d | %.0f | %.3f | %.1f | %.1f | %.0f | %.0f | %.0f |\n",
+                flags.durability.c_str(), flags.writers, m.PerSecond(), m.FsyncsPerEvent(),
+                per_fsync, m.CpuMicrosPerEvent(), m.latency.p50_us, m.latency.p99_us, fsync_us);
+  return std::string(
+             "| policy | writers | events/s | fsyncs/event | events/fsync | CPU µs/event | "
+             "p50 µs | p99 µs | fdatasync µs |\n"
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|\n") +
+         line;
+}
+
+// Events through the audit store, bracketed by two fdatasync probes (their
+// mean is the run's fdatasync time: ratios to other databases depend on it).
+Status RunEvents(const BenchFlags& flags, Scratch* scratch) {
+  Progress progress(3);
+  progress.Step("fdatasync probe");
+  Result<double> before = ProbeFdatasync(flags, scratch);
+  if (!before.ok()) return before.status();
+  bench::EventWorkload w;
+  Result<DurabilityPolicy> policy = DurabilityPolicy::Parse(flags.durability);
+  if (!policy.ok()) return policy.status();
+  w.policy = *policy;
+  w.writers = flags.writers;
+  w.seconds = flags.records > 0 ? 0 : flags.seconds;
+  w.max_events = flags.records;
+  w.dir = scratch->NextLog();
+  progress.Step("events " + flags.durability + " K=" + std::to_string(flags.writers));
+  Result<bench::EventMeasurement> m = bench::RunEventWorkload(w);
+  if (!m.ok()) return m.status().WithContext("events");
+  progress.Step("fdatasync probe");
+  Result<double> after = ProbeFdatasync(flags, scratch);
+  if (!after.ok()) return after.status();
+  FdWriter out(STDOUT_FILENO);
+  QUIPU_RETURN_IF_ERROR(out.Write(EventsText(flags, *m, (*before + *after) / 2)));
+  return out.Flush();
+}
+
 Status Bench(const BenchFlags& flags) {
   QUIPU_RETURN_IF_ERROR(CreateDirectories(flags.dir));
   Scratch scratch;
   QUIPU_RETURN_IF_ERROR(scratch.Create(flags.dir));
+  if (flags.events) return RunEvents(flags, &scratch);
   std::vector<bench::Row> rows;
   QUIPU_RETURN_IF_ERROR(flags.matrix ? RunMatrix(flags, &scratch, &rows)
                                      : RunSingle(flags, &scratch, &rows));
@@ -257,13 +322,24 @@ void RegisterBench(CLI::App& app) {
       "--matrix", flags->matrix,
       "baselines, every policy at K = 1, 4, 16, 64 and the pipelined mode, in one table");
   verb->add_flag("--baselines", flags->baselines, "also measure the raw baselines");
+  CLI::Option* events = verb->add_flag(
+      "--events", flags->events,
+      "audit events through the store's Emit from --writers threads (durability: group unless "
+      "given): events/s, fsyncs and CPU per event, latency to durable");
   verb->add_flag("--json", flags->json, "JSON lines instead of a markdown table");
   records->excludes(seconds);
   pipeline->excludes(writers);
   pipeline->excludes(verb->get_option("--durability"));
   matrix->excludes(writers);
   matrix->excludes(verb->get_option("--durability"));
-  SetAction(verb, [flags] { return Bench(*flags); });
+  events->excludes(matrix);
+  events->excludes(pipeline);
+  events->excludes(verb->get_option("--baselines"));
+  CLI::Option* durability = verb->get_option("--durability");
+  SetAction(verb, [flags, durability] {
+    if (flags->events && durability->count() == 0) flags->durability = "group";
+    return Bench(*flags);
+  });
 }
 
 }  // namespace quipu::cli

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <latch>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -14,51 +13,6 @@
 namespace quipu::bench {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-uint32_t NanosSince(Clock::time_point start, Clock::time_point now) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count();
-  return static_cast<uint32_t>(std::min<int64_t>(ns, UINT32_MAX));  // 4.3 s caps a sample
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Starts the workers together and stops a time-bounded run: `stop` is set by
-// the main thread and polled by the workers.
-class RunClock {
- public:
-  explicit RunClock(int workers) : ready(workers), workers_(workers) {}
-
-  std::latch ready;
-  std::latch go{1};
-  std::atomic<bool> stop{false};
-  Clock::time_point start;
-
-  // Releases the workers and, for a time-bounded run, stops them after
-  // `seconds` (or returns early once all of them reached their cap).
-  void Run(const Workload& w) {
-    ready.wait();
-    start = Clock::now();
-    go.count_down();
-    if (w.records > 0) return;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::duration<double>(w.seconds),
-                 [this] { return finished_ == workers_; });
-    stop.store(true, std::memory_order_relaxed);
-  }
-
-  void Finished() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (++finished_ == workers_) cv_.notify_one();
-  }
-
- private:
-  const int workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int finished_ = 0;  // guarded by mu_
-};
 
 struct WriterResult {
   uint64_t appended = 0;
@@ -106,7 +60,7 @@ Result<Measurement> RunBlocking(Log* log, const Workload& w) {
     threads.emplace_back(BlockingWriter, log, std::cref(w), quota, &clock, &results[i]);
   }
   const uint64_t syncs_before = log->Stats().syncs;
-  clock.Run(w);
+  clock.Run(w.records > 0 ? 0.0 : w.seconds);
   for (std::thread& t : threads) t.join();
 
   Measurement m;

@@ -19,9 +19,15 @@
 #ifndef QUIPU_CLI_BENCH_WORKLOAD_H_
 #define QUIPU_CLI_BENCH_WORKLOAD_H_
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <latch>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -46,6 +52,51 @@ struct Workload {
   uint64_t pipeline = 0;
   // The log directory; must not exist yet. The caller removes it.
   std::string dir;
+};
+
+using Clock = std::chrono::steady_clock;
+
+inline uint32_t NanosSince(Clock::time_point start, Clock::time_point now) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count();
+  return static_cast<uint32_t>(std::min<int64_t>(ns, UINT32_MAX));  // 4.3 s caps a sample
+}
+
+inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Starts K workers together and stops a time-bounded run: `stop` is set by
+// the main thread and polled by the workers, which call Finished() when done.
+class RunClock {
+ public:
+  explicit RunClock(int workers) : ready(workers), workers_(workers) {}
+
+  std::latch ready;
+  std::latch go{1};
+  std::atomic<bool> stop{false};
+  Clock::time_point start;
+
+  // Releases the workers and, when `seconds` > 0, stops them after that long
+  // (or returns early once all of them reached their cap).
+  void Run(double seconds) {
+    ready.wait();
+    start = Clock::now();
+    go.count_down();
+    if (seconds <= 0) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                 [this] { return finished_ == workers_; });
+    stop.store(true, std::memory_order_relaxed);
+  }
+
+  void Finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (++finished_ == workers_) cv_.notify_one();
+  }
+
+ private:
+  const int workers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int finished_ = 0;  // guarded by mu_
 };
 
 // Percentiles in microseconds over the timed appends.
