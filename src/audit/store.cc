@@ -5,8 +5,10 @@
 // -> build the record -> Append -> apply to the index", so log_ids and
 // versions follow the order of records in the log, which is the order a
 // rebuild applies them in.
+// Concurrent Emits take write_mu_ once per batch, not once per event: they
+// queue, and the head writes everything queued (audit/emit_queue.h).
 // Waiting for durability happens after write_mu_ is released: that is what
-// lets concurrent emitters share one fdatasync (the log's group commit).
+// lets the next batch be written while this one's fdatasync runs.
 //
 // An idempotency key is looked up under write_mu_ too, between the check and
 // the append, so of two concurrent Emits with one key the second finds the
@@ -18,6 +20,7 @@
 #include <thread>
 
 #include "audit/catalog.h"
+#include "audit/emit_queue.h"
 #include "audit/idempotency.h"
 #include "audit/index_open.h"
 #include "audit/index_read.h"
@@ -103,34 +106,17 @@ class AuditStoreImpl final : public AuditStore {
   std::vector<ColumnSpec> Columns() const override { return catalog_.Columns(); }
 
   Result<EmitResult> Emit(const Event& event, Durability durability) override {
-    std::optional<audit::IdempotencyRecord> idem;
+    audit::EmitSlot slot(event, durability);
     if (!event.idempotency_key.empty()) {
       QUIPU_RETURN_IF_ERROR(audit::CheckIdempotencyKey(event.idempotency_key));
       // Hashing reads nothing write_mu_ guards, and a large event takes a
-      // while: other writers need not wait for it. (SHA-256 was checked
-      // usable when the log opened its tree.)
-      idem = audit::IdempotencyRecord{event.idempotency_key, audit::FingerprintOf(event), 0};
+      // while: it is done before queueing. (SHA-256 was checked usable when
+      // the log opened its tree.)
+      slot.idempotency =
+          audit::IdempotencyRecord{event.idempotency_key, audit::FingerprintOf(event), 0};
     }
-    std::unique_lock<std::mutex> lock(write_mu_);
-    QUIPU_RETURN_IF_ERROR(UsableLocked());
-    const int64_t now = NowMicros();
-    if (idem) {
-      auto seen = FindKeyLocked(idem->key, now);
-      if (!seen.ok()) return seen.status();
-      if (*seen) return AnswerRetryLocked(lock, *idem, **seen, durability);
-      idem->written_micros = now;
-    }
-    auto rec = audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), event, now);
-    if (!rec.ok()) return rec.status();
-    rec->idempotency = std::move(idem);
-    std::string payload;
-    audit::EncodeEvent(*rec, &payload);
-    const uint64_t log_id = rec->log_id;
-    const int64_t micros = rec->micros;
-    auto lsn = WriteLocked(lock, payload, durability,
-                           [&](Lsn at) { return index_.applier->ApplyEvent(*rec, payload, at); });
-    if (!lsn.ok()) return lsn.status();
-    return EmitResult{log_id, *lsn, micros, /*duplicate=*/false};
+    if (emit_queue_.Join(&slot)) LeadEmits();
+    return std::move(slot.result);
   }
 
   Status CheckEvent(const Event& event) override {
@@ -306,6 +292,62 @@ class AuditStoreImpl final : public AuditStore {
                           window_, key, now);
   }
 
+  // As the head of emit_queue_: writes the queued events in order under one
+  // hold of write_mu_, passes the head on, then waits once for everything
+  // the batch must have durable and wakes each follower with its answer.
+  void LeadEmits() {
+    const std::vector<audit::EmitSlot*> batch = emit_queue_.Batch();
+    Lsn wait_for = 0;
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      for (audit::EmitSlot* slot : batch) {
+        slot->result = EmitLocked(slot);
+        wait_for = std::max(wait_for, slot->wait_for);
+      }
+    }
+    emit_queue_.PassLead(batch.size());
+    // Whoever waits for nothing has its answer now (and its slot may be
+    // gone right after: only the waiting ones are looked at below).
+    std::vector<audit::EmitSlot*> waiting;
+    for (size_t i = 1; i < batch.size(); ++i) {
+      if (batch[i]->wait_for == 0) {
+        audit::EmitQueue::Finish(batch[i]);
+      } else {
+        waiting.push_back(batch[i]);
+      }
+    }
+    const Status durable = wait_for > 0 ? log_->WaitDurable(wait_for) : Status::OK();
+    if (!durable.ok() && batch[0]->wait_for > 0) batch[0]->result = durable;
+    for (audit::EmitSlot* slot : waiting) {
+      if (!durable.ok()) slot->result = durable;
+      audit::EmitQueue::Finish(slot);
+    }
+  }
+
+  // Checks and writes one queued event; sets slot->wait_for when the answer
+  // holds only once that LSN is durable.
+  Result<EmitResult> EmitLocked(audit::EmitSlot* slot) {
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    const int64_t now = NowMicros();
+    std::optional<audit::IdempotencyRecord>& idem = slot->idempotency;
+    if (idem) {
+      auto seen = FindKeyLocked(idem->key, now);
+      if (!seen.ok()) return seen.status();
+      if (*seen) return AnswerRetryLocked(slot, **seen);
+      idem->written_micros = now;
+    }
+    auto rec = audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), *slot->event, now);
+    if (!rec.ok()) return rec.status();
+    rec->idempotency = std::move(idem);
+    std::string payload;
+    audit::EncodeEvent(*rec, &payload);
+    auto lsn = AppendLocked(payload, slot->durability,
+                            [&](Lsn at) { return index_.applier->ApplyEvent(*rec, payload, at); });
+    if (!lsn.ok()) return lsn.status();
+    if (WaitsForDurable(slot->durability)) slot->wait_for = *lsn;
+    return EmitResult{rec->log_id, *lsn, rec->micros, /*duplicate=*/false};
+  }
+
   Status UsableLocked() const {
     if (closed_) return Status::FailedPrecondition("audit store is closed");
     if (log_ == nullptr) return ReadOnlyError();
@@ -319,40 +361,35 @@ class AuditStoreImpl final : public AuditStore {
            (durability == Durability::kPolicy && policy_.SyncsEveryAppend());
   }
 
-  // A retry whose key is in the window: the original event if the request
-  // is the same, else Conflict. Waits, outside the mutex, exactly as a write
-  // with `durability` would have waited for its own record.
   static Status KeyConflict(std::string_view key, uint64_t log_id) {
     return Status::Conflict("idempotency key " + QuoteInput(key) + " was used for log_id " +
                             std::to_string(log_id) + ", a different event");
   }
 
-  Result<EmitResult> AnswerRetryLocked(std::unique_lock<std::mutex>& lock,
-                                       const audit::IdempotencyRecord& request,
-                                       const audit::KeyedEvent& original, Durability durability) {
+  // A retry whose key is in the window: the original event if the request
+  // is the same, else Conflict. Waits exactly as a write with the slot's
+  // durability would have waited for its own record.
+  Result<EmitResult> AnswerRetryLocked(audit::EmitSlot* slot, const audit::KeyedEvent& original) {
+    const audit::IdempotencyRecord& request = *slot->idempotency;
     if (original.fingerprint != request.fingerprint) {
       return KeyConflict(request.key, original.log_id);
     }
     Lsn lsn = 0;
     auto rec = ReadLocked().Record(original.log_id, &lsn);
     if (!rec.ok()) return rec.status();
-    const EmitResult result{original.log_id, lsn, rec->micros, /*duplicate=*/true};
-    lock.unlock();
-    if (WaitsForDurable(durability)) QUIPU_RETURN_IF_ERROR(log_->WaitDurable(result.lsn));
-    return result;
+    if (WaitsForDurable(slot->durability)) slot->wait_for = lsn;
+    return EmitResult{original.log_id, lsn, rec->micros, /*duplicate=*/true};
   }
 
-  // Appends `payload`, applies it to the state with `apply`, releases the
-  // writer mutex and waits for durability as `durability` and the policy
-  // require. Returns the record's LSN.
+  // Appends `payload` and applies it to the index with `apply`. Returns the
+  // record's LSN; the caller waits for durability (WaitsForDurable).
   template <typename Apply>
-  Result<Lsn> WriteLocked(std::unique_lock<std::mutex>& lock, const std::string& payload,
-                          Durability durability, Apply&& apply) {
-    const bool wait = WaitsForDurable(durability);
+  Result<Lsn> AppendLocked(const std::string& payload, Durability durability, Apply&& apply) {
     // EveryN and friends decide inside Append which append syncs, so they
-    // get kPolicy; everything that waits does so below, outside the mutex.
-    const Durability mode =
-        durability == Durability::kPolicy && !wait ? Durability::kPolicy : Durability::kBuffered;
+    // get kPolicy; everything that waits does so outside write_mu_.
+    const Durability mode = durability == Durability::kPolicy && !WaitsForDurable(durability)
+                                ? Durability::kPolicy
+                                : Durability::kBuffered;
     const Lsn before = log_->LastLsn();
     auto lsn = log_->Append(payload, mode);
     if (!lsn.ok()) {
@@ -362,8 +399,18 @@ class AuditStoreImpl final : public AuditStore {
       return lsn.status();
     }
     QUIPU_RETURN_IF_ERROR(ApplyOrBreak(apply, *lsn));
+    return *lsn;
+  }
+
+  // AppendLocked, then releases the writer mutex and waits for durability
+  // as `durability` and the policy require.
+  template <typename Apply>
+  Result<Lsn> WriteLocked(std::unique_lock<std::mutex>& lock, const std::string& payload,
+                          Durability durability, Apply&& apply) {
+    auto lsn = AppendLocked(payload, durability, apply);
+    if (!lsn.ok()) return lsn.status();
     lock.unlock();
-    if (wait) QUIPU_RETURN_IF_ERROR(log_->WaitDurable(*lsn));
+    if (WaitsForDurable(durability)) QUIPU_RETURN_IF_ERROR(log_->WaitDurable(*lsn));
     return *lsn;
   }
 
@@ -410,6 +457,7 @@ class AuditStoreImpl final : public AuditStore {
   std::atomic<bool> pending_{false};
   std::thread committer_;  // writers only
   std::condition_variable commit_cv_;
+  audit::EmitQueue emit_queue_;
   std::mutex write_mu_;
   // --- guarded by write_mu_ ---
   bool closed_ = false;

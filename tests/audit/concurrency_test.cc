@@ -68,6 +68,79 @@ TEST(AuditConcurrencyTest, ConcurrentEmittersShareSyncsUnderGroupCommit) {
   ASSERT_TRUE(store->Close().ok());
 }
 
+// Concurrent Emits are written in batches by whichever of them leads
+// (audit/emit_queue.h); each must still get its own answer: its own error,
+// and durability exactly when it asked for it.
+TEST(AuditConcurrencyTest, ConcurrentEmitsInBatchesEachGetTheirOwnAnswer) {
+  TestDir dir;
+  AuditOptions options;
+  options.log.durability = DurabilityPolicy::OsManaged();
+  auto store = MustOpen(dir.log(), options);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 60;
+  std::atomic<int> written{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Even threads ask for durability per event; odd ones take the policy (none).
+      const Durability durability = t % 2 == 0 ? Durability::kImmediate : Durability::kPolicy;
+      for (int i = 0; i < kPerThread; ++i) {
+        const bool bad = i % 7 == 3;  // an empty entity id is refused
+        auto r = store->Emit(
+            MakeEvent(Actor(bad ? "" : "a" + std::to_string(t)), "m" + std::to_string(i), {}),
+            durability);
+        if (bad) {
+          ASSERT_FALSE(r.ok());
+          EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << r.status().ToString();
+          continue;
+        }
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        if (durability == Durability::kImmediate) ASSERT_LE(r->lsn, store->DurableLsn());
+        written.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store->LastLogId(), static_cast<uint64_t>(written.load()));
+  int bad_per_thread = 0;
+  for (int i = 0; i < kPerThread; ++i) bad_per_thread += i % 7 == 3;
+  EXPECT_EQ(written.load(), kThreads * (kPerThread - bad_per_thread));
+  auto count = store->Count(Query{});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, static_cast<uint64_t>(written.load()));
+  ASSERT_TRUE(store->Close().ok());
+}
+
+// A failed fdatasync fails every Emit waiting for it, whichever thread led
+// the batch, and every Emit after it (the log is poisoned).
+TEST(AuditConcurrencyTest, ConcurrentEmitsAllFailWhenTheirSyncFails) {
+  TestDir dir;
+  FaultEnv env(Env::Default());
+  AuditOptions options;
+  options.log.env = &env;
+  options.log.durability = DurabilityPolicy::GroupCommit();
+  auto store = MustOpen(dir.log(), options);
+  ASSERT_NE(store, nullptr);
+  env.FailSyncs(1 << 20);
+  constexpr int kThreads = 16;
+  std::atomic<int> succeeded{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        auto r = store->Emit(MakeEvent(Actor("a" + std::to_string(t)), "m", {}));
+        if (r.ok()) succeeded.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(succeeded.load(), 0);
+  auto after = store->Emit(MakeEvent(Actor("late"), "m", {}), Durability::kBuffered);
+  EXPECT_FALSE(after.ok());
+  (void)store->Close();
+}
+
 TEST(AuditConcurrencyTest, ConcurrentPaginationIsStableWhileWriting) {
   TestDir dir;
   AuditOptions options;
