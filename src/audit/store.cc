@@ -293,8 +293,8 @@ class AuditStoreImpl final : public AuditStore {
   }
 
   // As the head of emit_queue_: writes the queued events in order under one
-  // hold of write_mu_, passes the head on, then waits once for everything
-  // the batch must have durable and wakes each follower with its answer.
+  // hold of write_mu_, waits once for everything the batch must have
+  // durable, passes the head on and wakes each follower with its answer.
   void LeadEmits() {
     const std::vector<audit::EmitSlot*> batch = emit_queue_.Batch();
     Lsn wait_for = 0;
@@ -305,7 +305,7 @@ class AuditStoreImpl final : public AuditStore {
         wait_for = std::max(wait_for, slot->wait_for);
       }
     }
-    emit_queue_.PassLead(batch.size());
+    if (wait_for == 0) emit_queue_.PassLead(batch.size());
     // Whoever waits for nothing has its answer now (and its slot may be
     // gone right after: only the waiting ones are looked at below).
     std::vector<audit::EmitSlot*> waiting;
@@ -316,7 +316,13 @@ class AuditStoreImpl final : public AuditStore {
         waiting.push_back(batch[i]);
       }
     }
-    const Status durable = wait_for > 0 ? log_->WaitDurable(wait_for) : Status::OK();
+    if (wait_for == 0) return;
+    const auto start = std::chrono::steady_clock::now();
+    const Status durable = log_->WaitDurable(wait_for);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    emit_queue_.PassLead(batch.size(), waiting.size() + 1,
+                         std::min<std::chrono::steady_clock::duration>(
+                             waited / 4, std::chrono::milliseconds(1)));
     if (!durable.ok() && batch[0]->wait_for > 0) batch[0]->result = durable;
     for (audit::EmitSlot* slot : waiting) {
       if (!durable.ok()) slot->result = durable;
