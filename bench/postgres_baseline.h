@@ -112,8 +112,9 @@ class PostgresConnection {
   // Connects through the Unix socket in `socket_dir` as user postgres. On
   // failure ok() is false and error() says why.
   PostgresConnection(const std::string& socket_dir, const std::string& dbname) {
-    const char* keys[] = {"host", "dbname", "user", "application_name", nullptr};
-    const char* values[] = {socket_dir.c_str(), dbname.c_str(), "postgres", "event_bench", nullptr};
+    const char* keys[] = {"host", "dbname", "user", "application_name", "connect_timeout", nullptr};
+    const char* values[] = {socket_dir.c_str(), dbname.c_str(), "postgres",
+                            "event_bench",      "10",           nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/0);
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       Fail("connect to " + dbname + " in " + socket_dir);

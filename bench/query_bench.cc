@@ -6,9 +6,10 @@
 //   BM_QueryTarget/op:1   document.id exact ("d42")
 //   BM_QueryTarget/op:2   document.title prefix ("Document 99": 11 documents)
 //
-// The figures in docs/audit.md come from
+// docs/audit.md's figures at 10 M events come from
 //   QUIPU_BENCH_EVENTS=10000000 build/bench/query_bench --benchmark_min_time=2
 //   --benchmark_repetitions=3
+// (and those at 1 M events with 1000000 and --benchmark_min_time=5).
 // $QUIPU_BENCH_EVENTS defaults to 20000 so that the CTest smoke run stays
 // quick. The store lives in $QUIPU_BENCH_DIR (default: the current
 // directory), in a fresh directory removed afterwards.
