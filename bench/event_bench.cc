@@ -1,321 +1,529 @@
-// Audit event writes and queries, next to SQLite storing the same event, in
-// the same run on the same filesystem.
+// Audit event writes: quipu's AuditStore::Emit next to SQLite and PostgreSQL
+// storing the same event, in one run on one filesystem.
 //
-//   BM_QuipuEmit/policy:0  AuditStore::Emit under GroupCommit: every event is
-//                          durable when Emit returns (concurrent emitters
-//                          share fdatasyncs).
-//   BM_QuipuEmit/policy:1  the same under OsManaged (no fdatasync).
-//   BM_SqliteEmit          one transaction per event (entity upserts, log
-//                          row, relation rows; bench/sqlite_baseline.h) in
-//                          WAL mode with synchronous=FULL: durable on COMMIT.
-//                          One connection per thread.
-//   BM_QueryTarget/op:N    the first page (100 rows, newest first) of a
-//                          target filter on a store of $QUIPU_BENCH_EVENTS
-//                          events: 0 document.title exact, 1 document.id
-//                          exact, 2 document.title prefix.
-// Writers run with 1, 16 and 64 threads. After the table the program prints
-// quipu (GroupCommit) / SQLite events per second at each thread count.
+//   quipu      AuditStore::Emit under GroupCommit (cli/bench_events.h): durable
+//              on return; concurrent emitters share fdatasyncs.
+//   sqlite     one transaction per event in WAL mode with synchronous=FULL
+//              (bench/sqlite_baseline.h); the writers share one connection
+//              under a mutex.
+//   postgres   one prepared call of a PL/pgSQL function per event, its own
+//              transaction with synchronous_commit=on (bench/postgres_baseline.h);
+//              one connection per writer, to a throw-away cluster this program
+//              starts and removes (bench/postgres_cluster.h).
 //
-// The figures in docs/audit.md (medians of 3) come from
-//   QUIPU_BENCH_EVENTS=1000000 build/bench/event_bench --benchmark_min_time=5
-//   --benchmark_repetitions=3
-// $QUIPU_BENCH_EVENTS defaults to 20000 so that the CTest smoke run stays
-// quick. Data lives in $QUIPU_BENCH_DIR (default: the current directory),
-// in a fresh directory removed afterwards.
-#include <benchmark/benchmark.h>
+// Each round first measures this directory's fdatasync time (a 0.3 s
+// write+fdatasync loop), then, for each writer count K, runs every system in
+// turn, in reverse order every other round so that none always goes first.
+// A run is K threads writing for --seconds into a fresh store (for
+// PostgreSQL a fresh database, checkpointed before the run), removed after.
+//
+// Rates are wall-clock: the events that returned, over the time from the
+// common start to the last writer's stop. (Google Benchmark averages each
+// thread's own time, which overstates a run whose threads finish unevenly;
+// this is why the program is a plain one.) CPU is the process's over the run
+// (CLOCK_PROCESS_CPUTIME_ID); PostgreSQL's server processes are read from
+// /proc besides. Latency is of each durable write, p50 and p99.
+//
+// Prints a markdown table of medians over the rounds, or with --json one JSON
+// line per run. Data lives in a scratch directory under --dir, removed at the
+// end.
+//
+//   build/bench/event_bench [--writers 1,16,64] [--seconds 5] [--rounds 2]
+//       [--dir D] [--systems quipu,sqlite,postgres] [--json]
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "quipu/audit.h"
+#include "cli/bench_baselines.h"
+#include "cli/bench_events.h"
+#include "cli/bench_workload.h"
+#include "plain_event.h"
 
 #ifdef QUIPU_BENCH_HAVE_SQLITE
 #include "sqlite_baseline.h"
 #endif
+#ifdef QUIPU_BENCH_HAVE_POSTGRES
+#include "postgres_baseline.h"
+#include "postgres_cluster.h"
+#endif
 
 namespace {
 
-constexpr int kDocuments = 1000;  // distinct target entities
-constexpr int kFolders = 10;
+namespace qb = quipu::bench;
+using quipu::Result;
+using quipu::Status;
 
-std::string BenchRoot() {
-  const char* env = std::getenv("QUIPU_BENCH_DIR");
-  std::string templ = std::string(env != nullptr ? env : ".") + "/quipu-event-bench-XXXXXX";
-  return mkdtemp(templ.data());
-}
-
-int64_t StoreEvents() {
-  const char* env = std::getenv("QUIPU_BENCH_EVENTS");
-  return env != nullptr ? std::max<int64_t>(1, std::atoll(env)) : 20000;
-}
-
-// The event every writer emits: a user acts on a document in a folder.
-// Entity fields do not change between events, so in steady state every event
-// pins existing versions on both sides (no new versions).
-struct EventShape {
-  std::string user, document, folder;
-  std::string user_name, title, folder_name;
-  std::string url, content;
+struct Flags {
+  std::vector<int> writers{1, 16, 64};
+  double seconds = 5;
+  int rounds = 2;
+  std::string dir = ".";
+  std::vector<std::string> systems{"quipu", "sqlite", "postgres"};
+  bool json = false;
 };
 
-EventShape ShapeOf(int thread, int64_t i) {
-  int doc = static_cast<int>((thread * 7919 + i) % kDocuments);
-  EventShape e;
-  e.user = "u" + std::to_string(thread);
-  e.user_name = "User " + std::to_string(thread);
-  e.document = "d" + std::to_string(doc);
-  e.title = "Document " + std::to_string(doc);
-  e.folder = "f" + std::to_string(doc % kFolders);
-  e.folder_name = "Folder " + std::to_string(doc % kFolders);
-  e.url = "/api/documents/" + e.document;
-  e.content = std::string(96, 'c');
-  return e;
+const char* Title(const std::string& system) {
+  if (system == "sqlite") return "SQLite";
+  if (system == "postgres") return "PostgreSQL";
+  return "quipu";
 }
 
-quipu::Event QuipuEvent(const EventShape& s) {
-  using quipu::Value;
-  quipu::Event e;
-  e.actor = {"user", s.user, {{"name", Value::Text(s.user_name)}}};
-  e.method = "document.update";
-  e.url = s.url;
-  e.content = Value::Text(s.content);
-  e.targets.push_back({"document", s.document, {{"title", Value::Text(s.title)}}});
-  e.targets.push_back({"folder", s.folder, {{"name", Value::Text(s.folder_name)}}});
-  return e;
-}
+struct RunResult {
+  std::string system;
+  int round = 0;
+  int writers = 0;
+  uint64_t events = 0;
+  double seconds = 0;              // wall clock, common start to the last stop
+  double cpu_seconds = 0;          // this process, every thread
+  double server_cpu_seconds = -1;  // PostgreSQL's processes; -1 for the others
+  uint64_t fsyncs = 0;             // quipu's log; 0 for the others
+  qb::Latency latency;
+  double fdatasync_us = 0;  // of the round
 
-// --- quipu ------------------------------------------------------------------
-
-std::unique_ptr<quipu::AuditStore> g_store;
-std::string g_root;
-
-quipu::DurabilityPolicy WritePolicy(int64_t index) {
-  return index == 0 ? quipu::DurabilityPolicy::GroupCommit() : quipu::DurabilityPolicy::OsManaged();
-}
-
-std::unique_ptr<quipu::AuditStore> OpenStore(const std::string& dir,
-                                             quipu::DurabilityPolicy policy) {
-  quipu::AuditOptions options;
-  options.log.durability = policy;
-  auto store = quipu::AuditStore::Open(dir, options);
-  if (!store.ok()) {
-    std::fprintf(stderr, "open %s: %s\n", dir.c_str(), store.status().ToString().c_str());
-    std::abort();
+  double PerSecond() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
+  double PerEvent(double secs) const {
+    return events > 0 ? 1e6 * secs / static_cast<double>(events) : 0;
   }
-  using quipu::FieldKind;
-  for (const char* type : {"user", "document", "folder"}) {
-    const char* field = std::string(type) == "document" ? "title" : "name";
-    quipu::TypeSchema schema{type,
-                             {{field, FieldKind::kText, /*required=*/false,
-                               /*indexed=*/true}}};
-    if (!(*store)->DefineType(schema).ok()) std::abort();
+};
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// --- the baselines' writers --------------------------------------------------
+
+// Stores one event durably; false with *error set on failure.
+using EmitFn = std::function<bool(int writer, const bench::PlainEvent&, std::string* error)>;
+
+struct WriterResult {
+  uint64_t emitted = 0;
+  qb::Clock::time_point end;
+  std::vector<uint32_t> ns;
+  std::string error;
+};
+
+// As cli/bench_events.cc's emitter: the event is built before the timed call.
+void Writer(const EmitFn& emit, int writer, qb::RunClock* clock, WriterResult* out) {
+  out->ns.reserve(1 << 14);
+  clock->ready.count_down();
+  clock->go.wait();
+  for (uint64_t n = 0; !clock->stop.load(std::memory_order_relaxed); ++n) {
+    const bench::PlainEvent event = bench::PlainOf(qb::ShapeOf(writer, static_cast<int64_t>(n)));
+    const qb::Clock::time_point t0 = qb::Clock::now();
+    if (!emit(writer, event, &out->error)) break;
+    out->ns.push_back(qb::NanosSince(t0, qb::Clock::now()));
+    out->emitted = n + 1;
   }
-  return std::move(*store);
+  out->end = qb::Clock::now();
+  clock->Finished();
 }
 
-void OpenWriteStore(const benchmark::State& state) {
-  g_root = BenchRoot();
-  g_store = OpenStore(g_root + "/store", WritePolicy(state.range(0)));
-}
-
-void CloseWriteStore(const benchmark::State&) {
-  (void)g_store->Close();
-  g_store.reset();
-  std::filesystem::remove_all(g_root);
-}
-
-void BM_QuipuEmit(benchmark::State& state) {
-  state.SetLabel(WritePolicy(state.range(0)).ToString());
-  const uint64_t syncs_before = state.thread_index() == 0 ? g_store->log()->Stats().syncs : 0;
-  int64_t i = 0;
-  for (auto _ : state) {
-    auto emitted = g_store->Emit(QuipuEvent(ShapeOf(state.thread_index(), i++)));
-    if (!emitted.ok()) state.SkipWithError(emitted.status().ToString().c_str());
+// K threads call `emit` until `seconds` have passed; fills the counts, times
+// and CPU of `r`.
+Status DriveWriters(int k, double seconds, const EmitFn& emit, RunResult* r) {
+  qb::RunClock clock(k);
+  std::vector<WriterResult> results(static_cast<size_t>(k));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < k; ++i) {
+    threads.emplace_back(Writer, std::cref(emit), i, &clock, &results[i]);
   }
-  state.SetItemsProcessed(state.iterations());
-  if (state.thread_index() == 0) {
-    state.counters["fsyncs"] = static_cast<double>(g_store->log()->Stats().syncs - syncs_before);
+  const double cpu_before = ProcessCpuSeconds();
+  clock.Run(seconds);
+  for (std::thread& t : threads) t.join();
+  r->cpu_seconds = ProcessCpuSeconds() - cpu_before;
+  std::vector<uint32_t> all;
+  qb::Clock::time_point end = clock.start;
+  for (WriterResult& w : results) {
+    if (!w.error.empty()) return Status::IOError(r->system + ": " + w.error);
+    r->events += w.emitted;
+    end = std::max(end, w.end);
+    all.insert(all.end(), w.ns.begin(), w.ns.end());
   }
+  r->seconds = qb::Seconds(end - clock.start);
+  r->latency = qb::Percentiles(&all);
+  return Status::OK();
 }
-BENCHMARK(BM_QuipuEmit)
-    ->Setup(OpenWriteStore)
-    ->Teardown(CloseWriteStore)
-    ->UseRealTime()
-    ->ArgName("policy")
-    ->DenseRange(0, 1)
-    ->Threads(1)
-    ->Threads(16)
-    ->Threads(64);
 
-// --- SQLite -----------------------------------------------------------------
+// --- one run per system ------------------------------------------------------
+
+Status RunQuipu(const std::string& dir, double seconds, RunResult* r) {
+  qb::EventWorkload w;
+  w.policy = quipu::DurabilityPolicy::GroupCommit();
+  w.writers = r->writers;
+  w.seconds = seconds;
+  w.dir = dir;
+  Result<qb::EventMeasurement> m = qb::RunEventWorkload(w);
+  if (!m.ok()) return m.status().WithContext("quipu");
+  r->events = m->events;
+  r->seconds = m->seconds;
+  r->cpu_seconds = m->cpu_seconds;
+  r->fsyncs = m->fsyncs;
+  r->latency = m->latency;
+  return Status::OK();
+}
 
 #ifdef QUIPU_BENCH_HAVE_SQLITE
-std::string g_sqlite_root;
-
-std::string SqlitePath() { return g_sqlite_root + "/audit.db"; }
-
-bench::PlainEvent PlainOf(const EventShape& s, int64_t ts) {
-  bench::PlainEvent e;
-  e.ts_micros = ts;
-  e.actor = {"user", s.user, R"({"name":")" + s.user_name + R"("})"};
-  e.targets.push_back({"document", s.document, R"({"title":")" + s.title + R"("})"});
-  e.targets.push_back({"folder", s.folder, R"({"name":")" + s.folder_name + R"("})"});
-  e.method = "document.update";
-  e.url = s.url;
-  e.content = s.content;
-  return e;
+Status RunSqlite(const std::string& dir, double seconds, RunResult* r) {
+  std::error_code ec;
+  std::filesystem::create_directory(dir, ec);
+  if (ec) return Status::IOError("mkdir " + dir + ": " + ec.message());
+  bench::SqliteStore store(dir + "/audit.db", /*create=*/true);
+  if (!store.ok()) return Status::IOError("sqlite: " + store.error());
+  return DriveWriters(
+      r->writers, seconds,
+      [&store](int, const bench::PlainEvent& e, std::string* error) {
+        if (store.Emit(e)) return true;
+        *error = store.error();
+        return false;
+      },
+      r);
 }
+#endif
 
-void CreateSqlite(const benchmark::State&) {
-  g_sqlite_root = BenchRoot();
-  bench::SqliteWriter schema(SqlitePath(), /*create=*/true);
-  if (!schema.ok()) {
-    std::fprintf(stderr, "sqlite: %s\n", schema.error().c_str());
-    std::abort();
-  }
-}
-
-void RemoveSqlite(const benchmark::State&) { std::filesystem::remove_all(g_sqlite_root); }
-
-void BM_SqliteEmit(benchmark::State& state) {
-  bench::SqliteWriter db(SqlitePath(), /*create=*/false);
-  if (!db.ok()) state.SkipWithError(db.error().c_str());
-  int64_t i = 0;
-  for (auto _ : state) {
-    if (!db.Emit(PlainOf(ShapeOf(state.thread_index(), i), i))) {
-      state.SkipWithError(db.error().c_str());
-      break;
+#ifdef QUIPU_BENCH_HAVE_POSTGRES
+Status RunPostgresIn(const bench::PostgresCluster& cluster, const std::string& db, double seconds,
+                     RunResult* r) {
+  {
+    bench::PostgresConnection setup(cluster.socket_dir(), db);
+    // The run starts with nothing left for the checkpointer to write.
+    if (!setup.Exec(bench::kPostgresSchema) || !setup.Exec("CHECKPOINT")) {
+      return Status::IOError("postgres: " + setup.error());
     }
-    i++;
   }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_SqliteEmit)
-    ->Setup(CreateSqlite)
-    ->Teardown(RemoveSqlite)
-    ->UseRealTime()
-    ->Threads(1)
-    ->Threads(16)
-    ->Threads(64);
-#endif  // QUIPU_BENCH_HAVE_SQLITE
-
-// --- queries ----------------------------------------------------------------
-
-// Built once, on first use, shared by every query benchmark; main() removes it.
-std::unique_ptr<quipu::AuditStore> g_query_store;
-std::string g_query_root;
-
-quipu::AuditStore* QueryStore() {
-  if (g_query_store) return g_query_store.get();
-  g_query_root = BenchRoot();
-  g_query_store = OpenStore(g_query_root + "/store", quipu::DurabilityPolicy::OsManaged());
-  const int64_t n = StoreEvents();
-  for (int64_t i = 0; i < n; i++) {
-    // 64 users, as with the writers above.
-    auto emitted = g_query_store->Emit(QuipuEvent(ShapeOf(static_cast<int>(i % 64), i / 64)),
-                                       quipu::Durability::kBuffered);
-    if (!emitted.ok()) std::abort();
+  std::vector<std::unique_ptr<bench::PostgresConnection>> conns;
+  for (int i = 0; i < r->writers; ++i) {
+    conns.push_back(std::make_unique<bench::PostgresConnection>(cluster.socket_dir(), db));
+    if (!conns.back()->PrepareEmit()) return Status::IOError("postgres: " + conns.back()->error());
   }
-  return g_query_store.get();
+  const double server_before = cluster.ServerCpuSeconds();
+  Status s = DriveWriters(
+      r->writers, seconds,
+      [&conns](int writer, const bench::PlainEvent& e, std::string* error) {
+        if (conns[writer]->Emit(e)) return true;
+        *error = conns[writer]->error();
+        return false;
+      },
+      r);
+  const double server_after = cluster.ServerCpuSeconds();
+  if (server_before >= 0 && server_after >= 0) r->server_cpu_seconds = server_after - server_before;
+  return s;
 }
 
-void RemoveQueryStore() {
-  if (!g_query_store) return;
-  (void)g_query_store->Close();
-  g_query_store.reset();
-  std::filesystem::remove_all(g_query_root);
-}
-
-quipu::Query TargetQuery(int64_t op) {
-  quipu::Query q;
-  switch (op) {
-    case 0:
-      q.targets.push_back({"document", "title", quipu::MatchOp::kExact, "Document 42"});
-      break;
-    case 1:
-      q.targets.push_back({"document", "id", quipu::MatchOp::kExact, "d42"});
-      break;
-    default:
-      q.targets.push_back({"document", "title", quipu::MatchOp::kPrefix, "Document 99"});
-      break;
+// A fresh database per run (its own directory under the cluster's base/).
+Status RunPostgres(const bench::PostgresCluster& cluster, int run, double seconds, RunResult* r) {
+  const std::string db = "run" + std::to_string(run);
+  bench::PostgresConnection admin(cluster.socket_dir(), "postgres");
+  if (!admin.Exec("CREATE DATABASE " + db)) return Status::IOError("postgres: " + admin.error());
+  Status s = RunPostgresIn(cluster, db, seconds, r);
+  if (!admin.Exec("DROP DATABASE " + db + " WITH (FORCE)") && s.ok()) {
+    s = Status::IOError("postgres: " + admin.error());
   }
-  q.limit = 100;
-  return q;
+  return s;
+}
+#endif
+
+// --- report ------------------------------------------------------------------
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-void BM_QueryTarget(benchmark::State& state) {
-  quipu::AuditStore* store = QueryStore();
-  const quipu::Query query = TargetQuery(state.range(0));
-  size_t hits = 0;
-  for (auto _ : state) {
-    auto page = store->Query(query);
-    if (!page.ok()) {
-      state.SkipWithError(page.status().ToString().c_str());
-      break;
-    }
-    hits = page->hits.size();
-    benchmark::DoNotOptimize(page->hits.data());
+std::string JsonLine(const RunResult& r) {
+  nlohmann::ordered_json j;
+  j["system"] = r.system;
+  j["round"] = r.round + 1;
+  j["writers"] = r.writers;
+  j["events"] = r.events;
+  j["seconds"] = r.seconds;
+  j["events_per_s"] = r.PerSecond();
+  j["cpu_us_per_event"] = r.PerEvent(r.cpu_seconds);
+  if (r.server_cpu_seconds >= 0) j["server_cpu_us_per_event"] = r.PerEvent(r.server_cpu_seconds);
+  if (r.system == "quipu") {
+    j["fsyncs"] = r.fsyncs;
+    j["events_per_fsync"] = r.fsyncs > 0 ? static_cast<double>(r.events) / r.fsyncs : 0;
   }
-  state.counters["hits"] = static_cast<double>(hits);
-  state.counters["store_events"] = static_cast<double>(StoreEvents());
+  j["p50_us"] = r.latency.p50_us;
+  j["p99_us"] = r.latency.p99_us;
+  j["fdatasync_us"] = r.fdatasync_us;
+  return j.dump() + "\n";
 }
-BENCHMARK(BM_QueryTarget)->ArgName("op")->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 
-// --- summary ----------------------------------------------------------------
-
-// The console output, plus events/s by writer and thread count for the
-// ratio summary printed at the end.
-class SummaryReporter : public benchmark::ConsoleReporter {
+class Report {
  public:
-  // Colors only on a terminal, so redirected output stays plain text.
-  SummaryReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular) {}
+  Report(const Flags& flags, std::vector<std::string> systems)
+      : flags_(flags), systems_(std::move(systems)) {}
 
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      auto rate = run.counters.find("items_per_second");
-      // With --benchmark_repetitions the median (reported after the
-      // repetitions) replaces them.
-      bool usable = run.run_type == Run::RT_Iteration ||
-                    (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median");
-      if (run.error_occurred || !usable || rate == run.counters.end()) continue;
-      std::string key = run.run_name.function_name + "/" + run.run_name.args;
-      rates_[key][run.threads] = rate->second.value;
-    }
-  }
+  void Add(const RunResult& r) { runs_.push_back(r); }
+  void AddRound(double fdatasync_us) { fdatasync_us_.push_back(fdatasync_us); }
+  void AddNote(std::string note) { notes_.push_back(std::move(note)); }
 
-  void PrintRatios() const {
-    auto quipu = rates_.find("BM_QuipuEmit/policy:0");
-    auto sqlite = rates_.find("BM_SqliteEmit/");
-    if (quipu == rates_.end() || sqlite == rates_.end()) return;
-    std::printf("\ndurable events/s, quipu GroupCommit vs SQLite WAL synchronous=FULL:\n");
-    std::printf("%8s %14s %14s %8s\n", "threads", "quipu", "sqlite", "ratio");
-    for (const auto& [threads, q] : quipu->second) {
-      auto s = sqlite->second.find(threads);
-      if (s == sqlite->second.end() || s->second <= 0) continue;
-      std::printf("%8d %14.0f %14.0f %7.1fx\n", threads, q, s->second, q / s->second);
+  std::string Markdown() const {
+    std::string out =
+        "| writers | quipu/s | SQLite/s | PostgreSQL/s | quipu÷SQLite | quipu÷PostgreSQL | "
+        "quipu events/fsync | quipu CPU µs/event | fdatasync µs |\n"
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    const double fsync_us = Median(fdatasync_us_);
+    for (int k : flags_.writers) {
+      const RunResult* q = nullptr;
+      std::vector<double> per_fsync, cpu;
+      for (const RunResult& r : runs_) {
+        if (r.system != "quipu" || r.writers != k) continue;
+        q = &r;
+        per_fsync.push_back(r.fsyncs > 0 ? static_cast<double>(r.events) / r.fsyncs : 0);
+        cpu.push_back(r.PerEvent(r.cpu_seconds));
+      }
+      out += "| " + std::to_string(k) + " | " + Rate("quipu", k) + " | " + Rate("sqlite", k) +
+             " | " + Rate("postgres", k) + " | " + Ratio("sqlite", k) + " | " +
+             Ratio("postgres", k) + " | " + (q ? Fixed(Median(per_fsync), 1) : "—") + " | " +
+             (q ? Fixed(Median(cpu), 1) : "—") + " | " + Fixed(fsync_us, 0) + " |\n";
     }
+    out +=
+        "\n| writers | system | events/s | p50 µs | p99 µs | CPU µs/event | server CPU µs/event "
+        "|\n";
+    out += "|--:|---|--:|--:|--:|--:|--:|\n";
+    for (int k : flags_.writers) {
+      for (const std::string& s : systems_) {
+        std::vector<double> p50, p99, cpu, server;
+        for (const RunResult& r : runs_) {
+          if (r.system != s || r.writers != k) continue;
+          p50.push_back(r.latency.p50_us);
+          p99.push_back(r.latency.p99_us);
+          cpu.push_back(r.PerEvent(r.cpu_seconds));
+          if (r.server_cpu_seconds >= 0) server.push_back(r.PerEvent(r.server_cpu_seconds));
+        }
+        if (p50.empty()) continue;
+        out += "| " + std::to_string(k) + " | " + Title(s) + " | " + Rate(s, k) + " | " +
+               Fixed(Median(p50), 0) + " | " + Fixed(Median(p99), 0) + " | " +
+               Fixed(Median(cpu), 1) + " | " + (server.empty() ? "—" : Fixed(Median(server), 1)) +
+               " |\n";
+      }
+    }
+    out += "\nMedians over " + std::to_string(fdatasync_us_.size()) + " round(s) of " +
+           Fixed(flags_.seconds, 1) +
+           " s per run; rates are wall-clock; each ratio is the median of the rounds' ratios. "
+           "fdatasync µs: a 128-byte write+fdatasync loop in this directory at the start of each "
+           "round (";
+    for (size_t i = 0; i < fdatasync_us_.size(); ++i) {
+      out += (i > 0 ? ", " : "") + Fixed(fdatasync_us_[i], 0);
+    }
+    out += " µs). CPU is this process's; PostgreSQL's server is counted apart.\n";
+    for (const std::string& n : notes_) out += "\n" + n + "\n";
+    return out;
   }
 
  private:
-  std::map<std::string, std::map<int, double>> rates_;
+  static std::string Fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+  }
+
+  std::vector<double> Rates(const std::string& system, int k) const {
+    std::vector<double> v;
+    for (const RunResult& r : runs_) {
+      if (r.system == system && r.writers == k) v.push_back(r.PerSecond());
+    }
+    return v;
+  }
+
+  std::string Rate(const std::string& system, int k) const {
+    const std::vector<double> v = Rates(system, k);
+    return v.empty() ? "—" : Fixed(Median(v), 0);
+  }
+
+  // The median over rounds of quipu's rate over `system`'s in the same round.
+  std::string Ratio(const std::string& system, int k) const {
+    std::vector<double> ratios;
+    for (const RunResult& q : runs_) {
+      if (q.system != "quipu" || q.writers != k) continue;
+      for (const RunResult& o : runs_) {
+        if (o.system == system && o.writers == k && o.round == q.round && o.PerSecond() > 0) {
+          ratios.push_back(q.PerSecond() / o.PerSecond());
+        }
+      }
+    }
+    return ratios.empty() ? "—" : Fixed(Median(ratios), 2) + " ×";
+  }
+
+  const Flags& flags_;
+  std::vector<std::string> systems_;
+  std::vector<RunResult> runs_;
+  std::vector<double> fdatasync_us_;
+  std::vector<std::string> notes_;
 };
+
+// Says on stderr, and in the report, why a system does not take part.
+void Skip(Report* report, std::vector<std::string>* systems, const std::string& system,
+          const std::string& why) {
+  const std::string note = std::string(Title(system)) + " skipped: " + why;
+  std::fprintf(stderr, "event_bench: %s\n", note.c_str());
+  report->AddNote(note);
+  systems->erase(std::remove(systems->begin(), systems->end(), system), systems->end());
+}
+
+// The scratch directory, removed on every way out of main.
+class Scratch {
+ public:
+  ~Scratch() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  Status Create(const std::string& parent) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return Status::IOError("mkdir " + parent + ": " + ec.message());
+    std::string templ = parent + "/event-bench-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) return Status::IOError("mkdtemp " + templ, errno);
+    path_ = std::filesystem::absolute(templ).lexically_normal().string();
+    return Status::OK();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "event_bench: %s\n", s.ToString().c_str());
+  return 1;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  SummaryReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
-  RemoveQueryStore();
-  benchmark::Shutdown();
+  Flags flags;
+  CLI::App app{"quipu's audit events next to SQLite and PostgreSQL storing the same event"};
+  app.add_option("--writers", flags.writers, "writer thread counts (K), comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--seconds", flags.seconds, "length of each run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--rounds", flags.rounds, "rounds; the table shows their medians")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--dir", flags.dir, "where the scratch directory goes")->capture_default_str();
+  app.add_option("--systems", flags.systems, "systems to run, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"quipu", "sqlite", "postgres"}))
+      ->capture_default_str();
+  app.add_flag("--json", flags.json, "one JSON line per run instead of the table");
+  CLI11_PARSE(app, argc, argv);
+
+  // Ctrl-C ends the benchmark after the current run, so the cleanup runs.
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::vector<std::string> systems;
+  for (const std::string& s : flags.systems) {
+    if (std::find(systems.begin(), systems.end(), s) == systems.end()) systems.push_back(s);
+  }
+  Scratch scratch;
+  if (Status s = scratch.Create(flags.dir); !s.ok()) return Fail(s);
+  Report report(flags, systems);
+
+  auto wanted = [&](const char* s) {
+    return std::find(systems.begin(), systems.end(), s) != systems.end();
+  };
+#ifndef QUIPU_BENCH_HAVE_SQLITE
+  if (wanted("sqlite")) {
+    Skip(&report, &systems, "sqlite",
+         "built without SQLite3 (install libsqlite3-dev, reconfigure)");
+  }
+#endif
+#ifdef QUIPU_BENCH_HAVE_POSTGRES
+  bench::PostgresCluster cluster;  // destroyed (stopped, removed) before scratch
+  if (wanted("postgres")) {
+    const int most = *std::max_element(flags.writers.begin(), flags.writers.end());
+    // Writers, the admin and setup connections, superuser_reserved_connections.
+    if (Status s = cluster.Start(scratch.path() + "/pg", std::max(64, most) + 10); !s.ok()) {
+      Skip(&report, &systems, "postgres", s.message());
+    }
+  }
+#else
+  if (wanted("postgres")) {
+    Skip(&report, &systems, "postgres", "built without libpq (install libpq-dev, reconfigure)");
+  }
+#endif
+  const bool progress = isatty(STDERR_FILENO) == 1;
+
+  int run = 0;
+  for (int round = 0; round < flags.rounds && !g_interrupted; ++round) {
+    qb::BaselinePlan plan;
+    plan.dir = scratch.path();
+    plan.seconds = 0.3;
+    Result<qb::Baseline> fsync = qb::MeasureFdatasync(plan);
+    if (!fsync.ok()) return Fail(fsync.status().WithContext("fdatasync"));
+    const double fsync_rate = fsync->m.PerSecond();
+    const double fsync_us = fsync_rate > 0 ? 1e6 / fsync_rate : 0;
+    report.AddRound(fsync_us);
+
+    std::vector<std::string> order = systems;
+    if (round % 2 == 1) std::reverse(order.begin(), order.end());
+    for (int k : flags.writers) {
+      for (const std::string& system : order) {
+        if (g_interrupted) break;
+        if (progress) {
+          std::fprintf(stderr, "\r\033[Kevent_bench: round %d/%d, %s, K=%d", round + 1,
+                       flags.rounds, system.c_str(), k);
+        }
+        RunResult r;
+        r.system = system;
+        r.round = round;
+        r.writers = k;
+        r.fdatasync_us = fsync_us;
+        const std::string dir = scratch.path() + "/run-" + std::to_string(++run);
+        Status s;
+        if (system == "quipu") s = RunQuipu(dir, flags.seconds, &r);
+#ifdef QUIPU_BENCH_HAVE_SQLITE
+        if (system == "sqlite") s = RunSqlite(dir, flags.seconds, &r);
+#endif
+#ifdef QUIPU_BENCH_HAVE_POSTGRES
+        if (system == "postgres") s = RunPostgres(cluster, run, flags.seconds, &r);
+#endif
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        if (!s.ok()) return Fail(s);
+        report.Add(r);
+        if (flags.json) {
+          std::fputs(JsonLine(r).c_str(), stdout);
+          std::fflush(stdout);
+        }
+      }
+    }
+  }
+  if (progress) std::fprintf(stderr, "\r\033[K");
+  if (g_interrupted) {
+    std::fprintf(stderr, "event_bench: interrupted\n");
+    return 130;
+  }
+  if (!flags.json) std::fputs(report.Markdown().c_str(), stdout);
   return 0;
 }

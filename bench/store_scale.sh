@@ -5,9 +5,10 @@
 # Usage: bench/store_scale.sh [--events N] [--dir D] [--keep] [--smoke] QUIPU_BIN
 #
 # Builds (or reuses, if D/store holds N events) a store with the event shape
-# of bench/event_bench.cc: 64 users act on 1000 documents in 10 folders, one
-# user and two targets per event, fed as NDJSON to `quipu emit --stdin
-# --durability os`. Then times, each 3 times (median), with its peak RSS:
+# of bench/event_bench (src/cli/bench_events.h): 64 users act on 1000
+# documents in 10 folders, one user and two targets per event, fed as NDJSON
+# to `quipu emit --stdin --durability os`. Then times, each 3 times
+# (median), with its peak RSS:
 #   open      quipu types DIR                       (read-only open, catalog)
 #   query     quipu query --target document.title=Document 42 --limit 100
 #   prefix    quipu query --target-prefix document.title=Document 4 --limit 100

@@ -7,6 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libssl-dev librocksdb-dev libsqlite3-dev clang libclang-rt-14-dev clang-format
+  # bench/event_bench's PostgreSQL baseline: libpq to build it; at run time the
+  # server binaries of postgresql-15 too (optional: skipped without them).
+  libpq-dev
   # quipu serve: Boost.Beast/Asio 1.81 (named: Debian's default boost is 1.74),
   # prometheus-cpp; its tests' real clients: curl, python3-requests, promtool
   # (package prometheus; only the binary is used), openssl, and wrk for bench/.
