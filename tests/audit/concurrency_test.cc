@@ -96,7 +96,9 @@ TEST(AuditConcurrencyTest, ConcurrentEmitsInBatchesEachGetTheirOwnAnswer) {
           continue;
         }
         ASSERT_TRUE(r.ok()) << r.status().ToString();
-        if (durability == Durability::kImmediate) ASSERT_LE(r->lsn, store->DurableLsn());
+        if (durability == Durability::kImmediate) {
+          ASSERT_LE(r->lsn, store->DurableLsn());
+        }
         written.fetch_add(1);
       }
     });
