@@ -67,8 +67,7 @@ class EmitQueue {
   // Takes the batch (`n` slots) off the queue and wakes the next head, if
   // any, as the next leader. `returning` writers (those a sync just released)
   // will queue again soon; the next Batch waits up to `patience` for them.
-  void PassLead(size_t n, size_t returning = 0,
-                std::chrono::steady_clock::duration patience = {});
+  void PassLead(size_t n, size_t returning = 0, std::chrono::steady_clock::duration patience = {});
 
   // Wakes the owner of a slot whose result is final. Not for the leader's own.
   static void Finish(EmitSlot* slot);

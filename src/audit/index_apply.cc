@@ -31,21 +31,30 @@ void ForEachIndexEntry(uint32_t type, std::string_view id, const OrdinalValues& 
 IndexApplier::IndexApplier(IndexDb* db, Catalog* catalog)
     : db_(db), catalog_(catalog), reader_(db) {}
 
-const std::pair<uint64_t, KeyedEntry>* IndexApplier::PendingKey(std::string_view key) const {
-  auto it = pending_keys_.find(key);
-  return it == pending_keys_.end() ? nullptr : &it->second;
+std::optional<std::pair<uint64_t, KeyedEntry>> IndexApplier::PendingKey(
+    std::string_view key) const {
+  if (auto it = pending_keys_.find(key); it != pending_keys_.end()) return it->second;
+  std::lock_guard<std::mutex> lock(sealed_mu_);
+  for (auto b = sealed_.rbegin(); b != sealed_.rend(); ++b) {
+    if (auto it = (*b)->keys.find(key); it != (*b)->keys.end()) return it->second;
+  }
+  return std::nullopt;
 }
 
 Status IndexApplier::Load() {
   auto meta = db_->ReadMeta();
   if (!meta.ok()) return meta.status();
-  meta_ = committed_ = *meta;
+  meta_ = sealed_meta_ = *meta;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    written_ = *meta;
+  }
   auto synced = db_->ReadSyncPoint();
   if (!synced.ok()) return synced.status();
-  synced_lsn_ = *synced;
+  synced_lsn_.store(*synced, std::memory_order_release);
   cache_.clear();
   seqs_.clear();
-  committed_seqs_.clear();
+  sealed_seqs_.clear();
   return Status::OK();
 }
 
@@ -280,12 +289,17 @@ Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
 }
 
 Status IndexApplier::MarkSynced() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return MarkSyncedLocked();
+}
+
+Status IndexApplier::MarkSyncedLocked() {
   rocksdb::WriteBatch batch;
   std::string value;
-  keys::PutBig64(&value, committed_.applied_lsn);
+  keys::PutBig64(&value, written_.applied_lsn);
   batch.Put(keys::SyncPoint(), value);
   QUIPU_RETURN_IF_ERROR(db_->Write(&batch, /*sync=*/true));
-  synced_lsn_ = committed_.applied_lsn;
+  synced_lsn_.store(written_.applied_lsn, std::memory_order_release);
   return Status::OK();
 }
 
@@ -294,25 +308,65 @@ void IndexApplier::Abandon() {
   pending_keys_.clear();
   batch_.Clear();
   pending_ = 0;
-  meta_ = committed_;
-  seqs_ = committed_seqs_;
+  meta_ = sealed_meta_;
+  seqs_ = sealed_seqs_;
+}
+
+Status IndexApplier::Seal() {
+  if (pending_ > 0) {
+    Put(keys::Meta(), EncodeMeta(meta_));
+    auto sealed = std::make_shared<SealedBatch>();
+    sealed->batch = std::move(batch_);
+    batch_.Clear();
+    sealed->meta = meta_;
+    sealed->keys = std::move(pending_keys_);
+    pending_keys_.clear();
+    pending_ = 0;
+    sealed_meta_ = meta_;
+    sealed_seqs_ = seqs_;
+    {
+      std::lock_guard<std::mutex> lock(sealed_mu_);
+      sealed_.push_back(std::move(sealed));
+      sealed_count_.store(sealed_.size(), std::memory_order_release);
+    }
+  }
+  if (cache_.size() <= kCachedEntities) return Status::OK();
+  // Only once nothing unwritten depends on the cache may it forget.
+  QUIPU_RETURN_IF_ERROR(WriteSealed());
+  cache_.clear();
+  return Status::OK();
+}
+
+Status IndexApplier::WriteSealed(uint64_t sync_every, bool wal) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  for (;;) {
+    std::shared_ptr<SealedBatch> next;
+    {
+      std::lock_guard<std::mutex> sealed_lock(sealed_mu_);
+      if (sealed_.empty()) break;
+      next = sealed_.front();
+    }
+    Status s = db_->Write(&next->batch, /*sync=*/false, wal);
+    std::lock_guard<std::mutex> sealed_lock(sealed_mu_);
+    if (!s.ok()) {
+      sealed_.clear();
+      sealed_count_.store(0, std::memory_order_release);
+      return s;
+    }
+    // Popped only now: until the write returned, PendingKey found its keys here.
+    sealed_.pop_front();
+    sealed_count_.store(sealed_.size(), std::memory_order_release);
+    written_ = next->meta;
+  }
+  // A sync point now and then bounds what a crash makes Open redo.
+  if (written_.applied_lsn - synced_lsn() >= sync_every) return MarkSyncedLocked();
+  return Status::OK();
 }
 
 Status IndexApplier::Commit(bool sync, bool wal) {
-  if (pending_ == 0) return Status::OK();
-  Put(keys::Meta(), EncodeMeta(meta_));
-  Status s = db_->Write(&batch_, sync, wal);
-  if (!s.ok()) {
-    Abandon();
-    return s;
-  }
-  batch_.Clear();
-  pending_keys_.clear();
-  pending_ = 0;
-  if (cache_.size() > kCachedEntities) cache_.clear();
-  committed_ = meta_;
-  committed_seqs_ = seqs_;
-  return Status::OK();
+  QUIPU_RETURN_IF_ERROR(Seal());
+  QUIPU_RETURN_IF_ERROR(WriteSealed(UINT64_MAX, wal));
+  return sync ? MarkSynced() : Status::OK();
 }
 
 }  // namespace quipu::audit

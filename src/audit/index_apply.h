@@ -14,16 +14,31 @@
 // record that fails is a bug or damage: Corruption, and the batch must be
 // abandoned.
 //
-// Concurrency: one applier per store, used by its single writer (or by Open
-// before the store is shared). Readers read committed entries through
-// snapshots and never see a batch being built.
+// Two steps take a batch to RocksDB: Seal (under the store's writer mutex)
+// closes the pending batch and queues it; WriteSealed writes the queued
+// batches in order, by whichever thread calls it (the store's committer,
+// or a reader that needs everything written), so the writer goes on
+// applying records while RocksDB inserts the previous batch into its
+// memtable. What the applier itself reads (entities, keys) must then cover
+// the sealed batches not yet written: every entity they touched stays in the
+// entity cache until they are written, and PendingKey looks in them too.
+//
+// Concurrency: Apply*, Seal, Commit, Abandon and the accessors run under the
+// store's writer mutex (or in Open, before the store is shared); WriteSealed,
+// MarkSynced and synced_lsn may run on any thread. Readers read written
+// entries through snapshots and never see a batch being built.
 #ifndef QUIPU_AUDIT_INDEX_APPLY_H_
 #define QUIPU_AUDIT_INDEX_APPLY_H_
 
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,27 +69,38 @@ class IndexApplier final : public EntityLookup {
   Status ApplyType(const TypeRecord& rec, std::string_view payload, Lsn lsn);
   Status ApplyColumn(const ColumnRecord& rec, std::string_view payload, Lsn lsn);
 
-  // Writes what was applied since the last Commit (nothing if nothing was).
-  // On failure the pending entries are dropped and meta() goes back to the
-  // last commit; the caller decides whether the store can go on.
+  // Seals what was applied since the last Seal (nothing if nothing was) and
+  // queues it for WriteSealed. When the entity cache has outgrown its bound
+  // it writes every sealed batch first and then empties the cache.
+  Status Seal();
+  // Writes the sealed batches, oldest first, each with the meta entry as of
+  // its last record; then a sync point if `sync_every` records were written
+  // since the last one. On failure every sealed batch is dropped (the caller
+  // stops writing: the index no longer follows the log).
+  Status WriteSealed(uint64_t sync_every = UINT64_MAX, bool wal = true);
+  // Seal and WriteSealed; `sync` fsyncs RocksDB's log with the last batch.
   Status Commit(bool sync, bool wal = true);
-  // Drops what was applied since the last Commit (after an Apply failed).
+  // Drops what was applied since the last Seal (after an Apply failed).
   // Catalog changes are not taken back: the caller stops writing.
   void Abandon();
-  // Writes the sync point (the applied LSN) with an fsync of RocksDB's
-  // log, which makes every batch before it durable too. Nothing pending.
+  // Writes the sync point (the LSN of the last written batch) with an fsync
+  // of RocksDB's log, which makes every batch before it durable too.
   Status MarkSynced();
   // The last sync point written or loaded.
-  Lsn synced_lsn() const { return synced_lsn_; }
+  Lsn synced_lsn() const { return synced_lsn_.load(std::memory_order_acquire); }
 
-  // Records applied since the last Commit.
+  // Records applied since the last Seal.
   size_t pending() const { return pending_; }
   // Bytes in the pending batch.
   size_t pending_bytes() const;
+  // Sealed batches not written yet.
+  size_t sealed() const { return sealed_count_.load(std::memory_order_acquire); }
 
-  // The newest keyed event of `key` applied but not yet committed, if any
-  // (log_id and entry); committed ones are in the index (audit/idempotency.h).
-  const std::pair<uint64_t, KeyedEntry>* PendingKey(std::string_view key) const;
+  // The newest keyed event of `key` applied but not yet written, if any
+  // (log_id and entry); written ones are in the index (audit/idempotency.h).
+  // Look here before taking a snapshot of the index: a batch written in
+  // between is then in the snapshot.
+  std::optional<std::pair<uint64_t, KeyedEntry>> PendingKey(std::string_view key) const;
   // Whether the type with this ordinal has at least one entity.
   bool HasEntities(uint32_t type) const;
 
@@ -95,7 +121,15 @@ class IndexApplier final : public EntityLookup {
     IndexDb* db_;
   };
 
+  using KeyMap = std::map<std::string, std::pair<uint64_t, KeyedEntry>, std::less<>>;
+  struct SealedBatch {
+    rocksdb::WriteBatch batch;  // with its meta entry
+    IndexMeta meta;
+    KeyMap keys;
+  };
+
   void Put(const std::string& key, std::string_view value);
+  Status MarkSyncedLocked();
   void Remember(uint32_t type, std::string_view id, EntityState state);
   Status PutVersion(const VersionRecord& v, uint64_t log_id, int64_t micros);
   Status CheckPin(const RefRecord& ref);
@@ -107,17 +141,25 @@ class IndexApplier final : public EntityLookup {
   Catalog* catalog_;
   rocksdb::WriteBatch batch_;
   DbReader reader_;  // committed entries only
-  std::map<std::string, std::pair<uint64_t, KeyedEntry>, std::less<>> pending_keys_;
-  IndexMeta meta_;                               // including the pending batch
-  IndexMeta committed_;                          // as of the last Commit
-  std::map<uint32_t, uint64_t> seqs_;            // last creation seq per type (pending)
-  std::map<uint32_t, uint64_t> committed_seqs_;  // as of the last Commit
+  KeyMap pending_keys_;
+  IndexMeta meta_;                            // including the pending batch
+  IndexMeta sealed_meta_;                     // as of the last Seal
+  std::map<uint32_t, uint64_t> seqs_;         // last creation seq per type (pending)
+  std::map<uint32_t, uint64_t> sealed_seqs_;  // as of the last Seal
   size_t pending_ = 0;
-  Lsn synced_lsn_ = 0;
-  // Entities by (type, id), including every entity the pending batch
-  // touched (so it is the truth for them until the commit). A batch that
-  // is abandoned empties it; a commit empties it once it holds more than
-  // kCachedEntities.
+
+  mutable std::mutex sealed_mu_;
+  std::deque<std::shared_ptr<SealedBatch>> sealed_;  // guarded by sealed_mu_
+  std::atomic<size_t> sealed_count_{0};
+
+  std::mutex write_mu_;  // one WriteSealed or MarkSynced at a time
+  IndexMeta written_;    // as of the last batch written; guarded by write_mu_
+  std::atomic<Lsn> synced_lsn_{0};
+
+  // Entities by (type, id), including every entity a pending or sealed batch
+  // touched (so it is the truth for them until they are written). A batch
+  // that is abandoned empties it; Seal empties it, with nothing left
+  // unwritten, once it holds more than kCachedEntities.
   static constexpr size_t kCachedEntities = 100000;
   std::map<std::pair<uint32_t, std::string>, EntityState, std::less<>> cache_;
 };

@@ -221,11 +221,11 @@ class AuditStoreImpl final : public AuditStore {
     return Status::OK();
   }
 
-  // A read of everything appended before it: commits the pending batch
-  // first, if any. (Reads are const; committing is what makes the store's
-  // own writes visible to them, not a change of state.)
+  // A read of everything appended before it: writes the pending and sealed
+  // batches first, if any. (Reads are const; writing is what makes the
+  // store's own writes visible to them, not a change of state.)
   audit::IndexRead Read() const {
-    if (pending_.load(std::memory_order_acquire)) {
+    if (Unwritten()) {
       auto* self = const_cast<AuditStoreImpl*>(this);
       std::lock_guard<std::mutex> lock(self->write_mu_);
       if (!closed_ && broken_.ok()) (void)self->CommitLocked();  // an error is kept in broken_
@@ -235,21 +235,33 @@ class AuditStoreImpl final : public AuditStore {
 
   // The same for the writer, which holds write_mu_.
   audit::IndexRead ReadLocked() {
-    if (pending_.load(std::memory_order_relaxed)) (void)CommitLocked();
+    if (Unwritten()) (void)CommitLocked();
     return audit::IndexRead(index_.db.get(), &catalog_);
   }
 
-  // Writes the pending batch to the index, and a sync point when one is
-  // due. A failure stops all writes (broken_): the index no longer holds
-  // what the log does until a reopen catches it up.
+  // Whether something applied may not be in RocksDB yet. A batch is counted
+  // as sealed before it stops being pending, and until after it is written.
+  bool Unwritten() const {
+    return pending_.load(std::memory_order_acquire) || index_.applier->sealed() > 0;
+  }
+
+  // Writes the pending batch and every sealed one to the index, and a sync
+  // point when one is due.
   Status CommitLocked() {
-    Status s = index_.applier->Commit(/*sync=*/false);
-    // A sync point now and then bounds what a crash makes Open redo.
-    if (s.ok() &&
-        index_.applier->meta().applied_lsn - index_.applier->synced_lsn() >= sync_every_) {
-      s = index_.applier->MarkSynced();
-    }
+    Status s = SealLocked();
+    if (s.ok()) s = index_.applier->WriteSealed(sync_every_);
+    return BreakOnError(s);
+  }
+
+  Status SealLocked() {
+    Status s = index_.applier->Seal();
     pending_.store(false, std::memory_order_release);
+    return s;
+  }
+
+  // A failed index write stops all writes (broken_): the index no longer
+  // holds what the log does until a reopen catches it up.
+  Status BreakOnError(const Status& s) {
     if (!s.ok() && broken_.ok()) {
       broken_ =
           Status::FailedPrecondition("audit store index diverged from its log: " + s.ToString());
@@ -257,16 +269,28 @@ class AuditStoreImpl final : public AuditStore {
     return s;
   }
 
-  // Commits a pending batch kCommitDelay after it began, unless a read or
-  // a full batch committed it first: many records per RocksDB write under
-  // load, and a record visible to other processes within milliseconds.
+  // Writes sealed batches to RocksDB outside write_mu_, so the writer
+  // applies the next records meanwhile; and seals a pending batch
+  // kCommitDelay after it began, unless a read or a full batch came first:
+  // many records per RocksDB write under load, and a record visible to
+  // other processes within milliseconds.
   void CommitterLoop() {
     std::unique_lock<std::mutex> lock(write_mu_);
     while (!stop_committer_) {
-      commit_cv_.wait(lock, [this] { return stop_committer_ || pending_.load(); });
+      commit_cv_.wait(lock,
+                      [this] { return stop_committer_ || pending_.load() || sealed_waiting_; });
       if (stop_committer_) break;
-      commit_cv_.wait_for(lock, kCommitDelay, [this] { return stop_committer_; });
-      if (pending_.load() && broken_.ok()) (void)CommitLocked();
+      if (!sealed_waiting_) {
+        commit_cv_.wait_for(lock, kCommitDelay,
+                            [this] { return stop_committer_ || sealed_waiting_; });
+        if (stop_committer_) break;
+        if (pending_.load() && broken_.ok()) (void)BreakOnError(SealLocked());
+      }
+      sealed_waiting_ = false;
+      lock.unlock();
+      Status s = index_.applier->WriteSealed(sync_every_);
+      lock.lock();
+      (void)BreakOnError(s);
     }
   }
 
@@ -287,8 +311,10 @@ class AuditStoreImpl final : public AuditStore {
   uint64_t NextLogIdLocked() const { return index_.applier->meta().last_log_id + 1; }
 
   Result<std::optional<audit::KeyedEvent>> FindKeyLocked(std::string_view key, int64_t now) {
+    // Unwritten keys first: a batch written after this lookup is in the snapshot.
+    const auto pending = index_.applier->PendingKey(key);
     audit::IndexSnapshot snap(index_.db.get());
-    return audit::FindKey(snap, index_.applier->PendingKey(key), index_.applier->meta().keyed_count,
+    return audit::FindKey(snap, pending ? &*pending : nullptr, index_.applier->meta().keyed_count,
                           window_, key, now);
   }
 
@@ -320,9 +346,9 @@ class AuditStoreImpl final : public AuditStore {
     const auto start = std::chrono::steady_clock::now();
     const Status durable = log_->WaitDurable(wait_for);
     const auto waited = std::chrono::steady_clock::now() - start;
-    emit_queue_.PassLead(batch.size(), waiting.size() + 1,
-                         std::min<std::chrono::steady_clock::duration>(
-                             waited / 4, std::chrono::milliseconds(1)));
+    emit_queue_.PassLead(
+        batch.size(), waiting.size() + 1,
+        std::min<std::chrono::steady_clock::duration>(waited / 4, std::chrono::milliseconds(1)));
     if (!durable.ok() && batch[0]->wait_for > 0) batch[0]->result = durable;
     for (audit::EmitSlot* slot : waiting) {
       if (!durable.ok()) slot->result = durable;
@@ -424,9 +450,10 @@ class AuditStoreImpl final : public AuditStore {
   // index no longer matches the log, so no further writes are accepted.
   //
   // The record joins the pending batch (see CommitterLoop); a full batch is
-  // committed here. Index writes are not synced: the log is the source of
-  // truth, and Open catches a lagging index up (or takes back one that got
-  // ahead).
+  // sealed here for the committer to write (or written here, when the
+  // committer is kMaxSealed batches behind). Index writes are not synced:
+  // the log is the source of truth, and Open catches a lagging index up (or
+  // takes back one that got ahead).
   template <typename Apply>
   Status ApplyOrBreak(Apply& apply, Lsn lsn) {
     Status s = apply(lsn);
@@ -440,7 +467,11 @@ class AuditStoreImpl final : public AuditStore {
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
     if (index_.applier->pending() >= kCommitRecords ||
         index_.applier->pending_bytes() >= kCommitBytes) {
-      return CommitLocked();
+      if (index_.applier->sealed() >= kMaxSealed) return CommitLocked();
+      QUIPU_RETURN_IF_ERROR(BreakOnError(SealLocked()));
+      sealed_waiting_ = true;
+      commit_cv_.notify_one();
+      return Status::OK();
     }
     if (!pending_.exchange(true, std::memory_order_acq_rel)) commit_cv_.notify_one();
     return Status::OK();
@@ -448,6 +479,7 @@ class AuditStoreImpl final : public AuditStore {
 
   static constexpr size_t kCommitRecords = 1024;
   static constexpr size_t kCommitBytes = 4 << 20;
+  static constexpr size_t kMaxSealed = 2;
   static constexpr std::chrono::milliseconds kCommitDelay{2};
 
   std::unique_ptr<Log> log_;
@@ -459,7 +491,8 @@ class AuditStoreImpl final : public AuditStore {
   audit::OpenedIndex index_;
   std::atomic<uint64_t> last_log_id_{0};
   std::atomic<bool> closed_flag_{false};  // closed_, for reads
-  // Set while the index has a pending batch (written under write_mu_).
+  // Set while the index has a pending (applied, not sealed) batch; written
+  // under write_mu_.
   std::atomic<bool> pending_{false};
   std::thread committer_;  // writers only
   std::condition_variable commit_cv_;
@@ -468,6 +501,7 @@ class AuditStoreImpl final : public AuditStore {
   // --- guarded by write_mu_ ---
   bool closed_ = false;
   bool stop_committer_ = false;
+  bool sealed_waiting_ = false;  // a batch was sealed for the committer
   Status broken_;
 };
 
