@@ -114,6 +114,37 @@ TEST_F(BenchCliTest, SingleRunReportsCountsAsJson) {
   EXPECT_FALSE(row.contains("baseline"));  // no --baselines, nothing to compare with
 }
 
+TEST_F(BenchCliTest, EventsCountEveryEmitUnderGroupCommitByDefault) {
+  Outcome r = Bench({"--events", "--writers", "4", "--records", "200", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> rows = JsonLines(r.out);
+  ASSERT_EQ(rows.size(), 1u);
+  const json& row = rows[0];
+  EXPECT_EQ(row["config"], "events group");
+  EXPECT_EQ(row["writers"], 4);
+  EXPECT_EQ(row["events"], 200);
+  // Every Emit waited for a sync; concurrent ones may have shared one.
+  EXPECT_GE(row["fsyncs"].get<int>(), 1);
+  EXPECT_LE(row["fsyncs"].get<int>(), 200);
+  EXPECT_GT(row["cpu_us_per_event"].get<double>(), 0);
+  EXPECT_GT(row["adjacent_fdatasync_us"].get<double>(), 0);
+  EXPECT_LE(row["p50_us"].get<double>(), row["p99_us"].get<double>());
+}
+
+TEST_F(BenchCliTest, EventsRunUnderTheGivenPolicyAndRefuseOtherModes) {
+  Outcome r = Bench({"--events", "--durability", "os", "--records", "300", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> rows = JsonLines(r.out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["config"], "events os");
+  EXPECT_EQ(rows[0]["events"], 300);
+  for (const char* other : {"--matrix", "--baselines"}) {
+    Outcome refused = Bench({"--events", other, "--records", "10"});
+    EXPECT_EQ(refused.exit_code, 2) << other;
+    EXPECT_NE(refused.err.find("excludes"), std::string::npos) << refused.err;
+  }
+}
+
 TEST_F(BenchCliTest, DurablePolicyCountsEngineFsyncsAndLatencyToDurable) {
   Outcome r = Bench({"--durability", "always", "--writers", "4", "--records", "20", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
