@@ -385,28 +385,6 @@ void Skip(Report* report, std::vector<std::string>* systems, const std::string& 
   systems->erase(std::remove(systems->begin(), systems->end(), system), systems->end());
 }
 
-// The scratch directory, removed on every way out of main.
-class Scratch {
- public:
-  ~Scratch() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  Status Create(const std::string& parent) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) return Status::IOError("mkdir " + parent + ": " + ec.message());
-    std::string templ = parent + "/event-bench-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) return Status::IOError("mkdtemp " + templ, errno);
-    path_ = std::filesystem::absolute(templ).lexically_normal().string();
-    return Status::OK();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 int Fail(const Status& s) {
   std::fprintf(stderr, "event_bench: %s\n", s.ToString().c_str());
   return 1;
@@ -445,8 +423,8 @@ int main(int argc, char** argv) {
   for (const std::string& s : flags.systems) {
     if (std::find(systems.begin(), systems.end(), s) == systems.end()) systems.push_back(s);
   }
-  Scratch scratch;
-  if (Status s = scratch.Create(flags.dir); !s.ok()) return Fail(s);
+  quipu::bench::Scratch scratch;  // removed on every way out of main
+  if (Status s = scratch.Create(flags.dir, "event-bench"); !s.ok()) return Fail(s);
   Report report(flags, systems);
 
   auto wanted = [&](const char* s) {

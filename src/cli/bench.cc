@@ -79,35 +79,6 @@ class Progress {
   bool tty_;
 };
 
-// A scratch directory under --dir holding one log per run.
-class Scratch {
- public:
-  ~Scratch() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  Status Create(const std::string& parent) {
-    std::string templ = parent + "/quipu-bench-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) {
-      return Status::IOError(templ + ": cannot create scratch directory", errno);
-    }
-    path_ = templ;
-    return Status::OK();
-  }
-  // A fresh log directory; the previous run's log is removed first so runs
-  // do not compete with each other's files.
-  std::string NextLog() {
-    std::error_code ec;
-    if (runs_ > 0) std::filesystem::remove_all(path_ + "/log" + std::to_string(runs_), ec);
-    return path_ + "/log" + std::to_string(++runs_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  int runs_ = 0;
-};
-
 bench::Workload BaseWorkload(const BenchFlags& flags) {
   bench::Workload w;
   w.records = flags.records;
@@ -120,7 +91,7 @@ bench::Workload BaseWorkload(const BenchFlags& flags) {
 // Probes of the raw write+fdatasync rate around one durable run.
 constexpr double kProbeSeconds = 0.3;
 
-Result<double> ProbeFdatasync(const BenchFlags& flags, Scratch* scratch) {
+Result<double> ProbeFdatasync(const BenchFlags& flags, bench::Scratch* scratch) {
   bench::BaselinePlan plan;
   plan.dir = scratch->path();
   plan.seconds = std::min(kProbeSeconds, flags.seconds);
@@ -132,8 +103,8 @@ Result<double> ProbeFdatasync(const BenchFlags& flags, Scratch* scratch) {
 
 // Runs one quipu workload. With `probe`, an always/group run is bracketed by
 // two write+fdatasync probes whose mean becomes its reference.
-Status RunQuipu(const BenchFlags& flags, Scratch* scratch, const std::string& config, int writers,
-                uint64_t pipeline, bool probe, std::vector<bench::Row>* rows) {
+Status RunQuipu(const BenchFlags& flags, bench::Scratch* scratch, const std::string& config,
+                int writers, uint64_t pipeline, bool probe, std::vector<bench::Row>* rows) {
   bench::Workload w = BaseWorkload(flags);
   w.writers = writers;
   w.pipeline = pipeline;
@@ -161,7 +132,7 @@ Status RunQuipu(const BenchFlags& flags, Scratch* scratch, const std::string& co
   return Status::OK();
 }
 
-Status RunBaselines(const BenchFlags& flags, Scratch* scratch, Progress* progress,
+Status RunBaselines(const BenchFlags& flags, bench::Scratch* scratch, Progress* progress,
                     std::vector<bench::Row>* rows) {
   bench::BaselinePlan plan;
   plan.dir = scratch->path();
@@ -177,7 +148,7 @@ Status RunBaselines(const BenchFlags& flags, Scratch* scratch, Progress* progres
 
 constexpr size_t kBaselineSteps = std::size(bench::kBufferBatches) + 2;
 
-Status RunMatrix(const BenchFlags& flags, Scratch* scratch, std::vector<bench::Row>* rows) {
+Status RunMatrix(const BenchFlags& flags, bench::Scratch* scratch, std::vector<bench::Row>* rows) {
   Progress progress(kBaselineSteps + std::size(kMatrixPolicies) * std::size(kMatrixWriters) + 1);
   QUIPU_RETURN_IF_ERROR(RunBaselines(flags, scratch, &progress, rows));
   for (const char* policy : kMatrixPolicies) {
@@ -191,7 +162,7 @@ Status RunMatrix(const BenchFlags& flags, Scratch* scratch, std::vector<bench::R
   return RunQuipu(flags, scratch, "pipeline:" + std::to_string(w), 1, w, false, rows);
 }
 
-Status RunSingle(const BenchFlags& flags, Scratch* scratch, std::vector<bench::Row>* rows) {
+Status RunSingle(const BenchFlags& flags, bench::Scratch* scratch, std::vector<bench::Row>* rows) {
   Progress progress((flags.baselines ? kBaselineSteps : 0) + 1);
   if (flags.baselines) QUIPU_RETURN_IF_ERROR(RunBaselines(flags, scratch, &progress, rows));
   if (flags.pipeline > 0) {
@@ -236,7 +207,7 @@ std::string EventsText(const BenchFlags& flags, const bench::EventMeasurement& m
 
 // Events through the audit store, bracketed by two fdatasync probes (their
 // mean is the run's fdatasync time: ratios to other databases depend on it).
-Status RunEvents(const BenchFlags& flags, Scratch* scratch) {
+Status RunEvents(const BenchFlags& flags, bench::Scratch* scratch) {
   Progress progress(3);
   progress.Step("fdatasync probe");
   Result<double> before = ProbeFdatasync(flags, scratch);
@@ -262,8 +233,8 @@ Status RunEvents(const BenchFlags& flags, Scratch* scratch) {
 
 Status Bench(const BenchFlags& flags) {
   QUIPU_RETURN_IF_ERROR(CreateDirectories(flags.dir));
-  Scratch scratch;
-  QUIPU_RETURN_IF_ERROR(scratch.Create(flags.dir));
+  bench::Scratch scratch;
+  QUIPU_RETURN_IF_ERROR(scratch.Create(flags.dir, "quipu-bench"));
   if (flags.events) return RunEvents(flags, &scratch);
   std::vector<bench::Row> rows;
   QUIPU_RETURN_IF_ERROR(flags.matrix ? RunMatrix(flags, &scratch, &rows)

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -215,6 +218,29 @@ class Producer {
 };
 
 }  // namespace
+
+Scratch::~Scratch() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+Status Scratch::Create(const std::string& parent, const std::string& prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) return Status::IOError("mkdir " + parent + ": " + ec.message());
+  std::string templ = parent + "/" + prefix + "-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    return Status::IOError(templ + ": cannot create scratch directory", errno);
+  }
+  path_ = std::filesystem::absolute(templ).lexically_normal().string();
+  return Status::OK();
+}
+
+std::string Scratch::NextLog() {
+  std::error_code ec;
+  if (runs_ > 0) std::filesystem::remove_all(path_ + "/log" + std::to_string(runs_), ec);
+  return path_ + "/log" + std::to_string(++runs_);
+}
 
 Latency Percentiles(std::vector<uint32_t>* ns) {
   Latency l;

@@ -99,6 +99,26 @@ class RunClock {
   int finished_ = 0;  // guarded by mu_
 };
 
+// A scratch directory for benchmark runs, removed with everything in it
+// when the object goes.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch();
+  // Creates `parent` if missing, then a fresh <parent>/<prefix>-XXXXXX.
+  Status Create(const std::string& parent, const std::string& prefix);
+  // A fresh directory name for the next run's log; the previous run's is
+  // removed first so runs do not compete with each other's files.
+  std::string NextLog();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;  // absolute
+  int runs_ = 0;
+};
+
 // Percentiles in microseconds over the timed appends.
 struct Latency {
   double p50_us = 0;
