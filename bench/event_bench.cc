@@ -478,6 +478,9 @@ int main(int argc, char** argv) {
         r.writers = k;
         r.fdatasync_us = fsync_us;
         const std::string dir = scratch.path() + "/run-" + std::to_string(++run);
+        // What the previous run left in the page cache is written back now,
+        // not under this run's syncs.
+        ::sync();
         Status s;
         if (system == "quipu") s = RunQuipu(dir, flags.seconds, &r);
 #ifdef QUIPU_BENCH_HAVE_SQLITE

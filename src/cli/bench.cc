@@ -101,6 +101,21 @@ Result<double> ProbeFdatasync(const BenchFlags& flags, bench::Scratch* scratch) 
   return b->m.PerSecond();
 }
 
+// The textbook group commit at K writers, right after quipu's group run
+// at K, for the ratio the goals ask of it.
+Status RunTextbookGroup(const BenchFlags& flags, bench::Scratch* scratch, int writers,
+                        std::vector<bench::Row>* rows) {
+  bench::BaselinePlan plan;
+  plan.dir = scratch->path();
+  plan.seconds = flags.seconds;
+  plan.record_size = flags.size;
+  Result<bench::Baseline> b = bench::MeasureTextbookGroup(plan, writers);
+  if (!b.ok()) return b.status().WithContext("textbook group commit K=" + std::to_string(writers));
+  rows->push_back(bench::BaselineRow(*b));
+  rows->back().writers = writers;
+  return Status::OK();
+}
+
 // Runs one quipu workload. With `probe`, an always/group run is bracketed by
 // two write+fdatasync probes whose mean becomes its reference.
 Status RunQuipu(const BenchFlags& flags, bench::Scratch* scratch, const std::string& config,
@@ -128,6 +143,9 @@ Status RunQuipu(const BenchFlags& flags, bench::Scratch* scratch, const std::str
     Result<double> after = ProbeFdatasync(flags, scratch);
     if (!after.ok()) return after.status();
     rows->back().adjacent_fsync_rate = (before + *after) / 2;
+  }
+  if (probe && writers > 1 && w.policy.kind() == DurabilityPolicy::Kind::kGroupCommit) {
+    return RunTextbookGroup(flags, scratch, writers, rows);
   }
   return Status::OK();
 }

@@ -6,14 +6,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "io/errno_status.h"
 
 namespace quipu::bench {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // One scratch file, removed when done with (its unsynced pages are then
 // dropped by the kernel instead of being written back under later runs).
@@ -49,8 +50,6 @@ class RawFile {
   std::string path_;
   int fd_ = -1;
 };
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 uint32_t Nanos(Clock::duration d) {
   return static_cast<uint32_t>(std::min<int64_t>(
@@ -126,7 +125,98 @@ Result<Baseline> SequentialWrite(const BaselinePlan& plan) {
   return b;
 }
 
+// The state the textbook group commit's writers share, all under mu.
+struct SharedLog {
+  std::mutex mu;
+  std::condition_variable synced;
+  std::string buf;
+  uint64_t appended = 0;
+  uint64_t durable = 0;
+  bool syncing = false;
+  uint64_t syncs = 0;
+  Status error;
+};
+
+// One writer of the textbook group commit: append, then lead a sync or wait
+// for one until the record is durable.
+void TextbookWriter(RawFile* file, SharedLog* log, size_t record_size, RunClock* clock,
+                    uint64_t* count, std::vector<uint32_t>* ns, Clock::time_point* end) {
+  const std::string record(record_size, 'q');
+  ns->reserve(1 << 16);
+  clock->ready.count_down();
+  clock->go.wait();
+  while (!clock->stop.load(std::memory_order_relaxed)) {
+    const Clock::time_point t0 = Clock::now();
+    std::unique_lock<std::mutex> lock(log->mu);
+    log->buf.append(record);
+    const uint64_t mine = ++log->appended;
+    while (log->durable < mine && log->error.ok()) {
+      if (log->syncing) {
+        log->synced.wait(lock);
+        continue;
+      }
+      log->syncing = true;
+      std::string out;
+      out.swap(log->buf);
+      const uint64_t target = log->appended;
+      lock.unlock();
+      Status s = file->Write(out.data(), out.size());
+      if (s.ok()) s = file->Sync();
+      lock.lock();
+      log->syncing = false;
+      ++log->syncs;
+      if (s.ok()) {
+        log->durable = target;
+      } else {
+        log->error = s;
+      }
+      log->synced.notify_all();
+    }
+    if (!log->error.ok()) break;
+    lock.unlock();
+    ns->push_back(Nanos(Clock::now() - t0));
+    ++*count;
+  }
+  *end = Clock::now();
+  clock->Finished();
+}
+
 }  // namespace
+
+Result<Baseline> MeasureTextbookGroup(const BaselinePlan& plan, int writers) {
+  RawFile file(plan.dir + "/baseline-group");
+  QUIPU_RETURN_IF_ERROR(file.Open());
+  SharedLog log;
+  RunClock clock(writers);
+  std::vector<uint64_t> counts(static_cast<size_t>(writers));
+  std::vector<std::vector<uint32_t>> ns(static_cast<size_t>(writers));
+  std::vector<Clock::time_point> ends(static_cast<size_t>(writers));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < writers; ++i) {
+    threads.emplace_back(TextbookWriter, &file, &log, plan.record_size, &clock, &counts[i], &ns[i],
+                         &ends[i]);
+  }
+  const double cpu_before = ProcessCpuSeconds();
+  clock.Run(plan.seconds);
+  for (std::thread& t : threads) t.join();
+  QUIPU_RETURN_IF_ERROR(log.error);
+  Baseline b;
+  b.name = "textbook-group";
+  b.m.cpu_seconds = ProcessCpuSeconds() - cpu_before;
+  std::vector<uint32_t> all;
+  Clock::time_point end = clock.start;
+  for (int i = 0; i < writers; ++i) {
+    b.m.records += counts[i];
+    end = std::max(end, ends[i]);
+    all.insert(all.end(), ns[i].begin(), ns[i].end());
+  }
+  b.m.seconds = Seconds(end - clock.start);
+  b.m.fsyncs = log.syncs;
+  b.m.latency = Percentiles(&all);
+  b.m.latency_to_durable = true;
+  b.bytes = static_cast<double>(b.m.records * plan.record_size);
+  return b;
+}
 
 Result<Baseline> MeasureFdatasync(const BaselinePlan& plan) { return BufferedSync(plan, 1); }
 

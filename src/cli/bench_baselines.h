@@ -8,6 +8,16 @@
 //                          and fdatasynced every B records; counted when synced.
 //   write                  one write(2) per record, no sync.
 //   seq-write              1 MiB write(2)s then one fdatasync: bandwidth.
+//   textbook-group (K)     K threads; each copies its record into one shared
+//                          buffer under one mutex; the first that finds no
+//                          sync running leads: it swaps the buffer out,
+//                          writes and fdatasyncs it outside the mutex,
+//                          publishes the durable count and wakes every
+//                          waiter through one condition variable; a writer
+//                          returns once the count covers its record. The
+//                          group commit of LevelDB's and RocksDB's write
+//                          path, with nothing else: the anchor of quipu's
+//                          blocking group commit.
 // These deliberately call POSIX directly (not through quipu::Env): they are
 // the floor quipu is compared with, so nothing of quipu's may be in them.
 #ifndef QUIPU_CLI_BENCH_BASELINES_H_
@@ -41,6 +51,9 @@ inline constexpr uint64_t kBufferBatches[] = {1, 8, 64, 512, 4096};
 // quipu run, it gives that run a reference from the same minute, since this
 // device's fdatasync time drifts by 2x within one matrix.
 Result<Baseline> MeasureFdatasync(const BaselinePlan& plan);
+
+// The textbook group commit with `writers` threads (latency: to durable).
+Result<Baseline> MeasureTextbookGroup(const BaselinePlan& plan, int writers);
 
 // Runs every baseline in order; `step` (may be empty) is told each name first.
 Result<std::vector<Baseline>> RunBaselines(const BaselinePlan& plan,

@@ -1,7 +1,5 @@
 #include "cli/bench_events.h"
 
-#include <time.h>
-
 #include <memory>
 #include <thread>
 #include <vector>
@@ -9,12 +7,6 @@
 namespace quipu::bench {
 
 namespace {
-
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct EmitterResult {
   uint64_t emitted = 0;

@@ -1,5 +1,7 @@
 #include "cli/bench_workload.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -63,10 +65,12 @@ Result<Measurement> RunBlocking(Log* log, const Workload& w) {
     threads.emplace_back(BlockingWriter, log, std::cref(w), quota, &clock, &results[i]);
   }
   const uint64_t syncs_before = log->Stats().syncs;
+  const double cpu_before = ProcessCpuSeconds();
   clock.Run(w.records > 0 ? 0.0 : w.seconds);
   for (std::thread& t : threads) t.join();
 
   Measurement m;
+  m.cpu_seconds = ProcessCpuSeconds() - cpu_before;
   m.fsyncs = log->Stats().syncs - syncs_before;
   m.latency_to_durable = w.policy.SyncsEveryAppend();
   std::vector<uint32_t> all;
@@ -146,6 +150,7 @@ class Producer {
   Result<Measurement> Run() {
     Syncer syncer(log_);
     const uint64_t syncs_before = log_->Stats().syncs;
+    const double cpu_before = ProcessCpuSeconds();
     const Clock::time_point start = Clock::now();
     const Clock::time_point deadline =
         start + std::chrono::duration_cast<Clock::duration>(
@@ -167,6 +172,7 @@ class Producer {
     m.records = last_ - first_ + 1;
     m.seconds = Seconds(end - start);
     m.fsyncs = log_->Stats().syncs - syncs_before;
+    m.cpu_seconds = ProcessCpuSeconds() - cpu_before;
     m.latency_to_durable = true;
     m.latency = Percentiles(&ns_);
     return m;
@@ -218,6 +224,12 @@ class Producer {
 };
 
 }  // namespace
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 Scratch::~Scratch() {
   std::error_code ec;

@@ -63,6 +63,10 @@ inline uint32_t NanosSince(Clock::time_point start, Clock::time_point now) {
 
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// CPU time of the whole process so far (every thread), as `perf stat -e
+// task-clock` counts it.
+double ProcessCpuSeconds();
+
 // Starts K workers together and stops a time-bounded run: `stop` is set by
 // the main thread and polled by the workers, which call Finished() when done.
 class RunClock {
@@ -128,13 +132,17 @@ struct Latency {
 };
 
 struct Measurement {
-  uint64_t records = 0;  // appends counted (durable ones, when pipelined)
-  double seconds = 0;    // from the first append to the last one counted
-  uint64_t fsyncs = 0;   // LogStats::syncs during the run (Close excluded)
+  uint64_t records = 0;    // appends counted (durable ones, when pipelined)
+  double seconds = 0;      // from the first append to the last one counted
+  uint64_t fsyncs = 0;     // LogStats::syncs during the run (Close excluded)
+  double cpu_seconds = 0;  // the process's CPU time during the run (0: not measured)
   Latency latency;
   bool latency_to_durable = false;  // see the file comment
 
   double PerSecond() const { return seconds > 0 ? static_cast<double>(records) / seconds : 0; }
+  double CpuMicrosPerRecord() const {
+    return records > 0 ? 1e6 * cpu_seconds / static_cast<double>(records) : 0;
+  }
   double FsyncsPer1000() const {
     return records > 0 ? 1000.0 * static_cast<double>(fsyncs) / static_cast<double>(records) : 0;
   }

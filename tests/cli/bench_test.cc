@@ -195,12 +195,23 @@ TEST_F(BenchCliTest, DurableRunsAreComparedWithFdatasyncMeasuredAroundThem) {
                      "--max-mb", "1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<json> rows = JsonLines(r.out);
-  ASSERT_EQ(rows.back()["system"], "quipu");
-  const json& q = rows.back();
+  // The quipu run, then the textbook group commit at the same K.
+  ASSERT_GE(rows.size(), 2u);
+  const json& q = rows[rows.size() - 2];
+  ASSERT_EQ(q["system"], "quipu");
   EXPECT_EQ(q["baseline"], "4/adjacent fdatasync");
   const double adjacent = q["adjacent_fdatasync_per_s"].get<double>();
   ASSERT_GT(adjacent, 0);
   EXPECT_NEAR(q["ratio"].get<double>(), q["appends_per_s"].get<double>() / (4 * adjacent), 1e-9);
+  EXPECT_GT(q["cpu_us_per_record"].get<double>(), 0);
+  const json& textbook = rows.back();
+  EXPECT_EQ(textbook["system"], "baseline");
+  EXPECT_EQ(textbook["config"], "textbook-group");
+  EXPECT_EQ(textbook["writers"], 4);
+  EXPECT_GT(textbook["records"].get<int>(), 0);
+  EXPECT_GE(textbook["fsyncs"].get<int>(), 1);
+  EXPECT_LE(textbook["fsyncs"].get<int>(), textbook["records"].get<int>());
+  EXPECT_EQ(textbook["latency"], "to durable");
 }
 
 TEST_F(BenchCliTest, MatrixCoversEveryPolicyAndWriterCountAndChecksGoals) {
@@ -226,8 +237,8 @@ TEST_F(BenchCliTest, MatrixCoversEveryPolicyAndWriterCountAndChecksGoals) {
       }
     }
   }
-  EXPECT_EQ(baselines, 7u);
-  EXPECT_EQ(goals, 8u);
+  EXPECT_EQ(baselines, 7u + 3u);  // and the textbook group commit at K = 4, 16, 64
+  EXPECT_EQ(goals, 11u);
   EXPECT_EQ(quipu_runs.size(), 21u);
   EXPECT_TRUE(quipu_runs.count("every:1000,20 K=64"));
   EXPECT_TRUE(quipu_runs.count("pipeline:16 K=1"));
