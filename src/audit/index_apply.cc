@@ -363,10 +363,9 @@ Status IndexApplier::WriteSealed(uint64_t sync_every, bool wal) {
   return Status::OK();
 }
 
-Status IndexApplier::Commit(bool sync, bool wal) {
+Status IndexApplier::Commit(bool wal) {
   QUIPU_RETURN_IF_ERROR(Seal());
-  QUIPU_RETURN_IF_ERROR(WriteSealed(UINT64_MAX, wal));
-  return sync ? MarkSynced() : Status::OK();
+  return WriteSealed(UINT64_MAX, wal);
 }
 
 }  // namespace quipu::audit

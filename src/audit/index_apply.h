@@ -78,8 +78,9 @@ class IndexApplier final : public EntityLookup {
   // since the last one. On failure every sealed batch is dropped (the caller
   // stops writing: the index no longer follows the log).
   Status WriteSealed(uint64_t sync_every = UINT64_MAX, bool wal = true);
-  // Seal and WriteSealed; `sync` fsyncs RocksDB's log with the last batch.
-  Status Commit(bool sync, bool wal = true);
+  // Seal and WriteSealed, on the calling thread (Open's catch-up; without
+  // `wal`, RocksDB's log is skipped and Open flushes the memtable instead).
+  Status Commit(bool wal = true);
   // Drops what was applied since the last Seal (after an Apply failed).
   // Catalog changes are not taken back: the caller stops writing.
   void Abandon();

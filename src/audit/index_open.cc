@@ -189,11 +189,11 @@ class WriterOpen {
       ++applied;
       if (out_.applier->pending() >= kCatchUpRecords ||
           out_.applier->pending_bytes() >= kCatchUpBytes) {
-        QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*sync=*/false, /*wal=*/false));
+        QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*wal=*/false));
         if (options_.on_index_progress) options_.on_index_progress((*reader)->lsn(), last);
       }
     }
-    QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*sync=*/false, /*wal=*/false));
+    QUIPU_RETURN_IF_ERROR(out_.applier->Commit(/*wal=*/false));
     QUIPU_RETURN_IF_ERROR(out_.db->Flush());
     QUIPU_RETURN_IF_ERROR(out_.applier->MarkSynced());
     // A rebuild writes far faster than compaction keeps up with; leave the
