@@ -7,6 +7,7 @@ namespace quipu::cli {
 DurableWatcher::DurableWatcher(Log* log, std::function<Status(Lsn)> on_durable)
     : log_(log),
       on_durable_(std::move(on_durable)),
+      reported_(log->DurableLsn()),
       thread_([this](std::stop_token stop) { Loop(stop); }) {}
 
 Status DurableWatcher::Stop() {
@@ -16,7 +17,7 @@ Status DurableWatcher::Stop() {
 }
 
 void DurableWatcher::Loop(std::stop_token stop) {
-  Lsn seen = log_->DurableLsn();
+  Lsn seen = reported_;
   while (!stop.stop_requested()) {
     Result<Lsn> now = log_->AwaitDurableAbove(seen, std::chrono::milliseconds(100));
     if (!now.ok()) {

@@ -38,6 +38,10 @@ class DurableWatcher {
 
   Log* log_;
   std::function<Status(Lsn)> on_durable_;
+  // The watermark when the watcher was made. Read here and not by the thread:
+  // a thread that starts late would take records made durable meanwhile as
+  // already reported and never report them.
+  Lsn reported_;
   Status error_;         // written by the thread, read after join
   std::jthread thread_;  // last: starts once the members above exist
 };
