@@ -17,7 +17,6 @@
 #include <stop_token>
 #include <thread>
 
-#include "cli/common.h"
 #include "quipu/log.h"
 #include "quipu/status.h"
 
