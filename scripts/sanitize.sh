@@ -20,10 +20,13 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/s
 
 generator=()
 [[ -f $dir/CMakeCache.txt ]] || generator=(-G Ninja)
-# -O1 and line tables only (-g1) keep sanitizer builds fast; no -DNDEBUG so
-# assertions stay on.
+# -O1 keeps sanitizer builds fast; no -DNDEBUG so assertions stay on. ASan
+# builds carry no debug info (reports name functions; UBSan's carry file and
+# line anyway), TSan's line tables (-g1) for its race reports.
+debug=-g1
+[[ $1 == asan ]] && debug=-g0
 cmake -S . -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 $debug" \
   -DQUIPU_SANITIZE="$sanitize" -DQUIPU_BUILD_BENCH=OFF
 
 if [[ $1 == tsan ]]; then
