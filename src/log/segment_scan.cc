@@ -9,32 +9,33 @@
 namespace quipu {
 
 namespace {
-
 constexpr size_t kReadChunk = 1 << 20;
-
-// The files of `dir` whose names `parse` accepts, in LSN order.
-Result<std::vector<SegmentRef>> ListByName(Env* env, const std::string& dir,
-                                           bool (*parse)(std::string_view, Lsn*)) {
-  auto names = env->ListDir(dir);
-  if (!names.ok()) return names.status();
-  std::vector<SegmentRef> found;
-  for (const std::string& name : *names) {
-    Lsn base;
-    if (parse(name, &base)) found.push_back({name, base});
-  }
-  std::sort(found.begin(), found.end(),
-            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
-  return found;
-}
-
 }  // namespace
 
 Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir) {
-  return ListByName(env, dir, format::ParseSegmentFileName);
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<SegmentRef> segments;
+  for (const std::string& name : *names) {
+    Lsn base;
+    if (format::ParseSegmentFileName(name, &base)) segments.push_back({name, base});
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
+  return segments;
 }
 
 Result<std::vector<SegmentRef>> ListPendingSegments(Env* env, const std::string& dir) {
-  return ListByName(env, dir, format::ParsePendingSegmentFileName);
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<SegmentRef> pending;
+  for (const std::string& name : *names) {
+    Lsn base;
+    if (format::ParsePendingSegmentFileName(name, &base)) pending.push_back({name, base});
+  }
+  std::sort(pending.begin(), pending.end(),
+            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
+  return pending;
 }
 
 Result<std::optional<SegmentRef>> FindPendingSegment(Env* env, const std::string& dir,
