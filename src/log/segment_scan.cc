@@ -25,40 +25,6 @@ Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir) {
   return segments;
 }
 
-Result<std::vector<SegmentRef>> ListPendingSegments(Env* env, const std::string& dir) {
-  auto names = env->ListDir(dir);
-  if (!names.ok()) return names.status();
-  std::vector<SegmentRef> pending;
-  for (const std::string& name : *names) {
-    Lsn base;
-    if (format::ParsePendingSegmentFileName(name, &base)) pending.push_back({name, base});
-  }
-  std::sort(pending.begin(), pending.end(),
-            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
-  return pending;
-}
-
-Result<std::optional<SegmentRef>> FindPendingSegment(Env* env, const std::string& dir,
-                                                     const std::vector<SegmentRef>& segments) {
-  auto pending = ListPendingSegments(env, dir);
-  if (!pending.ok()) return pending.status();
-  if (pending->empty()) return std::optional<SegmentRef>();
-  if (pending->size() > 1) {
-    return Status::Corruption(
-        DamageMessage((*pending)[1].name, 0,
-                      "a second pending segment (the first is " + pending->front().name + ")"));
-  }
-  const SegmentRef& found = pending->front();
-  if (segments.empty() || found.base <= segments.back().base) {
-    return Status::Corruption(DamageMessage(
-        found.name, 0,
-        segments.empty() ? "a pending segment without any segment before it"
-                         : "a pending segment that does not follow the newest segment, " +
-                               segments.back().name));
-  }
-  return std::optional<SegmentRef>(found);
-}
-
 Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir) {
   auto exists = env->FileExists(dir);
   if (!exists.ok()) return exists.status();
