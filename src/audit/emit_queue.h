@@ -9,9 +9,14 @@
 // that sync releases come back within microseconds, so the next leader waits
 // for them before taking its batch (a quarter of the last wait at most, and
 // no longer than it takes them to arrive): otherwise K writers split into
-// two groups that take turns, K / 2 events per fdatasync. A follower sleeps
-// on its own futex word until its leader sets its result (one wake-up per
-// event), or until it becomes the head itself.
+// two groups that take turns, K / 2 events per fdatasync.
+//
+// Followers sleep by group: the slots queued between two Batch calls share a
+// futex word, each with its own bit in the wait mask. The leader that has the
+// answers for a batch wakes its whole group with one call, and the next head
+// alone with its bit. (A futex call per follower made the leader spend
+// longer waking a sync's writers than the sync itself took: with more
+// threads than cores, each woken writer ran before the next wake.)
 //
 // Without the queue every Emit took the writer mutex on its own: with dozens
 // of writers on two cores, a lock hand-off (futex wait, wake, context switch)
@@ -19,9 +24,11 @@
 #ifndef QUIPU_AUDIT_EMIT_QUEUE_H_
 #define QUIPU_AUDIT_EMIT_QUEUE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -34,7 +41,7 @@
 namespace quipu::audit {
 
 // One Emit's place in the queue. It lives on the emitting thread's stack:
-// once a leader has woken its owner (Finish), nobody else touches it.
+// once a leader has marked it finished, nobody else touches it.
 struct EmitSlot {
   EmitSlot(const Event& e, Durability d) : event(&e), durability(d) {}
 
@@ -47,8 +54,10 @@ struct EmitSlot {
 
  private:
   friend class EmitQueue;
-  WaitWord word_;       // moves once: the owner leads now, or is finished
-  bool leads_ = false;  // written before word_ moves
+  enum State : uint32_t { kQueued, kLeads, kFinished };
+  std::atomic<uint32_t> state_{kQueued};  // moves once, then the group word moves
+  uint32_t group_ = 0;                    // set by Join
+  uint32_t bit_ = 0;                      // its bit in the group's wait mask
 };
 
 class EmitQueue {
@@ -69,17 +78,26 @@ class EmitQueue {
   // will queue again soon; the next Batch waits up to `patience` for them.
   void PassLead(size_t n, size_t returning = 0, std::chrono::steady_clock::duration patience = {});
 
-  // Wakes the owner of a slot whose result is final. Not for the leader's own.
-  static void Finish(EmitSlot* slot);
+  // Wakes the owners of slots whose results are final (not the leader's
+  // own), one futex call per group among them.
+  void Finish(const std::vector<EmitSlot*>& slots);
 
  private:
-  static void Wake(EmitSlot* slot, bool leads);
+  // Four words, so a group's wake-up reaches only the groups three Batch
+  // calls away, a spurious return at worst (the sleeper looks again).
+  static constexpr uint32_t kGroupWords = 4;
+  static constexpr uint32_t kEveryone = 1u << 31;  // a group-wide wake-up
+
+  WaitWord& WordOf(const EmitSlot* slot) { return words_[slot->group_ % kGroupWords]; }
 
   std::mutex mu_;
-  std::condition_variable arrived_;  // a slot was queued while a leader gathers
+  std::condition_variable arrived_;
+  WaitWord words_[kGroupWords];  // a slot was queued while a leader gathers
   // --- guarded by mu_ ---
   std::deque<EmitSlot*> queue_;
-  size_t gather_to_ = 0;  // queue length the next Batch waits for (0: none)
+  uint32_t group_ = 0;          // the group Join puts a slot in; Batch starts the next
+  uint32_t group_members_ = 0;  // slots in group_ so far
+  size_t gather_to_ = 0;        // queue length the next Batch waits for (0: none)
   std::chrono::steady_clock::time_point gather_until_;
   bool gathering_ = false;
 };

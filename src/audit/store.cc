@@ -335,13 +335,11 @@ class AuditStoreImpl final : public AuditStore {
     // Whoever waits for nothing has its answer now (and its slot may be
     // gone right after: only the waiting ones are looked at below).
     std::vector<audit::EmitSlot*> waiting;
+    std::vector<audit::EmitSlot*> answered;
     for (size_t i = 1; i < batch.size(); ++i) {
-      if (batch[i]->wait_for == 0) {
-        audit::EmitQueue::Finish(batch[i]);
-      } else {
-        waiting.push_back(batch[i]);
-      }
+      (batch[i]->wait_for == 0 ? answered : waiting).push_back(batch[i]);
     }
+    if (!answered.empty()) emit_queue_.Finish(answered);
     if (wait_for == 0) return;
     const auto start = std::chrono::steady_clock::now();
     const Status durable = log_->WaitDurable(wait_for);
@@ -350,10 +348,10 @@ class AuditStoreImpl final : public AuditStore {
         batch.size(), waiting.size() + 1,
         std::min<std::chrono::steady_clock::duration>(waited / 4, std::chrono::milliseconds(1)));
     if (!durable.ok() && batch[0]->wait_for > 0) batch[0]->result = durable;
-    for (audit::EmitSlot* slot : waiting) {
-      if (!durable.ok()) slot->result = durable;
-      audit::EmitQueue::Finish(slot);
+    if (!durable.ok()) {
+      for (audit::EmitSlot* slot : waiting) slot->result = durable;
     }
+    if (!waiting.empty()) emit_queue_.Finish(waiting);
   }
 
   // Checks and writes one queued event; sets slot->wait_for when the answer

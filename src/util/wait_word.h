@@ -4,8 +4,9 @@
 // sched_yield before it sleeps; with dozens of group-commit followers on two
 // cores that spinning costs more CPU than the futex round trip it tries to
 // avoid. On Linux this sleeps in the kernel at once (FUTEX_WAIT_PRIVATE) and
-// one FUTEX_WAKE releases every sleeper; elsewhere it falls back to the
-// standard wait. Spurious returns are possible: callers re-check.
+// one FUTEX_WAKE releases every sleeper (or, with masks, every sleeper of
+// one kind: FUTEX_WAKE_BITSET); elsewhere it falls back to the standard
+// wait. Spurious returns are possible: callers re-check.
 #ifndef QUIPU_UTIL_WAIT_WORD_H_
 #define QUIPU_UTIL_WAIT_WORD_H_
 
@@ -32,6 +33,32 @@ class WaitWord {
             nullptr, 0);
 #else
     word_.wait(seen, std::memory_order_acquire);
+#endif
+  }
+
+  // As WaitWhileEquals, for a sleeper that only WakeMatching calls whose
+  // mask shares a bit with `mask` (not 0) release. (BumpAndWakeAll wakes
+  // it too.)
+  void WaitWhileEqualsMasked(uint32_t seen, uint32_t mask) {
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_BITSET_PRIVATE, seen,
+            nullptr, nullptr, mask);
+#else
+    (void)mask;
+    word_.wait(seen, std::memory_order_acquire);
+#endif
+  }
+
+  // Changes the word and, in one call, wakes the sleepers whose mask shares
+  // a bit with `mask`; the others sleep on.
+  void BumpAndWakeMatching(uint32_t mask) {
+    word_.fetch_add(1, std::memory_order_release);
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAKE_BITSET_PRIVATE, INT_MAX,
+            nullptr, nullptr, mask);
+#else
+    (void)mask;
+    word_.notify_all();
 #endif
   }
 
