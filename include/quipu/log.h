@@ -50,7 +50,7 @@ namespace quipu {
 // What Open found and did. All zero for a clean log.
 struct RecoveryReport {
   uint64_t dropped_bytes = 0;     // bytes cut from the end of the log
-  uint64_t dropped_segments = 0;  // whole segment files removed (salvage, torn creation)
+  uint64_t dropped_segments = 0;  // whole segment files removed (salvage, unfinished rotation)
   std::string file;               // segment that was cut, empty if none
   uint64_t offset = 0;            // offset in `file` where the cut was made
   std::string reason;             // why, e.g. "torn frame: length runs past end of file"

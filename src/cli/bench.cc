@@ -53,6 +53,7 @@ struct BenchFlags {
   size_t size = 128;
   std::string dir = ".";
   uint64_t max_mb = 128;
+  uint64_t segment_mb = LogOptions().segment_size >> 20;
   uint64_t pipeline = 0;
   bool matrix = false;
   bool baselines = false;
@@ -85,6 +86,7 @@ bench::Workload BaseWorkload(const BenchFlags& flags) {
   w.seconds = flags.seconds;
   w.record_size = flags.size;
   w.max_records = (flags.max_mb << 20) / (flags.size + 8);
+  w.segment_size = flags.segment_mb << 20;
   return w;
 }
 
@@ -301,6 +303,10 @@ void RegisterBench(CLI::App& app) {
   verb->add_option("--max-mb", flags->max_mb,
                    "stop a timed run after this many MiB (keeps what Close must sync small)")
       ->check(Unsigned(1, uint64_t{1} << 20))
+      ->capture_default_str();
+  verb->add_option("--segment-mb", flags->segment_mb,
+                   "segment size of the quipu log in MiB (rotations: every this many MiB)")
+      ->check(Unsigned(1, 4096))
       ->capture_default_str();
   CLI::Option* pipeline =
       verb->add_option("--pipeline", flags->pipeline,

@@ -280,6 +280,10 @@ Result<Measurement> RunWorkload(const Workload& w) {
   LogOptions options;
   options.durability = w.pipeline > 0 ? DurabilityPolicy::GroupCommit() : w.policy;
   options.create_if_missing = true;
+  options.segment_size = w.segment_size;
+  // Small segments take proportionally small records (as ingest does).
+  options.max_record_size =
+      static_cast<uint32_t>(std::min<uint64_t>(options.max_record_size, w.segment_size / 2));
   Result<std::unique_ptr<Log>> log = Log::Open(w.dir, options);
   if (!log.ok()) return log.status();
   Result<Measurement> m =

@@ -50,6 +50,8 @@ struct Workload {
   size_t record_size = 128;
   // > 0: the pipelined shape with this many appends in flight (writers is 1).
   uint64_t pipeline = 0;
+  // The log's segment size (LogOptions::segment_size).
+  uint64_t segment_size = LogOptions().segment_size;
   // The log directory; must not exist yet. The caller removes it.
   std::string dir;
 };

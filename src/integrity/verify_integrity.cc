@@ -166,6 +166,9 @@ Status Verifier::OpenSpine() {
 Status Verifier::MeasureSegments() {
   auto segments = ListLogSegments(env_, dir_);
   if (!segments.ok()) return segments.status();
+  auto pending = FindPendingSegment(env_, dir_, *segments);
+  if (!pending.ok()) return pending.status();
+  if (pending->has_value()) segments->push_back(**pending);
   uint64_t total = 0;
   for (const SegmentRef& ref : *segments) {
     segment_start_[ref.name] = total;

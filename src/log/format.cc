@@ -28,11 +28,21 @@ bool ParseSegmentFileName(std::string_view name, Lsn* base) {
   return true;
 }
 
+std::string PendingSegmentFileName(Lsn base) {
+  return SegmentFileName(base) + std::string(kPendingSuffix);
+}
+
+bool ParsePendingSegmentFileName(std::string_view name, Lsn* base) {
+  if (!name.ends_with(kPendingSuffix)) return false;
+  name.remove_suffix(kPendingSuffix.size());
+  return ParseSegmentFileName(name, base);
+}
+
 bool IsStoreFileName(std::string_view name) {
   Lsn base;
-  return ParseSegmentFileName(name, &base) || name == kLockFileName ||
-         name == kRecoveryJournalName || name == kSpineName || name == kSpineTempName ||
-         name == kCheckpointsName || name == kIndexDirName;
+  return ParseSegmentFileName(name, &base) || ParsePendingSegmentFileName(name, &base) ||
+         name == kLockFileName || name == kRecoveryJournalName || name == kSpineName ||
+         name == kSpineTempName || name == kCheckpointsName || name == kIndexDirName;
 }
 
 namespace {

@@ -43,6 +43,9 @@ inline constexpr size_t kMarkerFrameSize = kFrameHeaderSize + kMarkerPayloadSize
 // Records are at most this large, so their length never has kMarkerFlag set.
 inline constexpr uint32_t kMaxRecordSizeLimit = kMarkerFlag - 1;
 inline constexpr std::string_view kSegmentSuffix = ".qlog";
+// A segment written before its predecessor's seal completed: renamed to its
+// segment name once the predecessor is synced (docs/format.md, "Rotation").
+inline constexpr std::string_view kPendingSuffix = ".pending";
 inline constexpr std::string_view kLockFileName = "LOCK";
 inline constexpr std::string_view kRecoveryJournalName = "RECOVERY";
 // Files the integrity layer keeps beside the segments (docs/format.md).
@@ -53,13 +56,16 @@ inline constexpr std::string_view kCheckpointsName = "CHECKPOINTS";
 inline constexpr std::string_view kIndexDirName = "index";
 
 // True for every name quipu itself creates in a log directory: segments,
-// LOCK, RECOVERY, SPINE (and its temporary), CHECKPOINTS.
+// pending segments, LOCK, RECOVERY, SPINE (and its temporary), CHECKPOINTS.
 bool IsStoreFileName(std::string_view name);
 
 // "00000000000000000001.qlog": the base LSN, 20 digits, so names sort by LSN.
 std::string SegmentFileName(Lsn base);
 // True and sets *base when `name` is a segment file name.
 bool ParseSegmentFileName(std::string_view name, Lsn* base);
+// "00000000000000000001.qlog.pending": segment `base` before it is linked in.
+std::string PendingSegmentFileName(Lsn base);
+bool ParsePendingSegmentFileName(std::string_view name, Lsn* base);
 
 // What a segment header says. kind 0: written before kinds were recorded.
 struct SegmentHeader {

@@ -51,6 +51,22 @@ Result<SegmentSummary> Summarize(Env* env, const std::string& dir,
   return summary;
 }
 
+// Summarizes the pending segment a rotation left after `newest`: read like
+// the newest segment when it continues the chain, all torn otherwise (the
+// next open drops it).
+Result<SegmentSummary> SummarizePending(Env* env, const std::string& dir, const SegmentRef& ref,
+                                        const SegmentSummary& newest,
+                                        std::optional<LogKind>* kind) {
+  if (newest.torn_bytes == 0 && newest.base_lsn + newest.records == ref.base) {
+    return Summarize(env, dir, {ref}, 0, kind);
+  }
+  auto file = env->NewRandomAccessFile(JoinPath(dir, ref.name));
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  return SegmentSummary{ref.name, ref.base, 0, *size, false, *size};
+}
+
 }  // namespace
 
 Result<LogSummary> InspectLog(const std::string& dir, Env* env) {
@@ -58,9 +74,24 @@ Result<LogSummary> InspectLog(const std::string& dir, Env* env) {
   auto segments = ListLogSegments(env, dir);
   if (!segments.ok()) return segments.status();
 
+  auto pending = FindPendingSegment(env, dir, *segments);
+  if (!pending.ok()) return pending.status();
+
   LogSummary log;
   for (size_t i = 0; i < segments->size(); ++i) {
     auto summary = Summarize(env, dir, *segments, i, &log.kind);
+    if (!summary.ok()) return summary.status();
+    log.records += summary->records;
+    log.bytes += summary->bytes;
+    log.torn_bytes += summary->torn_bytes;
+    log.segments.push_back(std::move(*summary));
+  }
+  if (pending->has_value()) {
+    // A rotation whose seal did not finish: the next open links the pending
+    // segment in when it continues the chain, and drops it otherwise.
+    const SegmentRef& ref = **pending;
+    const SegmentSummary& newest = log.segments.back();
+    auto summary = SummarizePending(env, dir, ref, newest, &log.kind);
     if (!summary.ok()) return summary.status();
     log.records += summary->records;
     log.bytes += summary->bytes;

@@ -84,6 +84,7 @@ Status LogImpl::Init() {
     timer_ = std::thread([this] { TimerLoop(); });
   }
   flusher_ = std::thread([this] { FlusherLoop(); });
+  sealer_ = std::thread([this] { SealerLoop(); });
   return Status::OK();
 }
 
@@ -98,6 +99,7 @@ void LogImpl::PoisonLocked(const Status& s) {
   }
   io_cv_.notify_all();
   timer_cv_.notify_all();
+  seal_cv_.notify_all();
   WakeSyncWaitersLocked();
 }
 
@@ -371,6 +373,9 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
     return poison_;
   }
   synced_size_ = std::max(synced_size_, target_size);
+  // Records of a segment whose predecessor is still being sealed are on disk
+  // but not yet findable after a power cut: durable only once it is linked in.
+  QUIPU_RETURN_IF_ERROR(AwaitSealLocked(lock));
   AdvanceDurableLocked(target, covered_until);
   return flushed;
 }
@@ -424,58 +429,6 @@ void LogImpl::AdvanceDurableLocked(Lsn target, Clock::time_point covered_until) 
     oldest_unsynced_ = covered_until;
   }
   io_cv_.notify_all();
-}
-
-Status LogImpl::RotateLocked(std::unique_lock<std::mutex>& lock) {
-  rotating_ = true;
-  while (flush_busy_ || sync_busy_) io_cv_.wait(lock);
-  Status s = SealAndStartNextLocked();
-  rotating_ = false;
-  io_cv_.notify_all();
-  WakeSyncWaitersLocked();
-  return s;
-}
-
-Status LogImpl::SealAndStartNextLocked() {
-  QUIPU_RETURN_IF_ERROR(poison_);
-  // Everything of this segment reaches the disk before the next one exists,
-  // so a crash can never leave a hole between segments.
-  if (!buf_.empty()) {
-    const uint64_t size_before = active_size_;
-    spare_.swap(buf_);
-    Status s = active_->Append(spare_);
-    ++counters_.writes;
-    if (!s.ok()) return UndoFailedWriteLocked(s, size_before);
-    active_size_ += spare_.size();
-    counters_.bytes_written += spare_.size();
-    spare_.clear();
-    flushed_lsn_ = next_lsn_ - 1;
-  }
-  Status s = active_->Sync();
-  ++counters_.syncs;
-  if (!s.ok()) {
-    PoisonLocked(s);
-    return poison_;
-  }
-  AdvanceDurableLocked(next_lsn_ - 1, Clock::now());
-
-  // Created (header and directory entry synced) before the old one is let go:
-  // if the disk is full the old segment simply stays active.
-  auto next = CreateSegment(env_, dir_, next_lsn_, options_.kind);
-  if (!next.ok()) {
-    if (!next.status().IsNoSpace()) PoisonLocked(next.status());
-    return next.status().IsNoSpace() ? next.status() : poison_;
-  }
-  (void)active_->Close();  // synced above; closing cannot lose anything
-  active_ = std::move(*next);
-  segments_.push_back({format::SegmentFileName(next_lsn_), next_lsn_});
-  active_size_ = format::kSegmentHeaderSize;
-  active_bytes_ = active_size_;
-  active_records_ = 0;
-  synced_size_ = active_size_;
-  marked_size_ = active_size_;
-  ++counters_.rotations;
-  return Status::OK();
 }
 
 Status LogImpl::Flush() {
@@ -573,9 +526,12 @@ Status LogImpl::Close() {
   timer_cv_.notify_all();
   stop_flusher_ = true;
   flush_cv_.notify_all();
+  stop_sealer_ = true;  // after finishing the seal that runs, if any
+  seal_cv_.notify_all();
   lock.unlock();
   if (timer_.joinable()) timer_.join();
   if (flusher_.joinable()) flusher_.join();
+  if (sealer_.joinable()) sealer_.join();
   lock.lock();
   Status s = poison_.ok() ? SyncToLocked(lock, next_lsn_ - 1, rollback_floors_.size()) : poison_;
   if (!lock.owns_lock()) lock.lock();

@@ -20,9 +20,12 @@
 // page cache on the other. If such a background write fails with a full
 // disk, its bytes go back into the buffer and the next append that needs
 // room writes inline and gets the NoSpace itself (see background_failed_).
-// Rotation needs both tokens free; it sets rotating_ so no new sync starts,
-// waits for the tokens, then writes, syncs and seals the segment and creates
-// the next one while holding mu_ (rare: once per segment_size bytes).
+// Rotation needs both tokens free and no seal running; it sets rotating_ so
+// no new sync starts, writes the buffer out and starts the next segment under
+// a pending name, holding mu_ (log/rotation.cc). The sealer thread then
+// fdatasyncs the old segment and links the new one in under its segment
+// name; until that rename is durable no record of the new segment is called
+// durable (leaders wait for it), so the chain never has a hole on disk.
 //
 // Invariants (under mu_):
 //   durable_lsn_ <= flushed_lsn_ <= next_lsn_ - 1
@@ -123,8 +126,18 @@ class LogImpl final : public Log {
   // Always/GroupCommit: lets the writers the last sync released rejoin the
   // group before it is closed (bounded by a quarter of the last fsync).
   void GatherReleasedWritersLocked(std::unique_lock<std::mutex>& lock);
+  // Rotation (log/rotation.cc).
   Status RotateLocked(std::unique_lock<std::mutex>& lock);
-  Status SealAndStartNextLocked();
+  Status StartNextSegmentLocked();
+  void SealerLoop();
+  // Runs the seal in seal_: fdatasync of the old segment, rename of the new
+  // one, fsync of the directory, all without mu_.
+  void RunSealLocked(std::unique_lock<std::mutex>& lock);
+  // Ends the seal in seal_: the old segment durable and the new one linked
+  // in, or, on `error`, the log poisoned.
+  void FinishSealLocked(const Status& error);
+  // Waits until no seal runs (or the log is poisoned, which it returns).
+  Status AwaitSealLocked(std::unique_lock<std::mutex>& lock);
   // Puts bytes that a failed write did not land back in front of buf_.
   Status UndoFailedWriteLocked(const Status& write_error, uint64_t size_before);
   // After a full disk: removes buffered records no Append has returned for.
@@ -150,6 +163,7 @@ class LogImpl final : public Log {
   std::condition_variable timer_cv_;   // the interval timer's wake-ups
   std::condition_variable flush_cv_;   // the flusher thread's wake-ups
   std::condition_variable gather_cv_;  // a gathering leader: the group is whole
+  std::condition_variable seal_cv_;    // the sealer thread's wake-ups
 
   // --- guarded by mu_ ---
   std::vector<SegmentRef> segments_;  // last is active
@@ -177,6 +191,17 @@ class LogImpl final : public Log {
   // The flusher thread's work: a job begun by HandOffFlushLocked.
   std::optional<FlushJob> handed_off_;
   bool stop_flusher_ = false;
+  // The previous segment from rotation until it is synced and its successor
+  // is linked in under its segment name (the sealer thread's work).
+  struct Seal {
+    std::unique_ptr<WritableFile> file;  // the previous segment
+    Lsn last = 0;                        // its last LSN
+    Lsn next_base = 0;                   // the base of the segment after it
+    Clock::time_point started;           // when its last record was written
+  };
+  std::optional<Seal> seal_;
+  bool seal_running_ = false;  // its I/O is under way (outside mu_)
+  bool stop_sealer_ = false;   // the sealer thread ends once no seal is left
   // The last background write failed (full disk): write inline next time so
   // an appender, not the flusher, reports NoSpace and the buffer stays bounded.
   bool background_failed_ = false;
@@ -199,6 +224,7 @@ class LogImpl final : public Log {
   std::atomic<size_t> rollbacks_{0};
   std::thread timer_;
   std::thread flusher_;
+  std::thread sealer_;
 };
 
 class ReadSource;

@@ -98,8 +98,15 @@ Result<bool> LogReaderImpl::OpenSegmentFor(Lsn lsn) {
 }
 
 Result<bool> LogReaderImpl::OpenSegmentAt(size_t index) {
-  const SegmentRef ref = segments_[index];
+  SegmentRef ref = segments_[index];
   auto file = env_->NewRandomAccessFile(JoinPath(dir_, ref.name));
+  Lsn pending_base;
+  if (!file.ok() && format::ParsePendingSegmentFileName(ref.name, &pending_base)) {
+    // The writer linked the pending segment in under its segment name since
+    // the view was taken (log/rotation.cc).
+    ref.name = format::SegmentFileName(pending_base);
+    file = env_->NewRandomAccessFile(JoinPath(dir_, ref.name));
+  }
   if (!file.ok()) return file.status();
   std::string header;
   QUIPU_RETURN_IF_ERROR((*file)->Read(0, format::kSegmentHeaderSize, &header));
@@ -129,6 +136,11 @@ Result<bool> LogReaderImpl::Advance() {
     if (index_ + 1 >= segments_.size()) return false;  // caught up
   }
   const SegmentRef& next = segments_[index_ + 1];
+  Lsn pending_base;
+  if (next.base != scan_lsn_ && !source_->live() &&
+      format::ParsePendingSegmentFileName(next.name, &pending_base)) {
+    return false;  // records are missing before an unlinked segment: the log ends here
+  }
   if (next.base != scan_lsn_) {
     return Status::Corruption(DamageMessage(name_, scanner_->valid_end(),
                                             "segment ends before LSN " + std::to_string(scan_lsn_) +
@@ -139,7 +151,11 @@ Result<bool> LogReaderImpl::Advance() {
 }
 
 Result<bool> LogReaderImpl::OnBadFrame() {
-  const bool newest = index_ + 1 == segments_.size();
+  // A segment followed only by a pending one is still the newest on disk.
+  Lsn pending_base;
+  const bool newest = index_ + 1 == segments_.size() ||
+                      (index_ + 2 == segments_.size() &&
+                       format::ParsePendingSegmentFileName(segments_.back().name, &pending_base));
   if (newest && !source_->live()) {
     auto durable = DurableDataFollows(file_.get(), scanner_->base(), scanner_->offset());
     if (!durable.ok()) return durable.status();
@@ -155,6 +171,9 @@ class DirectorySource final : public ReadSource {
   Status View(std::vector<SegmentRef>* segments, Lsn* readable) override {
     auto listed = ListLogSegments(env_, dir_);
     if (!listed.ok()) return listed.status();
+    auto pending = FindPendingSegment(env_, dir_, *listed);
+    if (!pending.ok()) return pending.status();
+    if (pending->has_value()) listed->push_back(**pending);
     *segments = std::move(*listed);
     *readable = UINT64_MAX;
     return Status::OK();

@@ -23,6 +23,25 @@ Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string&
   return file;
 }
 
+Result<std::unique_ptr<WritableFile>> CreatePendingSegment(Env* env, const std::string& dir,
+                                                           Lsn base, LogKind kind) {
+  const std::string path = JoinPath(dir, format::PendingSegmentFileName(base));
+  auto file = env->NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  // The header is synced here, before anyone appends: it must be durable
+  // before the segment's name is (a segment without its header cannot be
+  // read at all), and once appends run, the file's syncs belong to the sync
+  // leaders alone — a second syncer could retry a sync that just failed.
+  Status s = (*file)->Append(format::EncodeSegmentHeader(base, kind));
+  if (s.ok()) s = (*file)->Sync();
+  if (!s.ok()) {
+    (void)(*file)->Close();
+    (void)env->RemoveFile(path);
+    return s;
+  }
+  return file;
+}
+
 namespace {
 
 std::string NowRfc3339() {
@@ -71,6 +90,9 @@ class Recovery {
   Status CheckKind();
   Status CheckSealed(size_t i);
   Status RecoverNewest();
+  // Links in or drops the pending segment a rotation left, if any.
+  Status ResolvePending();
+  Status DropPending(const SegmentRef& pending, const std::string& reason);
   Status RebuildUnborn(const SegmentRef& ref, uint64_t file_size);
   // Handles damage at (segment i, offset): an error, or under salvage a cut
   // there and removal of every later segment.
@@ -89,6 +111,8 @@ Result<RecoveredLog> Recovery::Run() {
   out_.segments = std::move(*listed);
   if (out_.segments.empty()) {
     QUIPU_RETURN_IF_ERROR(CheckNoForeignFiles());
+    auto pending = FindPendingSegment(env_, dir_, out_.segments);
+    if (!pending.ok()) return pending.status();
     auto file = CreateSegment(env_, dir_, 1, options_.kind);
     if (!file.ok()) return file.status();
     QUIPU_RETURN_IF_ERROR((*file)->Close());
@@ -107,6 +131,7 @@ Result<RecoveredLog> Recovery::Run() {
     QUIPU_RETURN_IF_ERROR(CheckSealed(i));
   }
   if (!salvaged_) QUIPU_RETURN_IF_ERROR(RecoverNewest());
+  QUIPU_RETURN_IF_ERROR(ResolvePending());
   if (out_.report.dropped_bytes > 0 || out_.report.dropped_segments > 0) {
     QUIPU_RETURN_IF_ERROR(AppendRecoveryJournal(env_, dir_, out_.report));
   }
@@ -188,6 +213,57 @@ Status Recovery::RecoverNewest() {
   out_.active_size = scan->valid_end;
   out_.active_marker_claim = scan->marker_claim;
   out_.next_lsn = ref.base + scan->records;
+  return Status::OK();
+}
+
+Status Recovery::ResolvePending() {
+  auto found = FindPendingSegment(env_, dir_, out_.segments);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return Status::OK();
+  const SegmentRef pending = **found;
+  const SegmentRef newest = out_.segments.back();
+  if (salvaged_) return DropPending(pending, "salvage: it follows the damage");
+  if (pending.base < out_.next_lsn) {
+    return Status::Corruption(DamageMessage(
+        pending.name, 0,
+        "pending segment starts at LSN " + std::to_string(pending.base) + " but " + newest.name +
+            " holds records up to LSN " + std::to_string(out_.next_lsn - 1)));
+  }
+  if (pending.base > out_.next_lsn) {
+    return DropPending(pending, "records " + std::to_string(out_.next_lsn) + ".." +
+                                    std::to_string(pending.base - 1) + " before it were lost (" +
+                                    newest.name + " was not yet sealed)");
+  }
+  // No gap: finish the rotation the crash interrupted, then judge the linked
+  // segment as the newest.
+  auto file = env_->ReopenWritableFile(JoinPath(dir_, newest.name));
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Sync();
+  Status c = (*file)->Close();
+  QUIPU_RETURN_IF_ERROR(s.ok() ? c : s);
+  const std::string name = format::SegmentFileName(pending.base);
+  QUIPU_RETURN_IF_ERROR(env_->RenameFile(JoinPath(dir_, pending.name), JoinPath(dir_, name)));
+  QUIPU_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  out_.segments.push_back({name, pending.base});
+  return RecoverNewest();
+}
+
+Status Recovery::DropPending(const SegmentRef& pending, const std::string& reason) {
+  // Nothing in a pending segment was acknowledged as durable: durability
+  // waits for it to be linked in, which a seal does only after the segment
+  // before it is complete and synced.
+  auto file = env_->NewRandomAccessFile(JoinPath(dir_, pending.name));
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  file->reset();
+  QUIPU_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir_, pending.name)));
+  QUIPU_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  out_.report.dropped_bytes += *size;
+  ++out_.report.dropped_segments;
+  out_.report.file = pending.name;
+  out_.report.offset = 0;
+  out_.report.reason = "pending segment of an unfinished rotation dropped: " + reason;
   return Status::OK();
 }
 

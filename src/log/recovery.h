@@ -1,7 +1,10 @@
 // log/recovery.h — bringing a log directory to a consistent state on Open.
 //
 // Recovery decides what the log is after a crash: the segments in LSN order,
-// each sealed one intact, the newest one ending at its last whole frame. It
+// each sealed one intact, the newest one ending at its last whole frame, and
+// a pending segment (a rotation whose seal did not finish) linked in when it
+// follows the newest without a gap, dropped when records are missing before
+// it (none of its records was acknowledged as durable). It
 // follows LogOptions::recovery (see quipu/options.h): a torn tail of the
 // newest segment is cut and reported; any other damage is an error naming the
 // file and offset, unless salvage was asked for. Whatever it cuts is written
@@ -38,6 +41,12 @@ Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptio
 // file is removed (best effort).
 Result<std::unique_ptr<WritableFile>> CreateSegment(Env* env, const std::string& dir, Lsn base,
                                                     LogKind kind);
+
+// Creates segment `base` under its pending name with its header, syncing
+// nothing: the caller links it in (renames it to its segment name) once the
+// segment before it is durable (log/rotation.cc).
+Result<std::unique_ptr<WritableFile>> CreatePendingSegment(Env* env, const std::string& dir,
+                                                           Lsn base, LogKind kind);
 
 // Appends one line to the recovery journal and syncs it.
 Status AppendRecoveryJournal(Env* env, const std::string& dir, const RecoveryReport& report);

@@ -9,20 +9,53 @@
 namespace quipu {
 
 namespace {
+
 constexpr size_t kReadChunk = 1 << 20;
+
+// The files of `dir` whose names `parse` accepts, in LSN order.
+Result<std::vector<SegmentRef>> ListByName(Env* env, const std::string& dir,
+                                           bool (*parse)(std::string_view, Lsn*)) {
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<SegmentRef> found;
+  for (const std::string& name : *names) {
+    Lsn base;
+    if (parse(name, &base)) found.push_back({name, base});
+  }
+  std::sort(found.begin(), found.end(),
+            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
+  return found;
+}
+
 }  // namespace
 
 Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir) {
-  auto names = env->ListDir(dir);
-  if (!names.ok()) return names.status();
-  std::vector<SegmentRef> segments;
-  for (const std::string& name : *names) {
-    Lsn base;
-    if (format::ParseSegmentFileName(name, &base)) segments.push_back({name, base});
+  return ListByName(env, dir, format::ParseSegmentFileName);
+}
+
+Result<std::vector<SegmentRef>> ListPendingSegments(Env* env, const std::string& dir) {
+  return ListByName(env, dir, format::ParsePendingSegmentFileName);
+}
+
+Result<std::optional<SegmentRef>> FindPendingSegment(Env* env, const std::string& dir,
+                                                     const std::vector<SegmentRef>& segments) {
+  auto pending = ListPendingSegments(env, dir);
+  if (!pending.ok()) return pending.status();
+  if (pending->empty()) return std::optional<SegmentRef>();
+  if (pending->size() > 1) {
+    return Status::Corruption(
+        DamageMessage((*pending)[1].name, 0,
+                      "a second pending segment (the first is " + pending->front().name + ")"));
   }
-  std::sort(segments.begin(), segments.end(),
-            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
-  return segments;
+  const SegmentRef& found = pending->front();
+  if (segments.empty() || found.base <= segments.back().base) {
+    return Status::Corruption(DamageMessage(
+        found.name, 0,
+        segments.empty() ? "a pending segment without any segment before it"
+                         : "a pending segment that does not follow the newest segment, " +
+                               segments.back().name));
+  }
+  return std::optional<SegmentRef>(found);
 }
 
 Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir) {

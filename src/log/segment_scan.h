@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,17 @@ Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir);
 // `dir` does not exist or holds no segment ("not a quipu log"), Corruption
 // when the first segment does not start at LSN 1 (earlier ones removed).
 Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir);
+
+// The pending segments in `dir` (format::PendingSegmentFileName), by base.
+Result<std::vector<SegmentRef>> ListPendingSegments(Env* env, const std::string& dir);
+
+// The pending segment a writer left in `dir` after `segments` (a rotation
+// whose seal did not finish), if any. A writer leaves at most one, after its
+// newest segment; anything else is Corruption. Readers of a directory read it
+// as the newest segment when it continues the chain, and stop before it when
+// records are missing (recovery then drops it).
+Result<std::optional<SegmentRef>> FindPendingSegment(Env* env, const std::string& dir,
+                                                     const std::vector<SegmentRef>& segments);
 
 inline std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;

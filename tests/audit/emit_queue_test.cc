@@ -28,8 +28,8 @@ TEST(EmitQueueTest, ConcurrentJoinersEachGetTheAnswerTheirLeaderSet) {
   std::atomic<int> answered_by_others{0};
   const Event event;
   const char* given = std::getenv("QUIPU_SEED");
-  const uint32_t seed =
-      given != nullptr ? static_cast<uint32_t>(std::strtoul(given, nullptr, 10)) : std::random_device{}();
+  const uint32_t seed = given != nullptr ? static_cast<uint32_t>(std::strtoul(given, nullptr, 10))
+                                         : std::random_device{}();
   std::printf("seed %u (QUIPU_SEED=%u repeats the leaders' choices)\n", seed, seed);
 
   std::atomic<bool> go{false};

@@ -114,6 +114,20 @@ TEST_F(BenchCliTest, SingleRunReportsCountsAsJson) {
   EXPECT_FALSE(row.contains("baseline"));  // no --baselines, nothing to compare with
 }
 
+// Each sealed segment is one sync (of the full segment) under any policy.
+TEST_F(BenchCliTest, SegmentSizeSetsWhereTheLogRotates) {
+  Outcome r = Bench({"--durability", "os", "--records", "20000", "--segment-mb", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> rows = JsonLines(r.out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["records"], 20000);
+  // 20 000 frames of 136 bytes fill two 1 MiB segments and start a third;
+  // the second seal may still run when the count is taken. (With the default
+  // 64 MiB segments the same run syncs nothing: SingleRunReportsCountsAsJson.)
+  EXPECT_GE(rows[0]["fsyncs"].get<int>(), 1);
+  EXPECT_LE(rows[0]["fsyncs"].get<int>(), 2);
+}
+
 TEST_F(BenchCliTest, EventsCountEveryEmitUnderGroupCommitByDefault) {
   Outcome r = Bench({"--events", "--writers", "4", "--records", "200", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -267,6 +281,7 @@ TEST_F(BenchCliTest, BadArgumentsAreOneLineUsageErrors) {
       {"--size", "0"},
       {"--seconds", "-1"},
       {"--records", "many"},
+      {"--segment-mb", "0"},
   };
   for (const auto& args : bad) {
     SCOPED_TRACE(::testing::PrintToString(args));
