@@ -91,8 +91,8 @@ class EmitQueue {
   WaitWord& WordOf(const EmitSlot* slot) { return words_[slot->group_ % kGroupWords]; }
 
   std::mutex mu_;
-  std::condition_variable arrived_;
-  WaitWord words_[kGroupWords];  // a slot was queued while a leader gathers
+  std::condition_variable arrived_;  // a slot was queued while a leader gathers
+  WaitWord words_[kGroupWords];      // followers sleep on their group's word
   // --- guarded by mu_ ---
   std::deque<EmitSlot*> queue_;
   uint32_t group_ = 0;          // the group Join puts a slot in; Batch starts the next
