@@ -4,8 +4,8 @@ namespace quipu::drill {
 
 class ForwardingEnv::File final : public WritableFile {
  public:
-  File(ForwardingEnv* env, std::unique_ptr<WritableFile> base)
-      : env_(env), base_(std::move(base)) {}
+  File(ForwardingEnv* env, std::string path, std::unique_ptr<WritableFile> base)
+      : env_(env), path_(std::move(path)), base_(std::move(base)) {}
 
   Status Append(std::string_view data) override {
     env_->BeforeChange();
@@ -21,6 +21,7 @@ class ForwardingEnv::File final : public WritableFile {
   }
   Status Sync() override {
     env_->BeforeChange();
+    env_->BeforeFileSync(path_);
     return env_->PassSyncs() ? base_->Sync() : Status::OK();
   }
   Status Close() override { return base_->Close(); }
@@ -28,22 +29,23 @@ class ForwardingEnv::File final : public WritableFile {
 
  private:
   ForwardingEnv* const env_;
+  const std::string path_;
   const std::unique_ptr<WritableFile> base_;
 };
 
 Result<std::unique_ptr<WritableFile>> ForwardingEnv::Wrap(
-    Result<std::unique_ptr<WritableFile>> file) {
+    const std::string& path, Result<std::unique_ptr<WritableFile>> file) {
   if (!file.ok()) return file.status();
-  return std::unique_ptr<WritableFile>(new File(this, std::move(*file)));
+  return std::unique_ptr<WritableFile>(new File(this, path, std::move(*file)));
 }
 
 Result<std::unique_ptr<WritableFile>> ForwardingEnv::NewWritableFile(const std::string& path) {
   BeforeChange();
-  return Wrap(target_->NewWritableFile(path));
+  return Wrap(path, target_->NewWritableFile(path));
 }
 
 Result<std::unique_ptr<WritableFile>> ForwardingEnv::ReopenWritableFile(const std::string& path) {
-  return Wrap(target_->ReopenWritableFile(path));
+  return Wrap(path, target_->ReopenWritableFile(path));
 }
 
 Result<std::unique_ptr<RandomAccessFile>> ForwardingEnv::NewRandomAccessFile(

@@ -44,12 +44,16 @@ class ForwardingEnv : public Env {
 
   // Runs before every operation that changes a file or directory (syncs too).
   virtual void BeforeChange() {}
+  // Runs before a file's Sync (after BeforeChange), with the path the file
+  // was opened under.
+  virtual void BeforeFileSync(const std::string& path) { (void)path; }
   // False: file and directory syncs report success without running.
   virtual bool PassSyncs() const { return true; }
 
  private:
   class File;
-  Result<std::unique_ptr<WritableFile>> Wrap(Result<std::unique_ptr<WritableFile>> file);
+  Result<std::unique_ptr<WritableFile>> Wrap(const std::string& path,
+                                             Result<std::unique_ptr<WritableFile>> file);
 
   Env* const target_;
 };

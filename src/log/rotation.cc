@@ -8,12 +8,15 @@
 // go on: fdatasync of the old segment, then the rename of the new one to its
 // segment name and an fsync of the directory. The sealer never syncs the
 // new segment: its syncs are the sync leaders', and a failed one must never
-// be followed by another (docs/durability.md). That order keeps the chain without holes on disk:
-// a segment name exists only once every earlier segment is complete and durable, and a pending
-// segment left by a crash is linked in or dropped by recovery (log/recovery.cc). Until the rename
-// is durable no record of the new segment is acknowledged as durable: a sync leader waits for the
-// seal (LeadSyncLocked), and the seal itself makes the old segment's records durable. One seal runs
-// at a time; a rotation waits for the last one.
+// be followed by another (docs/durability.md).
+//
+// That order keeps the chain without holes on disk: a segment name exists
+// only once every earlier segment is complete and durable, and a pending
+// segment left by a crash is linked in or dropped by recovery
+// (log/recovery.cc). Until the rename is durable no record of the new
+// segment is acknowledged as durable: a sync leader waits for the seal
+// (LeadSyncLocked), and the seal itself makes the old segment's records
+// durable. One seal runs at a time; a rotation waits for the last one.
 #include "log/format.h"
 #include "log/log_impl.h"
 #include "log/recovery.h"

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "drill/drill_env.h"
 #include "io/fault_env.h"
 #include "log/engine.h"
 #include "log/format.h"
@@ -232,9 +233,9 @@ TEST(RotationTest, AFailedSealPoisonsTheLog) {
 
 // Holds the sealer inside its fdatasync of the first segment until the test
 // lets it go; every other call goes straight to `target`.
-class SealGateEnv final : public Env {
+class SealGateEnv final : public drill::ForwardingEnv {
  public:
-  explicit SealGateEnv(Env* target) : target_(target) {}
+  using ForwardingEnv::ForwardingEnv;
 
   // From now on, a sync of the first segment waits at the gate.
   void Arm() {
@@ -252,65 +253,16 @@ class SealGateEnv final : public Env {
     cv_.notify_all();
   }
 
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    return Gate(path, target_->NewWritableFile(path));
-  }
-  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override {
-    return Gate(path, target_->ReopenWritableFile(path));
-  }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    return target_->NewRandomAccessFile(path);
-  }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
-    return target_->ListDir(dir);
-  }
-  Status CreateDir(const std::string& dir) override { return target_->CreateDir(dir); }
-  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
-  Status RenameFile(const std::string& from, const std::string& to) override {
-    return target_->RenameFile(from, to);
-  }
-  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
-  Result<bool> FileExists(const std::string& path) override { return target_->FileExists(path); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
-    return target_->LockFile(path);
+  void BeforeFileSync(const std::string& path) override {
+    if (!path.ends_with("/" + format::SegmentFileName(1))) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!armed_) return;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
   }
 
  private:
-  class GatedFile final : public WritableFile {
-   public:
-    GatedFile(SealGateEnv* env, std::unique_ptr<WritableFile> file)
-        : env_(env), file_(std::move(file)) {}
-    Status Append(std::string_view data) override { return file_->Append(data); }
-    Status WriteAt(uint64_t offset, std::string_view data) override {
-      return file_->WriteAt(offset, data);
-    }
-    Status Truncate(uint64_t size) override { return file_->Truncate(size); }
-    Status Sync() override {
-      {
-        std::unique_lock<std::mutex> lock(env_->mu_);
-        if (env_->armed_) {
-          env_->held_ = true;
-          env_->cv_.notify_all();
-          env_->cv_.wait(lock, [&] { return env_->released_; });
-        }
-      }
-      return file_->Sync();
-    }
-    Status Close() override { return file_->Close(); }
-    uint64_t Size() const override { return file_->Size(); }
-
-   private:
-    SealGateEnv* const env_;
-    std::unique_ptr<WritableFile> file_;
-  };
-
-  Result<std::unique_ptr<WritableFile>> Gate(const std::string& path,
-                                             Result<std::unique_ptr<WritableFile>> file) {
-    if (!file.ok() || !path.ends_with("/" + format::SegmentFileName(1))) return file;
-    return std::unique_ptr<WritableFile>(std::make_unique<GatedFile>(this, std::move(*file)));
-  }
-
-  Env* const target_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool armed_ = false;
