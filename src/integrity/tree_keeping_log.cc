@@ -53,7 +53,15 @@ class TreeKeepingLog final : public Log {
     QUIPU_RETURN_IF_ERROR(TreeHealth());
     return engine_->Sync();
   }
-  Lsn DurableLsn() const override { return engine_->DurableLsn(); }
+  // Once the tree has poisoned the log, the watermark stays where the
+  // failure found it, as the engine's does after a failed sync of its own
+  // (a seal running beside the failure could otherwise still move it).
+  Lsn DurableLsn() const override {
+    if (poisoned_.load(std::memory_order_acquire)) {
+      return durable_at_poison_.load(std::memory_order_acquire);
+    }
+    return engine_->DurableLsn();
+  }
   Lsn LastLsn() const override { return engine_->LastLsn(); }
   Status WaitDurable(Lsn lsn) override {
     QUIPU_RETURN_IF_ERROR(TreeHealth());
@@ -89,7 +97,10 @@ class TreeKeepingLog final : public Log {
  private:
   void Poison(const Status& s) {
     std::lock_guard<std::mutex> guard(poison_mu_);
-    if (poison_.ok()) poison_ = s.WithContext("log poisoned by its tree (reopen to recover)");
+    if (poison_.ok()) {
+      poison_ = s.WithContext("log poisoned by its tree (reopen to recover)");
+      durable_at_poison_.store(engine_->DurableLsn(), std::memory_order_release);
+    }
     poisoned_.store(true, std::memory_order_release);
   }
 
@@ -105,6 +116,7 @@ class TreeKeepingLog final : public Log {
   std::unique_ptr<OwnedLogTree> tree_;
   bool closed_ = false;
   std::atomic<bool> poisoned_{false};
+  std::atomic<Lsn> durable_at_poison_{0};
   mutable std::mutex poison_mu_;
   Status poison_;  // guarded by poison_mu_
 };

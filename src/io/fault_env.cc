@@ -69,6 +69,7 @@ class FaultEnv::File final : public WritableFile {
       if (state_->sync_failures_left > 0) {
         --state_->sync_failures_left;
         sync_failed_ = true;
+        state_->last_failed_sync_path = path_;
         return ErrnoStatus("fdatasync", path_, state_->sync_errno);
       }
       if (const State::Inode* ino = state_->FindLive(id_)) {
@@ -301,6 +302,10 @@ void FaultEnv::FailWritesWithNoSpace(int count) {
 uint64_t FaultEnv::SyncCount() const { return state_->syncs.load(std::memory_order_relaxed); }
 uint64_t FaultEnv::RetriedFailedSyncs() const {
   return state_->retried_failed_syncs.load(std::memory_order_relaxed);
+}
+std::string FaultEnv::LastFailedSyncPath() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->last_failed_sync_path;
 }
 uint64_t FaultEnv::DirSyncCount() const {
   return state_->dir_syncs.load(std::memory_order_relaxed);

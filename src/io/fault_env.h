@@ -55,8 +55,10 @@ struct PowerLossOptions {
   // Models a disk that wrote back dirty pages in any order: each file-aligned
   // 4 KiB page holding unsynced appended bytes survives with probability
   // `page_keep_probability`; the file ends with the last kept page, and the
-  // dropped pages before it read as zeros (a hole). Overwrites of synced
-  // bytes are still undone. Takes precedence over tear_last_write.
+  // dropped pages before it read as zeros (a hole). Pages of synced bytes
+  // that unsynced writes overwrote keep their new bytes with the same
+  // probability, else their durable ones (without this option every
+  // overwrite is undone). Takes precedence over tear_last_write.
   bool keep_random_pages = false;
   double page_keep_probability = 0.5;
   uint64_t seed = 0;
@@ -93,6 +95,8 @@ class FaultEnv : public Env {
   // Syncs called on a file handle whose earlier Sync failed: the retry
   // PostgreSQL's fsyncgate taught never to make (it may falsely succeed).
   uint64_t RetriedFailedSyncs() const;
+  // The path of the file whose Sync failed last by FailSyncs; "" if none did.
+  std::string LastFailedSyncPath() const;
   uint64_t DirSyncCount() const;
   uint64_t AppendCount() const;  // WritableFile::Append calls
   void ResetCounters();

@@ -42,10 +42,8 @@ Status FaultEnv::State::RollBack(Inode& ino, const PowerLossOptions& options,
   if (!file.ok()) return file.status();
   WritableFile& w = **file;
   uint64_t size = ino.size;
-  for (auto u = ino.undo.rbegin(); u != ino.undo.rend(); ++u) {
-    QUIPU_RETURN_IF_ERROR(w.WriteAt(u->offset, u->bytes));
-    size = std::max(size, u->offset + u->bytes.size());
-  }
+  QUIPU_RETURN_IF_ERROR(UndoOverwrites(ino, w, options, rng));
+  for (const Undo& u : ino.undo) size = std::max(size, u.offset + u.bytes.size());
   uint64_t cut = ino.synced_size;
   if (options.keep_random_pages) {
     auto end = KeepRandomPages(w, cut, size, options, rng);
@@ -61,6 +59,36 @@ Status FaultEnv::State::RollBack(Inode& ino, const PowerLossOptions& options,
   QUIPU_RETURN_IF_ERROR(w.Truncate(cut));
   ino.size = cut;
   return w.Close();
+}
+
+// Puts back the durable bytes that unsynced writes overwrote. With random
+// pages, each overwritten page either reached the disk with its newest bytes
+// or not at all (the disk wrote pages back in any order); otherwise none did.
+Status FaultEnv::State::UndoOverwrites(const Inode& ino, WritableFile& w,
+                                       const PowerLossOptions& options, std::mt19937_64& rng) {
+  std::map<uint64_t, bool> kept;  // page -> whether its newest bytes survive
+  if (options.keep_random_pages) {
+    std::bernoulli_distribution keep(options.page_keep_probability);
+    for (const Undo& u : ino.undo) {
+      for (uint64_t page = u.offset / kPageSize * kPageSize; page < u.offset + u.bytes.size();
+           page += kPageSize) {
+        if (kept.count(page) == 0) kept[page] = keep(rng);
+      }
+    }
+  }
+  for (auto u = ino.undo.rbegin(); u != ino.undo.rend(); ++u) {
+    const uint64_t end = u->offset + u->bytes.size();
+    for (uint64_t lo = u->offset; lo < end;) {
+      const uint64_t page = lo / kPageSize * kPageSize;
+      const uint64_t hi = std::min(page + kPageSize, end);
+      if (!kept[page]) {
+        QUIPU_RETURN_IF_ERROR(
+            w.WriteAt(lo, std::string_view(u->bytes).substr(lo - u->offset, hi - lo)));
+      }
+      lo = hi;
+    }
+  }
+  return Status::OK();
 }
 
 // Decides page by page which of the unsynced bytes in [from, to) reached the

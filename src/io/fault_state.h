@@ -114,6 +114,7 @@ struct FaultEnv::State {
   bool crashed = false;
   int sync_failures_left = 0;
   int sync_errno = EIO;
+  std::string last_failed_sync_path;
   std::optional<uint64_t> space_limit;
   int full_writes_left = 0;
   uint64_t live_bytes = 0;  // sum of Inode::size over files with a live path
@@ -260,6 +261,8 @@ struct FaultEnv::State {
   void CommitDir(const std::string& dir);
   Status PowerLoss(const PowerLossOptions& options);
   Status RollBack(Inode& ino, const PowerLossOptions& options, std::mt19937_64& rng);
+  Status UndoOverwrites(const Inode& ino, WritableFile& w, const PowerLossOptions& options,
+                        std::mt19937_64& rng);
   Result<uint64_t> KeepRandomPages(WritableFile& w, uint64_t from, uint64_t to,
                                    const PowerLossOptions& options, std::mt19937_64& rng);
   Status Restore(const Inode& ino);

@@ -38,6 +38,10 @@ Result<SegmentSummary> Summarize(Env* env, const std::string& dir,
     summary.torn_bytes = scan->file_size;
     return summary;
   }
+  if (scan->zero_tail && !newest) {
+    return Status::Corruption(DamageMessage(
+        ref.name, scan->valid_end, "sealed segment ends in zero bytes after its last frame"));
+  }
   if (scan->damaged && (!newest || scan->durable_damage)) {
     return Status::Corruption(DamageMessage(ref.name, scan->bad_offset, scan->bad_reason));
   }

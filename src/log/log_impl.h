@@ -149,6 +149,9 @@ class LogImpl final : public Log {
   // At Close: a final marker, synced, so recovery can tell every record of
   // the active segment was durable.
   Status WriteClosingMarkerLocked();
+  // The active segment's file as appends need it: with zeros written ahead
+  // of the data when the policy syncs (io/zero_ahead_file.h).
+  std::unique_ptr<WritableFile> ForAppends(std::unique_ptr<WritableFile> file, Lsn base) const;
   void TimerLoop();
 
   const std::string dir_;

@@ -36,6 +36,10 @@ class LogReaderImpl final : public LogReader {
   // At the end of the current segment: moves to the next one, if any.
   Result<bool> Advance();
   Result<bool> OnBadFrame();
+  // After kBad: whether the scanner stands before the zeros a writer wrote
+  // ahead of its appends (nothing but zeros to the end of the file), which
+  // end the segment's frames as the end of the file would.
+  Result<bool> AtEndOfWrittenFrames();
 
   Env* env_;
   const std::string dir_;
@@ -82,8 +86,14 @@ Result<bool> LogReaderImpl::Next() {
         if (!advanced.ok() || !*advanced) return advanced;
         continue;
       }
-      case FrameScanner::Outcome::kBad:
-        return OnBadFrame();
+      case FrameScanner::Outcome::kBad: {
+        auto end = AtEndOfWrittenFrames();
+        if (!end.ok()) return end.status();
+        if (!*end) return OnBadFrame();
+        auto advanced = Advance();
+        if (!advanced.ok() || !*advanced) return advanced;
+        continue;
+      }
     }
   }
 }
@@ -148,6 +158,13 @@ Result<bool> LogReaderImpl::Advance() {
                                                 std::to_string(next.base)));
   }
   return OpenSegmentAt(index_ + 1);
+}
+
+Result<bool> LogReaderImpl::AtEndOfWrittenFrames() {
+  if (!scanner_->zero_header()) return false;
+  auto size = file_->Size();
+  if (!size.ok()) return size.status();
+  return RangeIsAllZero(file_.get(), scanner_->offset(), *size);
 }
 
 Result<bool> LogReaderImpl::OnBadFrame() {

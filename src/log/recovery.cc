@@ -175,6 +175,12 @@ Status Recovery::CheckSealed(size_t i) {
   if (!scan.ok()) return scan.status();
   if (scan->unborn) return Damage(i, 0, "sealed segment has no header", *scan);
   if (scan->damaged) return Damage(i, scan->bad_offset, scan->bad_reason, *scan);
+  // A seal cuts the zeros written ahead before its sync: a sealed segment
+  // ends with its last frame.
+  if (scan->zero_tail) {
+    return Damage(i, scan->valid_end, "sealed segment ends in zero bytes after its last frame",
+                  *scan);
+  }
   const uint64_t expected = next_base - ref.base;
   if (scan->records != expected) {
     const std::string reason = "sealed segment holds " + std::to_string(scan->records) +
@@ -208,6 +214,10 @@ Status Recovery::RecoverNewest() {
     out_.report.file = ref.name;
     out_.report.offset = scan->bad_offset;
     out_.report.reason = scan->bad_reason;
+  } else if (scan->zero_tail) {
+    // Zeros written ahead of the appends (or pages never written back):
+    // nothing was there to lose, so nothing is reported.
+    QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, scan->valid_end));
   }
   out_.active_records = scan->records;
   out_.active_size = scan->valid_end;

@@ -17,6 +17,7 @@
 // segment is acknowledged as durable: a sync leader waits for the seal
 // (LeadSyncLocked), and the seal itself makes the old segment's records
 // durable. One seal runs at a time; a rotation waits for the last one.
+#include "io/zero_ahead_file.h"
 #include "log/format.h"
 #include "log/log_impl.h"
 #include "log/recovery.h"
@@ -59,7 +60,7 @@ Status LogImpl::StartNextSegmentLocked() {
     return next.status().IsNoSpace() ? next.status() : poison_;
   }
   seal_ = Seal{std::move(active_), next_lsn_ - 1, next_lsn_, Clock::now()};
-  active_ = std::move(*next);
+  active_ = ForAppends(std::move(*next), next_lsn_);
   segments_.push_back({format::PendingSegmentFileName(next_lsn_), next_lsn_});
   active_size_ = format::kSegmentHeaderSize;
   active_bytes_ = active_size_;
@@ -95,8 +96,10 @@ void LogImpl::RunSealLocked(std::unique_lock<std::mutex>& lock) {
   const Lsn base = seal_->next_base;
   lock.unlock();
   // The new segment's header was synced when it was created, so its name
-  // may become durable now.
-  Status s = file->Sync();
+  // may become durable now. A sealed segment ends with its last frame: the
+  // zeros ahead of it go first, and the sync makes the size durable.
+  Status s = FinishZeros(file);
+  if (s.ok()) s = file->Sync();
   if (s.ok()) s = file->Close();
   if (s.ok()) {
     s = env_->RenameFile(JoinPath(dir_, format::PendingSegmentFileName(base)),
@@ -121,7 +124,10 @@ void LogImpl::FinishSealLocked(const Status& error) {
       it->name = format::SegmentFileName(seal.next_base);
       break;
     }
-    AdvanceDurableLocked(seal.last, seal.started);
+    // A sync of the new segment may have failed while this seal ran: once
+    // poisoned, the watermark stays where the failure found it, even for
+    // records the seal did make durable.
+    if (poison_.ok()) AdvanceDurableLocked(seal.last, seal.started);
   }
   io_cv_.notify_all();
   WakeSyncWaitersLocked();

@@ -12,6 +12,10 @@ namespace {
 
 constexpr size_t kReadChunk = 1 << 20;
 
+bool AllZero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
 // The files of `dir` whose names `parse` accepts, in LSN order.
 Result<std::vector<SegmentRef>> ListByName(Env* env, const std::string& dir,
                                            bool (*parse)(std::string_view, Lsn*)) {
@@ -107,18 +111,21 @@ Result<FrameScanner::Outcome> FrameScanner::Next(std::string_view* payload) {
 
 Result<FrameScanner::Outcome> FrameScanner::ReadFrame(std::string_view* payload, bool* is_marker) {
   frame_offset_ = pos_;
+  zero_header_ = false;
   auto have_header = Ensure(pos_, format::kFrameHeaderSize);
   if (!have_header.ok()) return have_header.status();
   if (!*have_header) {
     // A failed Ensure refilled the window from pos_: what it holds is all
     // there is.
     if (window_.empty()) return Outcome::kEnd;
+    zero_header_ = AllZero(window_);
     reason_ = "torn frame: header incomplete at end of file";
     return Outcome::kBad;
   }
   const char* h = window_.data() + (pos_ - window_start_);
   const uint32_t stored_crc = DecodeFixed32(h);
   const uint32_t length_field = DecodeFixed32(h + 4);
+  zero_header_ = stored_crc == 0 && length_field == 0;
   *is_marker = (length_field & format::kMarkerFlag) != 0;
   const uint32_t length = length_field & ~format::kMarkerFlag;
   if (*is_marker && length != format::kMarkerPayloadSize) {
@@ -178,23 +185,14 @@ std::string DamageMessage(const std::string& file, uint64_t offset, const std::s
   return file + " at offset " + std::to_string(offset) + ": " + reason;
 }
 
-namespace {
-
-bool AllZero(std::string_view bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
-}
-
-// True when the whole file is zero bytes, read a chunk at a time.
-Result<bool> FileIsAllZero(const RandomAccessFile* file, uint64_t size) {
+Result<bool> RangeIsAllZero(const RandomAccessFile* file, uint64_t from, uint64_t to) {
   std::string chunk;
-  for (uint64_t pos = 0; pos < size; pos += kReadChunk) {
-    QUIPU_RETURN_IF_ERROR(file->Read(pos, kReadChunk, &chunk));
+  for (uint64_t pos = from; pos < to; pos += kReadChunk) {
+    QUIPU_RETURN_IF_ERROR(file->Read(pos, std::min<uint64_t>(kReadChunk, to - pos), &chunk));
     if (!AllZero(chunk)) return false;
   }
   return true;
 }
-
-}  // namespace
 
 Result<uint8_t> ReadStoredKind(Env* env, const std::string& dir,
                                const std::vector<SegmentRef>& segments) {
@@ -226,7 +224,7 @@ Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentR
   const bool short_prefix =
       header.size() < format::kSegmentHeaderSize && format::IsSegmentHeaderPrefix(header, ref.base);
   if (short_prefix || AllZero(header)) {
-    auto zero = FileIsAllZero(file->get(), scan.file_size);
+    auto zero = RangeIsAllZero(file->get(), 0, scan.file_size);
     if (!zero.ok()) return zero.status();
     if (short_prefix || *zero) {
       scan.unborn = true;
@@ -254,6 +252,14 @@ Result<SegmentScan> ScanSegment(Env* env, const std::string& dir, const SegmentR
     scan.valid_end = scanner.valid_end();
     scan.marker_claim = scanner.marker_claim();
     if (*outcome == FrameScanner::Outcome::kBad) {
+      auto zeros = RangeIsAllZero(file->get(), scanner.offset(), scan.file_size);
+      if (!zeros.ok()) return zeros.status();
+      if (*zeros) {
+        // Zeros written ahead of the appends, or never written back: no
+        // record ends here, none follows.
+        scan.zero_tail = true;
+        return scan;
+      }
       scan.damaged = true;
       scan.bad_offset = scanner.offset();
       scan.bad_reason = scanner.reason();

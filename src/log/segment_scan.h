@@ -74,6 +74,10 @@ class FrameScanner {
   // End of the last whole frame read.
   uint64_t valid_end() const { return pos_; }
   const std::string& reason() const { return reason_; }
+  // After kBad: whether the bad frame's header (as much of it as the file
+  // holds) is zero bytes, as where the frames end in a file with zeros
+  // written ahead of them (docs/format.md).
+  bool zero_header() const { return zero_header_; }
   Lsn base() const { return base_; }
   // The highest synced_through of the sync markers read so far (0 if none);
   // a marker claiming everything before it counts as claiming itself.
@@ -93,8 +97,12 @@ class FrameScanner {
   std::string window_;  // bytes of the file starting at window_start_
   uint64_t window_start_ = 0;
   std::string reason_;
+  bool zero_header_ = false;
   uint64_t marker_claim_ = 0;
 };
+
+// True when bytes [from, to) of `file` are all zero (or the file ends before).
+Result<bool> RangeIsAllZero(const RandomAccessFile* file, uint64_t from, uint64_t to);
 
 // True if some offset in (after, end of file) holds a valid sync marker that
 // claims bytes past `after` were durable: proof that damage at `after` hit
@@ -108,6 +116,9 @@ struct SegmentScan {
   uint64_t records = 0;
   uint64_t valid_end = 0;  // end of the last whole frame
   bool damaged = false;    // bytes after valid_end that are not frames
+  // Bytes after valid_end that are all zero: space written ahead of the
+  // appends (docs/format.md), or never written back. Not damage.
+  bool zero_tail = false;
   uint64_t bad_offset = 0;
   std::string bad_reason;
   bool durable_damage = false;  // a sync marker after the damage claims it was durable

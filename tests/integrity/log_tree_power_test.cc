@@ -76,13 +76,19 @@ class TreePowerLoss : public testing::TreeFixture, public ::testing::WithParamIn
       ASSERT_TRUE(log_->Append(payload).ok());
       const uint64_t dice = rng() % 100;
       if (dice == 0) {
-        ASSERT_TRUE(tree_->CatchUp().ok());
+        {
+          auto cs = tree_->CatchUp();
+          ASSERT_TRUE(cs.ok()) << cs.ToString();
+        }
       } else if (dice == 1) {
         ASSERT_TRUE(log_->Sync().ok());
       } else if (dice == 2) {
         ASSERT_TRUE(log_->Flush().ok());
       } else if (dice < 6 && sign) {
-        ASSERT_TRUE(tree_->WriteCheckpoint().ok());
+        {
+          auto cs = tree_->WriteCheckpoint();
+          ASSERT_TRUE(cs.ok()) << cs.status().ToString();
+        }
       }
     }
     // A checkpoint line torn by the cut is reported by ReadCheckpoints, so

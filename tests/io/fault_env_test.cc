@@ -337,6 +337,44 @@ TEST_F(FaultEnvTest, RandomPagesWithCertaintyKeepEverythingOrNothing) {
   EXPECT_EQ(Disk("a"), "s" + Pattern(10000, 9));
 }
 
+TEST_F(FaultEnvTest, RandomPagesDecideEachOverwrittenPageWhole) {
+  // Synced zeros, overwritten in place and not synced (a log writing into
+  // zeros it wrote ahead): each page comes back all new or all durable.
+  const std::string zeros(8 * 4096, '\0');
+  const std::string fresh = Pattern(8 * 4096 - 100, 11);
+  bool saw_new = false;
+  bool saw_old = false;
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const std::string name = "o" + std::to_string(seed);
+    auto f = CreateDurable(name, zeros);
+    ASSERT_TRUE(f->WriteAt(50, fresh).ok());
+    PowerLoss({.keep_random_pages = true, .seed = seed});
+    const std::string after = Disk(name);
+    ASSERT_EQ(after.size(), zeros.size()) << "the durable size stays";
+    std::string written = zeros;
+    written.replace(50, fresh.size(), fresh);
+    for (size_t page = 0; page < after.size(); page += 4096) {
+      const std::string got = after.substr(page, 4096);
+      if (got == written.substr(page, 4096)) {
+        saw_new = true;
+      } else {
+        EXPECT_EQ(got, zeros.substr(page, 4096)) << "page at " << page;
+        saw_old = true;
+      }
+    }
+  }
+  EXPECT_TRUE(saw_new);
+  EXPECT_TRUE(saw_old);
+}
+
+TEST_F(FaultEnvTest, WithoutRandomPagesEveryOverwriteIsUndone) {
+  auto f = CreateDurable("a", std::string(10000, '\0'));
+  ASSERT_TRUE(f->WriteAt(10, Pattern(9000, 12)).ok());
+  PowerLoss({.tear_last_write = true, .seed = 5});
+  EXPECT_EQ(Disk("a"), std::string(10000, '\0'));
+}
+
 TEST_F(FaultEnvTest, FailSyncsPoisonsOnlyTheNextKSyncs) {
   auto f = CreateDurable("a", "base;");
   env_.FailSyncs(2);
