@@ -5,6 +5,7 @@
 #include <fstream>
 #include <random>
 
+#include "read_log.h"
 #include "tree_fixture.h"
 
 namespace quipu {
@@ -44,16 +45,9 @@ class TreePowerLoss : public testing::TreeFixture, public ::testing::WithParamIn
 
   // Every record the reopened log holds, in LSN order.
   std::vector<std::string> Recovered() {
-    std::vector<std::string> out;
     auto reader = log_->NewReader(1);
     EXPECT_TRUE(reader.ok());
-    for (;;) {
-      auto more = (*reader)->Next();
-      EXPECT_TRUE(more.ok()) << more.status().ToString();
-      if (!more.ok() || !*more) break;
-      out.emplace_back((*reader)->payload());
-    }
-    return out;
+    return reader.ok() ? testing::ReadPayloads(**reader) : std::vector<std::string>();
   }
 
   void ExpectTreeMatches(const std::vector<std::string>& records) {

@@ -9,6 +9,7 @@
 #include "log/engine.h"
 #include "quipu/log.h"
 #include "quipu/reader.h"
+#include "read_log.h"
 #include "test_dir.h"
 
 namespace quipu {
@@ -46,18 +47,7 @@ class FailureTest : public ::testing::Test {
     ASSERT_TRUE(env_.PowerLoss(loss).ok());
   }
 
-  std::vector<std::string> ReadAll() {
-    std::vector<std::string> out;
-    auto reader = OpenLogReader(dir_.log(), 1);
-    EXPECT_TRUE(reader.ok());
-    for (;;) {
-      auto more = (*reader)->Next();
-      EXPECT_TRUE(more.ok()) << more.status().ToString();
-      if (!more.ok() || !*more) break;
-      out.emplace_back((*reader)->payload());
-    }
-    return out;
-  }
+  std::vector<std::string> ReadAll() { return testing::ReadPayloads(dir_.log()); }
 
   TestDir dir_;
   FaultEnv env_;

@@ -11,6 +11,7 @@
 #include "log/engine.h"
 #include "quipu/inspect.h"
 #include "quipu/reader.h"
+#include "read_log.h"
 #include "test_dir.h"
 
 namespace quipu {
@@ -32,12 +33,9 @@ std::vector<std::pair<Lsn, std::string>> ReadAll(const std::string& dir, Lsn fro
   auto reader = OpenLogReader(dir, from);
   EXPECT_TRUE(reader.ok()) << reader.status().ToString();
   if (!reader.ok()) return out;
-  for (;;) {
-    auto more = (*reader)->Next();
-    EXPECT_TRUE(more.ok()) << more.status().ToString();
-    if (!more.ok() || !*more) break;
-    out.emplace_back((*reader)->lsn(), std::string((*reader)->payload()));
-  }
+  testing::ForEachRecord(**reader, [&](Lsn lsn, std::string_view payload) {
+    out.emplace_back(lsn, std::string(payload));
+  });
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "log/format.h"
 #include "quipu/log.h"
 #include "quipu/reader.h"
+#include "read_log.h"
 #include "test_dir.h"
 
 namespace quipu {
@@ -39,19 +40,7 @@ class ZerosAheadTest : public ::testing::Test {
     return log.ok() ? std::move(*log) : nullptr;
   }
 
-  std::vector<std::string> ReadAll() {
-    std::vector<std::string> out;
-    auto reader = OpenLogReader(dir_.log(), 1);
-    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
-    if (!reader.ok()) return out;
-    for (;;) {
-      auto more = (*reader)->Next();
-      EXPECT_TRUE(more.ok()) << more.status().ToString();
-      if (!more.ok() || !*more) break;
-      out.emplace_back((*reader)->payload());
-    }
-    return out;
-  }
+  std::vector<std::string> ReadAll() { return testing::ReadPayloads(dir_.log()); }
 
   // Segment files in LSN order with their sizes.
   std::vector<std::pair<std::string, uint64_t>> Segments() {
