@@ -275,26 +275,48 @@ class SealGateEnv final : public drill::ForwardingEnv {
 // again (a retried fdatasync can report success for pages the kernel already
 // dropped). A sealer that also synced the new segment's header did exactly
 // that, found by the power-loss drill under ASan.
-TEST(RotationTest, AFailedSyncOfTheNewSegmentIsNeverFollowedByTheSealsSync) {
+// A log whose first seal waits at the gate, about to sync segment 1, while
+// a sync leader's sync of the new segment fails.
+struct SealHeldAtAFailedSync {
   TestDir dir;
-  FaultEnv fault(Env::Default());
-  SealGateEnv gate(&fault);
-  // OsManaged: nothing syncs the first segment but the seal.
-  auto log = OpenLogEngine(dir.log(), SmallSegments(&gate));
-  ASSERT_TRUE(log.ok()) << log.status().ToString();
-  gate.Arm();  // after Open, which synced the first segment's header
-  for (Lsn i = 1; (*log)->Stats().rotations == 0; ++i) {
-    ASSERT_LT(i, 1000u);
-    ASSERT_TRUE((*log)->Append(Payload(i)).ok());
+  FaultEnv fault{Env::Default()};
+  SealGateEnv gate{&fault};
+  std::unique_ptr<Log> log;
+
+  void Run() {
+    // OsManaged: nothing syncs the first segment but the seal.
+    auto opened = OpenLogEngine(dir.log(), SmallSegments(&gate));
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    log = std::move(*opened);
+    gate.Arm();  // after Open, which synced the first segment's header
+    for (Lsn i = 1; log->Stats().rotations == 0; ++i) {
+      ASSERT_LT(i, 1000u);
+      ASSERT_TRUE(log->Append(Payload(i)).ok());
+    }
+    ASSERT_TRUE(gate.AwaitSealer()) << "the seal never synced the first segment";
+    fault.FailSyncs(1);
+    const Status failed = log->Sync();
+    EXPECT_TRUE(failed.IsIOError()) << failed.ToString();
   }
-  ASSERT_TRUE(gate.AwaitSealer()) << "the seal never synced the first segment";
-  // The sealer is inside its sync of segment 1; a leader syncs the new one.
-  fault.FailSyncs(1);
-  const Status failed = (*log)->Sync();
-  EXPECT_TRUE(failed.IsIOError()) << failed.ToString();
-  gate.Release();
-  EXPECT_FALSE((*log)->Close().ok());
-  EXPECT_EQ(fault.RetriedFailedSyncs(), 0u);
+};
+
+TEST(RotationTest, AFailedSyncOfTheNewSegmentIsNeverFollowedByTheSealsSync) {
+  SealHeldAtAFailedSync t;
+  ASSERT_NO_FATAL_FAILURE(t.Run());
+  t.gate.Release();
+  EXPECT_FALSE(t.log->Close().ok());
+  EXPECT_EQ(t.fault.RetriedFailedSyncs(), 0u);
+}
+
+TEST(RotationTest, TheWatermarkStaysWhereAFailedSyncFoundItWhileASealFinishes) {
+  SealHeldAtAFailedSync t;
+  ASSERT_NO_FATAL_FAILURE(t.Run());
+  const Lsn at_failure = t.log->DurableLsn();
+  // The seal's sync of the first segment now succeeds: its records are on
+  // disk, but the log is poisoned and says no more than it did.
+  t.gate.Release();
+  EXPECT_FALSE(t.log->Close().ok());  // waits for the seal
+  EXPECT_EQ(t.log->DurableLsn(), at_failure);
 }
 
 // Under every policy that waits for durability, a record in the segment
