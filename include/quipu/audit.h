@@ -285,6 +285,22 @@ class AuditStore {
   // The highest log_id written so far (0 if none).
   virtual uint64_t LastLogId() const = 0;
 
+  // The LSN of the last record whose state reads see (0 for a new store).
+  virtual Result<Lsn> AppliedLsn() const = 0;
+
+  // --- export ---
+
+  // Streams the store's records up to `last_lsn` (0: up to AppliedLsn())
+  // to `sink`, in log order, from one snapshot: every type and column
+  // record, and each event that matches `filter` (its conditions only;
+  // order, limit and cursor are ignored). Events are read in log_id order
+  // and checked one by one, so the cost is that of reading every row up to
+  // `last_lsn`; memory stays that of one record (and of the entities a
+  // filter too wide to list them checked). Stops at, and returns, the
+  // first error of `sink`; InvalidArgument as Query for a bad filter.
+  virtual Status Export(const quipu::Query& filter, Lsn last_lsn,
+                        const std::function<Status(const ExportedRecord&)>& sink) const = 0;
+
   // What Open did to the derived index.
   virtual const IndexReport& index_report() const = 0;
 

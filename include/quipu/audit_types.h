@@ -224,6 +224,23 @@ struct QueryPage {
   std::string next_cursor;
 };
 
+// One record of an audit store's log as an export carries it
+// (AuditStore::Export, AuditRecordReader in quipu/audit_records.h).
+struct ExportedRecord {
+  enum class Kind { kType, kColumn, kEvent };
+  Kind kind = Kind::kEvent;
+  Lsn lsn = 0;
+  // The record's bytes as the log holds them: the leaf data of the store's
+  // Merkle tree at `lsn`, which an inclusion proof proves.
+  std::string record;
+  TypeSchema type;    // kType: the type's whole schema after this record
+  ColumnSpec column;  // kColumn
+  Hit event;          // kEvent: the row with the versions it pins
+  // kEvent: the versions this record wrote, with their fields. The row's
+  // other pins refer to versions that earlier events wrote.
+  std::vector<EntityVersion> written;
+};
+
 // One page of the entities of a type (AuditStore::ListEntities).
 struct EntityPage {
   std::vector<EntityVersion> entities;  // latest versions, in order of creation

@@ -310,6 +310,16 @@ struct Plan {
            targets.size() + (actor ? 1 : 0) == 1;
   }
 
+  // Every condition, the driver's too (for rows that did not come from
+  // the driver's postings).
+  Result<bool> AcceptsAll(IndexRead& read, const EventRecord& rec) {
+    const int driver = driver_index;
+    driver_index = kTimeOrder;
+    auto accepted = Accepts(read, rec);
+    driver_index = driver;
+    return accepted;
+  }
+
   Result<bool> Accepts(IndexRead& read, const EventRecord& rec) {
     const Query& q = *query;
     if (q.method && rec.method != *q.method) return false;
@@ -475,6 +485,35 @@ Result<uint64_t> IndexRead::Count(const Query& q) {
     ++count;
   }
   return count;
+}
+
+Status IndexRead::ForEachInLogOrder(
+    const Query& filter, Lsn last_lsn,
+    const std::function<Status(const EventRecord&, Lsn, std::string_view)>& visit) {
+  auto plan = MakePlan(*this, filter);
+  if (!plan.ok()) return plan.status();
+  const std::string lower(1, keys::kRow);
+  BoundedIterator rows(snap_, lower, keys::Successor(lower));
+  // Every row read, however few match: versions read to check filters and
+  // to pin them are forgotten now and then, so memory stays flat.
+  constexpr uint64_t kForgetEvery = 1024;
+  uint64_t read = 0;
+  for (rows->SeekToFirst(); rows->Valid(); rows->Next()) {
+    RowEntry row;
+    QUIPU_RETURN_IF_ERROR(DecodeRow(View(rows->value()), &row));
+    if (row.lsn > last_lsn) break;  // log_ids follow LSNs
+    EventRecord rec;
+    const uint64_t log_id = keys::GetBig64(rows->key().data() + 1);
+    QUIPU_RETURN_IF_ERROR(
+        DecodeEvent(row.payload, &rec).WithContext("index row " + std::to_string(log_id)));
+    if (++read % kForgetEvery == 0) versions_.clear();
+    if (filter.since_micros && rec.micros < *filter.since_micros) continue;
+    if (filter.until_micros && rec.micros >= *filter.until_micros) continue;
+    auto accepted = plan->AcceptsAll(*this, rec);
+    if (!accepted.ok()) return accepted.status();
+    if (*accepted) QUIPU_RETURN_IF_ERROR(visit(rec, row.lsn, row.payload));
+  }
+  return FromRocks(rows->status(), "read rows");
 }
 
 }  // namespace quipu::audit

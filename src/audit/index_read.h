@@ -25,6 +25,7 @@
 #define QUIPU_AUDIT_INDEX_READ_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -64,6 +65,17 @@ class IndexRead final : public KeyReader {
 
   Result<QueryPage> RunQuery(const Query& query);
   Result<uint64_t> Count(const Query& query);
+
+  // The applied LSN of the snapshot's meta entry.
+  Result<Lsn> AppliedLsn();
+  // Each row matching `filter`'s conditions with LSN <= last_lsn, in log_id
+  // order, with its LSN and its record's bytes (audit/index_query.cc).
+  Status ForEachInLogOrder(
+      const Query& filter, Lsn last_lsn,
+      const std::function<Status(const EventRecord&, Lsn, std::string_view)>& visit);
+  // AuditStore::Export over this snapshot (audit/index_export.cc).
+  Status Export(const Query& filter, Lsn last_lsn,
+                const std::function<Status(const ExportedRecord&)>& sink);
 
   // Version `number` of an entity as callers see it (cached per read).
   Result<EntityVersion> Materialize(uint32_t type, const std::string& id, uint32_t number);

@@ -188,6 +188,15 @@ class AuditStoreImpl final : public AuditStore {
   }
   uint64_t LastLogId() const override { return last_log_id_.load(std::memory_order_acquire); }
   const IndexReport& index_report() const override { return index_.report; }
+  Result<Lsn> AppliedLsn() const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
+    return Read().AppliedLsn();
+  }
+  Status Export(const quipu::Query& filter, Lsn last_lsn,
+                const std::function<Status(const ExportedRecord&)>& sink) const override {
+    QUIPU_RETURN_IF_ERROR(Readable());
+    return Read().Export(filter, last_lsn, sink);
+  }
 
   Status Close() override {
     if (!StopCommitter()) return Status::FailedPrecondition("audit store is closed");

@@ -84,6 +84,8 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterQuery(app);
   quipu::cli::RegisterHistory(app);
   quipu::cli::RegisterEntities(app);
+  quipu::cli::RegisterExport(app);
+  quipu::cli::RegisterImport(app);
   quipu::cli::RegisterReindex(app);
   quipu::cli::RegisterServe(app);
   quipu::cli::RegisterBench(app);

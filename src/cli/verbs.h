@@ -51,6 +51,10 @@ void RegisterQuery(CLI::App& app);
 void RegisterHistory(CLI::App& app);
 // entities DIR TYPE: the latest version of each entity of a type.
 void RegisterEntities(CLI::App& app);
+// export DIR: the store's records as NDJSON in log order, optionally with proofs.
+void RegisterExport(CLI::App& app);
+// import DIR: records an export into an empty store.
+void RegisterImport(CLI::App& app);
 // reindex DIR: rebuilds the derived index from the log.
 void RegisterReindex(CLI::App& app);
 // serve DIR: the audit store over HTTP/JSON (docs/server.md).

@@ -1,6 +1,8 @@
 // quipu verify-proof: checks a proof printed by `prove --json` or
 // `consistency --json` against a root the user trusts, offline, with no
-// store at all — only the RFC 9162 verifiers in quipu/merkle.h.
+// store at all — only the RFC 9162 verifiers in quipu/merkle.h. With
+// --export it checks every line of an export instead (cli/verify_export.h),
+// which also reads each proven record with AuditRecordReader.
 //
 // The proof file's own "root" fields are the prover's claims, so never the
 // trust anchor: the trusted root comes from --root / --old-root, or from a
@@ -19,6 +21,7 @@
 
 #include "cli/common.h"
 #include "cli/verbs.h"
+#include "cli/verify_export.h"
 #include "quipu/checkpoint.h"
 #include "quipu/env.h"
 #include "quipu/merkle.h"
@@ -31,6 +34,7 @@ using nlohmann::json;
 
 struct VerifyProofFlags {
   std::string proof_file;
+  std::string export_file;
   std::string root;      // inclusion: trusted root
   std::string old_root;  // consistency: trusted old root
   std::string new_root;  // consistency: the new root the caller expects (optional)
@@ -40,13 +44,6 @@ struct VerifyProofFlags {
   std::string leaf_hash;
   uint64_t size = 0;
   CLI::Option* size_flag = nullptr;
-};
-
-// A root the caller trusts, with the tree size it belongs to when known.
-struct Trusted {
-  merkle::Hash root;
-  std::optional<uint64_t> size;
-  std::string source;  // for the report: "--root" or "checkpoint of <time>"
 };
 
 Result<std::string> ReadInput(const std::string& path) {
@@ -220,8 +217,24 @@ Status VerifyConsistencyProof(const VerifyProofFlags& flags, const json& j) {
   return out.Flush();
 }
 
+Status VerifyExportFile(const VerifyProofFlags& flags) {
+  if (!flags.old_root.empty() || !flags.new_root.empty() || !flags.leaf_data_file.empty() ||
+      !flags.leaf_hash.empty() || flags.size_flag->count() > 0) {
+    return Status::InvalidArgument(
+        "--export takes the trusted root only: --root HEX or --checkpoint FILE --public-key PUB");
+  }
+  Result<std::string> report = VerifyExport(flags.export_file, [&](uint64_t size) {
+    return TrustedRoot(flags, flags.root, "--root", size);
+  });
+  if (!report.ok()) return report.status();
+  FdWriter out(STDOUT_FILENO);
+  QUIPU_RETURN_IF_ERROR(out.Write(*report));
+  return out.Flush();
+}
+
 Status VerifyProof(const VerifyProofFlags& flags) {
   QUIPU_RETURN_IF_ERROR(merkle::CheckSha256());
+  if (!flags.export_file.empty()) return VerifyExportFile(flags);
   Result<std::string> text = ReadInput(flags.proof_file);
   if (!text.ok()) return text.status();
   json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
@@ -241,11 +254,16 @@ void RegisterVerifyProof(CLI::App& app) {
   auto flags = std::make_shared<VerifyProofFlags>();
   CLI::App* verb = app.add_subcommand(
       "verify-proof",
-      "Check a proof from `prove --json` or `consistency --json` against a root you trust, "
-      "without the store. Exit 0 iff it verifies.");
-  verb->add_option("--proof", flags->proof_file, "the proof's JSON file ('-' for stdin)")
-      ->required();
-  verb->add_option("--root", flags->root, "inclusion: the trusted root (64 hex)");
+      "Check a proof from `prove --json` or `consistency --json`, or an export made with "
+      "`export --with-proofs`, against a root you trust, without the store. Exit 0 iff it "
+      "verifies.");
+  // Exactly one of the two: without either, a usage error.
+  CLI::Option_group* what = verb->add_option_group("what to check");
+  what->add_option("--proof", flags->proof_file, "the proof's JSON file ('-' for stdin)");
+  what->add_option("--export", flags->export_file,
+                   "an export made with --with-proofs ('-' for stdin), every line checked");
+  what->require_option(1);
+  verb->add_option("--root", flags->root, "inclusion or export: the trusted root (64 hex)");
   flags->size_flag =
       verb->add_option("--size", flags->size, "inclusion: the tree size --root belongs to")
           ->check(Unsigned());

@@ -1,0 +1,86 @@
+// audit/record_names.cc — naming the ordinals of a decoded event record.
+#include "audit/record_names.h"
+
+#include <string>
+
+#include "util/quote.h"
+
+namespace quipu::audit {
+
+namespace {
+
+Result<TypeView> TypeOf(const Catalog& catalog, uint32_t ordinal) {
+  std::optional<TypeView> view = catalog.TypeAt(ordinal);
+  if (!view) {
+    return Status::Corruption("event record names type ordinal " + std::to_string(ordinal) +
+                              ", which no earlier record defines");
+  }
+  return *view;
+}
+
+Result<Fields> NamedFields(const TypeSchema& schema, const OrdinalValues& values) {
+  Fields out;
+  for (const auto& [ordinal, value] : values) {
+    if (ordinal >= schema.fields.size()) {
+      return Status::Corruption("event record names field ordinal " + std::to_string(ordinal) +
+                                " of type " + QuoteInput(schema.name) + ", which has " +
+                                std::to_string(schema.fields.size()) + " fields");
+    }
+    out.emplace(schema.fields[ordinal].name, value);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<EntityVersion>> NamedWrittenVersions(const EventRecord& rec,
+                                                        const Catalog& catalog) {
+  std::vector<EntityVersion> out;
+  for (const VersionRecord& v : rec.versions) {
+    Result<TypeView> type = TypeOf(catalog, v.type);
+    if (!type.ok()) return type.status();
+    Result<Fields> fields = NamedFields(*type->schema, v.fields);
+    if (!fields.ok()) return fields.status();
+    out.push_back(EntityVersion{type->type->name, v.id, v.number, rec.log_id, rec.micros,
+                                std::move(*fields)});
+  }
+  return out;
+}
+
+Result<Hit> NamedRow(const EventRecord& rec, Lsn lsn, const Catalog& catalog,
+                     const std::vector<EntityVersion>& written) {
+  auto pin = [&](const RefRecord& ref) -> Result<EntityVersion> {
+    Result<TypeView> type = TypeOf(catalog, ref.type);
+    if (!type.ok()) return type.status();
+    for (const EntityVersion& w : written) {
+      if (w.type == type->type->name && w.id == ref.id && w.version == ref.number) return w;
+    }
+    return EntityVersion{type->type->name, ref.id, ref.number, 0, 0, {}};
+  };
+  Hit hit;
+  hit.log_id = rec.log_id;
+  hit.lsn = lsn;
+  hit.timestamp_micros = rec.micros;
+  Result<EntityVersion> actor = pin(rec.actor);
+  if (!actor.ok()) return actor.status();
+  hit.actor = std::move(*actor);
+  hit.method = rec.method;
+  hit.url = rec.url;
+  hit.content = rec.content;
+  for (const auto& [ordinal, value] : rec.columns) {
+    std::optional<ColumnSpec> column = catalog.ColumnAt(ordinal);
+    if (!column) {
+      return Status::Corruption("event record names column ordinal " + std::to_string(ordinal) +
+                                ", which no earlier record registers");
+    }
+    hit.columns[column->name] = value;
+  }
+  for (const RefRecord& t : rec.targets) {
+    Result<EntityVersion> target = pin(t);
+    if (!target.ok()) return target.status();
+    hit.targets.push_back(std::move(*target));
+  }
+  return hit;
+}
+
+}  // namespace quipu::audit
