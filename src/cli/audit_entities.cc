@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/access.h"
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/verbs.h"
@@ -44,19 +45,26 @@ std::string VersionsJson(const std::vector<EntityVersion>& versions) {
   return text;
 }
 
-// Reads the versions with `read` and prints them as the flags ask.
+// Reads the versions with `read` and prints them as the flags ask, once
+// the read is recorded as `verb`: a read that cannot be recorded shows
+// nothing (cli/access.h).
 template <typename Fn>
-Status PrintVersions(const RegistryFlags& flags, Fn read) {
+Status ReadAndPrint(const RegistryFlags& flags, std::string_view verb, const AuditStore& store,
+                    Fn read) {
+  Result<std::vector<EntityVersion>> versions = read(store);
+  if (!versions.ok()) return versions.status();
+  QUIPU_RETURN_IF_ERROR(
+      RecordRead(flags.dir, verb, json::OrderedJson{{"type", flags.type}}, versions->size()));
+  FdWriter out(STDOUT_FILENO);
+  Status s = out.Write(flags.json ? VersionsJson(*versions) : VersionsText(*versions));
+  return FirstError(s, out.Flush());
+}
+
+template <typename Fn>
+Status PrintVersions(const RegistryFlags& flags, std::string_view verb, Fn read) {
   Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(flags.dir);
   if (!store.ok()) return store.status();
-  Status s;
-  if (Result<std::vector<EntityVersion>> versions = read(**store); !versions.ok()) {
-    s = versions.status();
-  } else {
-    FdWriter out(STDOUT_FILENO);
-    s = out.Write(flags.json ? VersionsJson(*versions) : VersionsText(*versions));
-    s = FirstError(s, out.Flush());
-  }
+  Status s = ReadAndPrint(flags, verb, **store, read);
   return FirstError(s, (*store)->Close());
 }
 
@@ -75,8 +83,9 @@ void RegisterHistory(CLI::App& app) {
   verb->add_option("id", flags->id, "entity id")->required();
   verb->add_flag("--json", flags->json, "one JSON object per version");
   SetAction(verb, [flags] {
-    return PrintVersions(
-        *flags, [&](const AuditStore& s) { return s.EntityHistory(flags->type, flags->id); });
+    return PrintVersions(*flags, "history", [&](const AuditStore& s) {
+      return s.EntityHistory(flags->type, flags->id);
+    });
   });
 }
 
@@ -92,15 +101,16 @@ void RegisterEntities(CLI::App& app) {
   verb->add_option("--cursor", flags->cursor, "the cursor printed after the previous page")
       ->needs(verb->get_option("--limit"));
   SetAction(verb, [flags] {
-    return PrintVersions(*flags, [&](const AuditStore& s) -> Result<std::vector<EntityVersion>> {
-      if (flags->limit == 0) return s.ListEntities(flags->type);
-      auto page = s.ListEntities(flags->type, flags->limit, flags->cursor);
-      if (!page.ok()) return page.status();
-      if (!page->next_cursor.empty()) {
-        std::fprintf(stderr, "next page: --cursor %s\n", page->next_cursor.c_str());
-      }
-      return std::move(page->entities);
-    });
+    return PrintVersions(
+        *flags, "entities", [&](const AuditStore& s) -> Result<std::vector<EntityVersion>> {
+          if (flags->limit == 0) return s.ListEntities(flags->type);
+          auto page = s.ListEntities(flags->type, flags->limit, flags->cursor);
+          if (!page.ok()) return page.status();
+          if (!page->next_cursor.empty()) {
+            std::fprintf(stderr, "next page: --cursor %s\n", page->next_cursor.c_str());
+          }
+          return std::move(page->entities);
+        });
   });
 }
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "access/access_log.h"
+#include "cli/access.h"
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/query_flags.h"
@@ -27,6 +29,7 @@ struct QueryFlags {
   uint32_t limit = 100;
   std::string cursor;
   bool json = false;
+  bool access = false;  // query the access log instead
 };
 
 Result<Query> BuildQuery(const QueryFlags& flags, const AuditStore& store) {
@@ -62,19 +65,26 @@ std::string PageText(const QueryPage& page) {
   return text;
 }
 
-Status RunQuery(const QueryFlags& flags) {
-  Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(flags.dir);
-  if (!store.ok()) return store.status();
-  Status s;
-  if (Result<Query> query = BuildQuery(flags, **store); !query.ok()) {
-    s = query.status();
-  } else if (Result<QueryPage> page = (*store)->Query(*query); !page.ok()) {
-    s = page.status();
-  } else {
-    FdWriter out(STDOUT_FILENO);
-    s = out.Write(flags.json ? PageJson(*page) : PageText(*page));
-    s = FirstError(s, out.Flush());
+Status QueryAndPrint(const QueryFlags& flags, const AuditStore& store) {
+  Result<Query> query = BuildQuery(flags, store);
+  if (!query.ok()) return query.status();
+  Result<QueryPage> page = store.Query(*query);
+  if (!page.ok()) return page.status();
+  // Recorded before it is shown: a read that cannot be recorded shows nothing.
+  if (!flags.access) {
+    QUIPU_RETURN_IF_ERROR(
+        RecordRead(flags.dir, "query", access::QueryPageShape(*query), page->hits.size()));
   }
+  FdWriter out(STDOUT_FILENO);
+  Status s = out.Write(flags.json ? PageJson(*page) : PageText(*page));
+  return FirstError(s, out.Flush());
+}
+
+Status RunQuery(const QueryFlags& flags) {
+  Result<std::unique_ptr<AuditStore>> store =
+      OpenStoreToRead(flags.access ? AccessStoreDir(flags.dir) : flags.dir);
+  if (!store.ok()) return store.status();
+  Status s = QueryAndPrint(flags, **store);
   return FirstError(s, (*store)->Close());
 }
 
@@ -93,6 +103,8 @@ void RegisterQuery(CLI::App& app) {
       ->check(Unsigned(1, 10000))
       ->capture_default_str();
   verb->add_option("--cursor", flags->cursor, "next_cursor of the previous page");
+  verb->add_flag("--access", flags->access,
+                 "query the store's access log (its reads) instead of the store");
   verb->add_flag("--json", flags->json,
                  "one JSON hit per line, then {\"next_cursor\": ...} (null on the last page)");
   SetAction(verb, [flags] { return RunQuery(*flags); });

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/access.h"
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/new_store.h"
@@ -108,6 +109,9 @@ Status Types(const TypesFlags& flags) {
   return WithStore(flags.dir, /*create=*/false, [&](AuditStore& store) -> Status {
     std::vector<TypeSchema> types = store.Types();
     std::vector<ColumnSpec> columns = store.Columns();
+    // Recorded before it is shown (cli/access.h).
+    QUIPU_RETURN_IF_ERROR(
+        RecordRead(flags.dir, "types", json::OrderedJson::object(), types.size() + columns.size()));
     return Print(flags.json ? TypesJson(types, columns) : TypesText(types, columns));
   });
 }

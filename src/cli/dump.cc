@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/access.h"
 #include "cli/common.h"
 #include "cli/verbs.h"
 #include "quipu/reader.h"
@@ -39,6 +40,9 @@ std::string JsonLine(const LogReader& reader) {
 }
 
 Status Dump(const DumpFlags& flags) {
+  // The raw records of an audit store are a read of it like any other:
+  // recorded before the first line (cli/access.h).
+  QUIPU_RETURN_IF_ERROR(RecordRead(flags.dir, "dump", json::OrderedJson::object(), std::nullopt));
   Result<std::unique_ptr<LogReader>> opened = OpenLogReader(flags.dir, flags.from);
   if (!opened.ok()) return opened.status();
   LogReader& reader = **opened;

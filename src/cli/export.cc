@@ -19,6 +19,8 @@
 #include <optional>
 #include <string>
 
+#include "access/access_log.h"
+#include "cli/access.h"
 #include "cli/audit_json.h"
 #include "cli/common.h"
 #include "cli/query_flags.h"
@@ -36,6 +38,7 @@ struct ExportFlags {
   bool with_proofs = false;
   uint64_t size = 0;
   CLI::Option* size_flag = nullptr;
+  bool access = false;  // export the access log instead
 };
 
 bool HasFilter(const FilterFlags& f) {
@@ -82,6 +85,12 @@ Status WriteExport(const ExportFlags& flags, const AuditStore& store, const Tree
   if (!size.ok()) return size.status();
   Result<merkle::Hash> root = tree.Root(*size);
   if (!root.ok()) return root.status();
+  // Recorded before the first line, so the count of rows is not known.
+  if (!flags.access) {
+    json::OrderedJson shape = access::QueryShape(*filter);
+    shape["with_proofs"] = flags.with_proofs;
+    QUIPU_RETURN_IF_ERROR(RecordRead(flags.dir, "export", shape, std::nullopt));
+  }
   OrderedJson header;
   header["quipu_export"] = 1;
   header["tree_size"] = *size;
@@ -107,9 +116,10 @@ Status WriteExport(const ExportFlags& flags, const AuditStore& store, const Tree
 Status RunExport(const ExportFlags& flags) {
   // The store first: the tree, opened after it, holds at least every record
   // the store's state includes.
-  Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(flags.dir);
+  const std::string dir = flags.access ? AccessStoreDir(flags.dir) : flags.dir;
+  Result<std::unique_ptr<AuditStore>> store = OpenStoreToRead(dir);
   if (!store.ok()) return store.status();
-  Result<std::unique_ptr<TreeView>> tree = TreeView::Open(flags.dir);
+  Result<std::unique_ptr<TreeView>> tree = TreeView::Open(dir);
   Status s = tree.ok() ? WriteExport(flags, **store, **tree) : tree.status();
   return FirstError(s, (*store)->Close());
 }
@@ -129,6 +139,8 @@ void RegisterExport(CLI::App& app) {
   flags->size_flag =
       verb->add_option("--size", flags->size, "export the store as of its first N records")
           ->check(Unsigned());
+  verb->add_flag("--access", flags->access,
+                 "export the store's access log (its reads) instead of the store");
   SetAction(verb, [flags] { return RunExport(*flags); });
 }
 

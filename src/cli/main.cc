@@ -86,6 +86,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterEntities(app);
   quipu::cli::RegisterExport(app);
   quipu::cli::RegisterImport(app);
+  quipu::cli::RegisterAccessLog(app);
   quipu::cli::RegisterReindex(app);
   quipu::cli::RegisterServe(app);
   quipu::cli::RegisterBench(app);

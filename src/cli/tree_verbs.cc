@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/access.h"
 #include "cli/anchor.h"
 #include "cli/audit_json.h"
 #include "cli/common.h"
@@ -91,6 +92,8 @@ Status Root(const RootFlags& flags) {
     Result<merkle::Hash> root = tree->Root(size);
     if (!root.ok()) return root.status();
     uint64_t n = size ? *size : tree->Size();
+    // Recorded before it is shown (cli/access.h).
+    QUIPU_RETURN_IF_ERROR(RecordRead(flags.dir, "root", json::OrderedJson::object(), 1));
     if (flags.json) {
       ordered_json out;
       out["tree_size"] = n;
@@ -150,6 +153,8 @@ Status Prove(const ProveFlags& flags) {
     Result<InclusionProof> proof =
         tree->ProveInclusion(lsn, OptionalSize(flags.size_flag, flags.size));
     if (!proof.ok()) return proof.status();
+    QUIPU_RETURN_IF_ERROR(
+        RecordRead(flags.dir, "prove", json::OrderedJson{{"by", by_log_id ? "log_id" : "lsn"}}, 1));
     if (!flags.json) {
       std::string mapping;
       if (by_log_id) {
@@ -183,6 +188,7 @@ Status Consistency(const ConsistencyFlags& flags) {
     Result<ConsistencyProof> proof =
         tree->ProveConsistency(flags.old_size, OptionalSize(flags.new_flag, flags.new_size));
     if (!proof.ok()) return proof.status();
+    QUIPU_RETURN_IF_ERROR(RecordRead(flags.dir, "consistency", json::OrderedJson::object(), 1));
     if (flags.json) {
       return Print(json::ConsistencyProofToJson(*proof).dump() + "\n");
     }

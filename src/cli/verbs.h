@@ -55,6 +55,8 @@ void RegisterEntities(CLI::App& app);
 void RegisterExport(CLI::App& app);
 // import DIR: records an export into an empty store.
 void RegisterImport(CLI::App& app);
+// access-log enable DIR: records every read of the store in DIR/access.
+void RegisterAccessLog(CLI::App& app);
 // reindex DIR: rebuilds the derived index from the log.
 void RegisterReindex(CLI::App& app);
 // serve DIR: the audit store over HTTP/JSON (docs/server.md).

@@ -54,6 +54,8 @@ inline constexpr std::string_view kSpineTempName = "SPINE.tmp";
 inline constexpr std::string_view kCheckpointsName = "CHECKPOINTS";
 // An audit store's derived index (a directory; docs/format.md, "Derived index").
 inline constexpr std::string_view kIndexDirName = "index";
+// An audit store's access log: a store of its own (src/access/access_log.h).
+inline constexpr std::string_view kAccessDirName = "access";
 
 // True for every name quipu itself creates in a log directory: segments,
 // pending segments, LOCK, RECOVERY, SPINE (and its temporary), CHECKPOINTS.

@@ -57,9 +57,13 @@ awaitable<void> PostQuery(Service& service, Call& call) {
   // the captured copy of a lambda temporary inside co_await twice (a double
   // free of the Query's strings on every request).
   Query q = std::move(std::get<Query>(query));
-  Response response = co_await service.OnWorkers([&service, &q] {
+  Response response = co_await service.OnWorkers([&service, &call, &q] {
     Result<QueryPage> page = service.store().Query(q);
     if (!page.ok()) return StatusResponse(page.status());
+    if (auto refused = service.RecordRead(*call.principal, "query", access::QueryPageShape(q),
+                                          page->hits.size())) {
+      return *refused;
+    }
     json::OrderedJson hits = json::OrderedJson::array();
     for (const Hit& hit : page->hits) hits.push_back(json::HitToJson(hit));
     json::OrderedJson out;
@@ -77,9 +81,12 @@ awaitable<void> PostCount(Service& service, Call& call) {
   auto query = ReadQuery(service, call, /*paged=*/false);
   if (auto* refused = std::get_if<Response>(&query)) co_return co_await call.reply.Send(*refused);
   Query q = std::move(std::get<Query>(query));  // as in PostQuery
-  Response response = co_await service.OnWorkers([&service, &q] {
+  Response response = co_await service.OnWorkers([&service, &call, &q] {
     Result<uint64_t> count = service.store().Count(q);
     if (!count.ok()) return StatusResponse(count.status());
+    if (auto refused = service.RecordRead(*call.principal, "count", access::QueryShape(q), 1)) {
+      return *refused;
+    }
     return JsonResponse(http::status::ok, json::OrderedJson{{"count", *count}});
   });
   co_await call.reply.Send(std::move(response));
@@ -120,6 +127,11 @@ awaitable<void> PostExport(Service& service, Call& call) {
   Query query = std::get<Query>(std::move(read));
   query.order = Order::kOldestFirst;
   query.limit = kScanPage;
+  // Recorded before the first row goes out, so without a count of rows.
+  std::optional<Response> unrecorded = co_await service.OnWorkers([&service, &call, &query] {
+    return service.RecordRead(*call.principal, "export", access::QueryShape(query), std::nullopt);
+  });
+  if (unrecorded) co_return co_await call.reply.Send(std::move(*unrecorded));
   // The first page is read before the 200 goes out: an error there is still
   // a status code; later ones can only be reported in the stream.
   ExportPage page =
@@ -199,6 +211,10 @@ awaitable<void> GetEntities(Service& service, Call& call) {
           VisibleVersions(service, *call.principal, std::move(*all));
       if (!visible.empty()) entities.push_back(json::VersionToJson(visible.back(), true));
     }
+    if (auto refused = service.RecordRead(*call.principal, "entities",
+                                          json::OrderedJson{{"type", type}}, entities.size())) {
+      return *refused;
+    }
     json::OrderedJson out{{"type", type}, {"entities", entities}, {"next_cursor", nullptr}};
     if (!next_cursor.empty()) out["next_cursor"] = next_cursor;
     return JsonResponse(http::status::ok, out);
@@ -215,6 +231,10 @@ awaitable<void> GetHistory(Service& service, Call& call) {
     if (!all.ok()) return StatusResponse(all.status());
     std::vector<EntityVersion> visible = VisibleVersions(service, *call.principal, std::move(*all));
     if (visible.empty()) return StatusResponse(Status::NotFound("no entity " + type + "/" + id));
+    if (auto refused = service.RecordRead(*call.principal, "history",
+                                          json::OrderedJson{{"type", type}}, visible.size())) {
+      return *refused;
+    }
     json::OrderedJson versions = json::OrderedJson::array();
     for (const EntityVersion& v : visible) versions.push_back(json::VersionToJson(v, true));
     return JsonResponse(http::status::ok,
@@ -232,7 +252,15 @@ json::OrderedJson TypesJson(const AuditStore& store) {
 }
 
 awaitable<void> GetTypes(Service& service, Call& call) {
-  co_await call.reply.Send(JsonResponse(http::status::ok, TypesJson(service.store())));
+  Response response = co_await service.OnWorkers([&service, &call] {
+    json::OrderedJson types = TypesJson(service.store());
+    if (auto refused = service.RecordRead(*call.principal, "types", json::OrderedJson::object(),
+                                          types["types"].size() + types["columns"].size())) {
+      return *refused;
+    }
+    return JsonResponse(http::status::ok, types);
+  });
+  co_await call.reply.Send(std::move(response));
 }
 
 awaitable<void> PostType(Service& service, Call& call) {

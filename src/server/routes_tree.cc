@@ -56,10 +56,14 @@ Status CatchUpTo(LogTree* tree, uint64_t size) {
 awaitable<void> GetRoot(Service& service, Call& call) {
   auto size = SizeParam(call.request, "size");
   if (auto* bad = std::get_if<Response>(&size)) co_return co_await call.reply.Send(*bad);
-  Response response = co_await service.OnWorkers([&service, size = std::get<0>(size)] {
+  Response response = co_await service.OnWorkers([&service, &call, size = std::get<0>(size)] {
     LogTree* tree = TreeOf(service);
     Result<merkle::Hash> root = tree->Root(size);
     if (!root.ok()) return StatusResponse(root.status());
+    if (auto refused =
+            service.RecordRead(*call.principal, "root", json::OrderedJson::object(), 1)) {
+      return *refused;
+    }
     return JsonResponse(
         http::status::ok,
         json::OrderedJson{{"tree_size", size.value_or(tree->Size())}, {"root", root->ToHex()}});
@@ -87,6 +91,10 @@ awaitable<void> GetInclusion(Service& service, Call& call) {
         if (!caught_up.ok()) return StatusResponse(caught_up);
         Result<InclusionProof> proof = tree->ProveInclusion(row->lsn, size);
         if (!proof.ok()) return StatusResponse(proof.status());
+        if (auto refused = service.RecordRead(*call.principal, "prove",
+                                              json::OrderedJson{{"by", "log_id"}}, 1)) {
+          return *refused;
+        }
         json::OrderedJson out{{"log_id", id}, {"lsn", row->lsn}};
         out.update(json::InclusionProofToJson(*proof));
         return JsonResponse(http::status::ok, out);
@@ -103,19 +111,27 @@ awaitable<void> GetConsistency(Service& service, Call& call) {
     co_return co_await call.reply.Send(ErrorResponse(http::status::bad_request, "invalid_argument",
                                                      "from (the older tree size) is required"));
   }
-  Response response = co_await service.OnWorkers(
-      [&service, old_size = *std::get<0>(from), new_size = std::get<0>(to)] {
-        Result<ConsistencyProof> proof = TreeOf(service)->ProveConsistency(old_size, new_size);
-        if (!proof.ok()) return StatusResponse(proof.status());
-        return JsonResponse(http::status::ok, json::ConsistencyProofToJson(*proof));
-      });
+  Response response = co_await service.OnWorkers([&service, &call, old_size = *std::get<0>(from),
+                                                  new_size = std::get<0>(to)] {
+    Result<ConsistencyProof> proof = TreeOf(service)->ProveConsistency(old_size, new_size);
+    if (!proof.ok()) return StatusResponse(proof.status());
+    if (auto refused =
+            service.RecordRead(*call.principal, "consistency", json::OrderedJson::object(), 1)) {
+      return *refused;
+    }
+    return JsonResponse(http::status::ok, json::ConsistencyProofToJson(*proof));
+  });
   co_await call.reply.Send(std::move(response));
 }
 
 awaitable<void> GetCheckpoints(Service& service, Call& call) {
-  Response response = co_await service.OnWorkers([&service] {
+  Response response = co_await service.OnWorkers([&service, &call] {
     Result<std::vector<Checkpoint>> all = ReadCheckpoints(Env::Default(), service.options().dir);
     if (!all.ok()) return StatusResponse(all.status());
+    if (auto refused = service.RecordRead(*call.principal, "checkpoints",
+                                          json::OrderedJson::object(), all->size())) {
+      return *refused;
+    }
     json::OrderedJson list = json::OrderedJson::array();
     for (const Checkpoint& cp : *all) {
       list.push_back(json::OrderedJson::parse(CheckpointToJson(cp)));

@@ -166,8 +166,15 @@ Status RunServer(const ServerOptions& options) {
   auto store = OpenServedStore(options, *tokens);
   if (!store.ok()) return store.status();
 
+  // Reads are recorded before they are answered, when the store keeps an
+  // access log; this process then holds it for the whole run.
+  auto access = access::AccessLog::Open(options.dir);
+  if (!access.ok()) {
+    (void)(*store)->Close();
+    return access.status();
+  }
   asio::thread_pool workers(options.workers);
-  Service service(options, std::move(*store), std::move(*tokens), &workers);
+  Service service(options, std::move(*store), std::move(*tokens), &workers, std::move(*access));
   auto signals = std::make_unique<asio::signal_set>(*io, SIGTERM, SIGINT, SIGHUP);
   Connections connections;
 

@@ -45,9 +45,10 @@ Response MissFor(const Router::Miss& miss) {
 }  // namespace
 
 Service::Service(const ServerOptions& options, std::unique_ptr<AuditStore> store, TokenSet tokens,
-                 boost::asio::thread_pool* workers)
+                 boost::asio::thread_pool* workers, std::unique_ptr<access::AccessLog> access)
     : options_(options),
       store_(std::move(store)),
+      access_(std::move(access)),
       acker_syncs_(options.durability.SyncsEveryAppend()),
       acks_(std::make_unique<DurableAcks>(store_.get(), acker_syncs_)),
       workers_(workers),
@@ -210,7 +211,25 @@ Status Service::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
   acks_->Stop();
-  return store_->Close();
+  Status s = store_->Close();
+  if (access_) {
+    Status closed = access_->Close();
+    if (s.ok()) s = closed;
+  }
+  return s;
+}
+
+std::optional<Response> Service::RecordRead(const Principal& principal, std::string_view verb,
+                                            const json::OrderedJson& shape,
+                                            std::optional<uint64_t> rows) {
+  if (!access_) return std::nullopt;
+  Status s = access_->Record("token:" + principal.token_id, verb, shape, rows);
+  if (s.ok()) return std::nullopt;
+  Log(json::JsonLine(json::OrderedJson{{"event", "access_log_failed"}, {"error", s.ToString()}}));
+  return ErrorResponse(http::status::internal_server_error, "access_log",
+                       "this read could not be recorded in the store's access log, so it is not "
+                       "answered: " +
+                           s.ToString());
 }
 
 }  // namespace quipu::server

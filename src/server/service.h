@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "access/access_log.h"
 #include "quipu/audit.h"
 #include "server/acks.h"
 #include "server/auth.h"
@@ -34,9 +35,10 @@ namespace quipu::server {
 
 class Service {
  public:
-  // Takes the open store; `workers` must outlive the service.
+  // Takes the open store, and its access log when it keeps one (reads are
+  // then recorded there); `workers` must outlive the service.
   Service(const ServerOptions& options, std::unique_ptr<AuditStore> store, TokenSet tokens,
-          boost::asio::thread_pool* workers);
+          boost::asio::thread_pool* workers, std::unique_ptr<access::AccessLog> access = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -89,6 +91,13 @@ class Service {
   };
   std::optional<QuerySlot> TakeQuerySlot(const Principal& principal);
 
+  // Records a read by `principal` in the access log, if the store keeps
+  // one (access/access_log.h); blocks until it is durable, so call it on a
+  // worker. nullopt when recorded (or nothing to record); else the 500 the
+  // route sends instead of its answer.
+  std::optional<Response> RecordRead(const Principal& principal, std::string_view verb,
+                                     const json::OrderedJson& shape, std::optional<uint64_t> rows);
+
   // The outcome of every write, for readiness: a full disk or a poisoned
   // log makes the server not ready until a write succeeds again.
   void NoteWrite(const Status& status);
@@ -112,6 +121,7 @@ class Service {
  private:
   const ServerOptions options_;
   std::unique_ptr<AuditStore> store_;
+  std::unique_ptr<access::AccessLog> access_;  // null: reads are not recorded
   const bool acker_syncs_;
   std::unique_ptr<DurableAcks> acks_;
   boost::asio::thread_pool* workers_;
