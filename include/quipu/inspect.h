@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quipu/log.h"
 #include "quipu/options.h"
 #include "quipu/reader.h"
 #include "quipu/status.h"
@@ -68,6 +69,10 @@ Result<LogSummary> CheckLog(const std::string& dir, Env* env = nullptr);
 // directory `index` of an audit store's derived index): what a tool may
 // remove when it removes a log.
 bool IsLogFileName(std::string_view name);
+
+// The purge marker of the log in `dir` (Log::DropSegmentsBefore), or nullopt
+// for a log that was never purged. Corruption when it does not decode.
+Result<std::optional<PurgeMarker>> ReadPurgeMarker(const std::string& dir, Env* env = nullptr);
 
 }  // namespace quipu
 

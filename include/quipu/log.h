@@ -56,6 +56,13 @@ struct RecoveryReport {
   std::string reason;             // why, e.g. "torn frame: length runs past end of file"
 };
 
+// Where a purged log starts (Log::DropSegmentsBefore): the base LSN of its
+// first segment, and the note the purge left with it.
+struct PurgeMarker {
+  Lsn first_kept = 1;
+  std::string note;
+};
+
 // Counters since Open, for tests, benchmarks and `quipu stat`.
 struct LogStats {
   uint64_t appends = 0;
@@ -110,9 +117,27 @@ class Log {
   // causing a sync; returns the watermark (maybe still `seen`) or the poison.
   virtual Result<Lsn> AwaitDurableAbove(Lsn seen, std::chrono::milliseconds timeout) = 0;
 
-  // Reader over this log from `from` (1 = the first record). It sees records
-  // up to what was flushed when it reaches them and follows later flushes.
+  // Reader over this log from `from` (1 = the first record the log holds).
+  // It sees records up to what was flushed when it reaches them and follows
+  // later flushes. Reading from a purged LSN other than 1 is NotFound.
   virtual Result<std::unique_ptr<LogReader>> NewReader(Lsn from) = 0;
+
+  // Retention: removes every segment before the one that starts at
+  // `first_kept`, and records in the directory that the log now starts
+  // there, with `note` (at most 4 KiB) for whoever purges: the audit store
+  // keeps where its own record of the purge is. Crash-safe: after a power
+  // cut at any point the log either still holds those segments or starts at
+  // first_kept, and a segment missing after first_kept stays an error.
+  // The records purged must be durable and, with the tree, hashed and in
+  // the synced spine (this call waits for that), so that roots and proofs
+  // keep covering them. Errors: InvalidArgument unless first_kept is the
+  // base of a segment of this log whose records have begun to be durable
+  // (so every segment before it is sealed); FailedPrecondition for a log
+  // whose first segment already starts there, and for an audit store's log
+  // (its derived index is rebuilt from the whole log).
+  virtual Status DropSegmentsBefore(Lsn first_kept, std::string_view note) = 0;
+  // The first LSN the log holds: 1, or where the last purge left it.
+  virtual Lsn FirstLsn() const = 0;
 
   virtual LogStats Stats() const = 0;
   virtual const RecoveryReport& Recovery() const = 0;

@@ -133,11 +133,16 @@ struct TreeStats {
 struct VerifyReport {
   uint64_t records = 0;  // records read and rehashed
   Lsn first_lsn = 0;     // 0 for an empty log
+  // Records 1..purged were purged (Log::DropSegmentsBefore): their leaves
+  // come from the spine, whose nodes over them were checked against each
+  // other and against the checkpoints of those sizes.
+  uint64_t purged = 0;
   Lsn last_lsn = 0;
   merkle::Hash root;          // MTH of all records, recomputed from payloads
   uint64_t spine_leaves = 0;  // leaves the spine holds
   uint64_t spine_synced = 0;  // of which recorded as synced
-  // Records compared with their leaf in the spine: LSN 1..covered. Records
+  // Records compared with their leaf in the spine: LSN 1..covered (the
+  // purged ones among them, if any, by their leaves alone). Records
   // after them are newer than the tree (a writer's follower had not reached
   // them, or a crash left them to be rehashed by the next open) and were
   // checked by CRC and checkpoints only.

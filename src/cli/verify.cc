@@ -57,10 +57,10 @@ std::string Range(Lsn first, Lsn last) {
 // The headline never calls a record intact that was not compared with the
 // tree: records newer than the spine are named as unchecked.
 std::string Headline(const VerifyFlags& flags, const VerifyReport& r) {
-  if (r.covered == r.records) return "intact: " + flags.dir + "\n";
-  if (r.covered == 0) {
-    return "NOT checked against the tree: " + flags.dir + " (LSN " + Range(1, r.last_lsn) +
-           " newer than the tree)\n";
+  if (r.covered - r.purged == r.records) return "intact: " + flags.dir + "\n";
+  if (r.covered == r.purged) {
+    return "NOT checked against the tree: " + flags.dir + " (LSN " +
+           Range(r.first_lsn, r.last_lsn) + " newer than the tree)\n";
   }
   return "intact up to LSN " + std::to_string(r.covered) + ": " + flags.dir + " (LSN " +
          Range(r.covered + 1, r.last_lsn) + " newer than the tree, not checked against it)\n";
@@ -84,8 +84,11 @@ std::string ReportText(const VerifyFlags& flags, const VerifyReport& r) {
          FormatTable({{"records", std::to_string(r.records)},
                       {"lsn range", range},
                       {"root", r.root.ToHex()},
-                      {"checked", std::to_string(r.covered) + " of " + std::to_string(r.records) +
-                                      " records against the tree"},
+                      {"checked", std::to_string(r.covered - r.purged) + " of " +
+                                      std::to_string(r.records) + " records against the tree"},
+                      {"purged", r.purged == 0 ? std::string("none")
+                                               : "LSN " + Range(1, r.purged) +
+                                                     " (their leaves checked in the spine)"},
                       {"spine leaves", std::to_string(r.spine_leaves) + " (" +
                                            std::to_string(r.spine_synced) + " synced)"},
                       {"checkpoints", CheckpointsText(r)},

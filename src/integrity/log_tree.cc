@@ -72,6 +72,7 @@ class LogTreeImpl final : public OwnedLogTree {
   Result<VerifyReport> VerifyIntegrity(const VerifyOptions& options) override;
   TreeStats Stats() const override;
   Status Close() override;
+  Result<uint64_t> SyncThroughDurable() override;
 
  private:
   Status LoadKey();
@@ -404,6 +405,15 @@ Status LogTreeImpl::SyncSpine() {
   std::lock_guard<std::mutex> stats(mu_);
   counters_.spine_syncs += 2;
   return Status::OK();
+}
+
+Result<uint64_t> LogTreeImpl::SyncThroughDurable() {
+  QUIPU_RETURN_IF_ERROR(Usable());
+  QUIPU_RETURN_IF_ERROR(WaitForSize(log_->DurableLsn()));
+  std::lock_guard<std::mutex> guard(ckpt_mu_);
+  QUIPU_RETURN_IF_ERROR(SyncSpine());
+  std::lock_guard<std::mutex> file(file_mu_);
+  return header_.synced_leaves;
 }
 
 Status LogTreeImpl::Usable() const {

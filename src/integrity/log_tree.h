@@ -24,6 +24,10 @@ class OwnedLogTree : public LogTree {
   // releases the files. Leaves the follower has not reached are hashed by
   // the next open. Returns the first error; later calls FailedPrecondition.
   virtual Status Close() = 0;
+  // Hashes the records up to the log's DurableLsn(), syncs the spine over
+  // them and returns how many leaves it now vouches for: what a purge needs
+  // before the segments of those records go.
+  virtual Result<uint64_t> SyncThroughDurable() = 0;
 };
 
 // Opens (creating if missing) the spine of `log`, whose directory is `dir`,

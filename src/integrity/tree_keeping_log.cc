@@ -74,6 +74,22 @@ class TreeKeepingLog final : public Log {
   Result<std::unique_ptr<LogReader>> NewReader(Lsn from) override {
     return engine_->NewReader(from);
   }
+  // The purged records stay in the tree: hashed and vouched for by the
+  // synced spine before their segments go, so roots and proofs over them
+  // keep working and the next Open finds its last synced leaf retained.
+  Status DropSegmentsBefore(Lsn first_kept, std::string_view note) override {
+    QUIPU_RETURN_IF_ERROR(TreeHealth());
+    Result<uint64_t> synced = tree_->SyncThroughDurable();
+    if (!synced.ok()) return synced.status();
+    if (*synced < first_kept) {
+      return Status::InvalidArgument("no record of the segment at LSN " +
+                                     std::to_string(first_kept) +
+                                     " is durable yet: the segments before it may still be "
+                                     "sealing");
+    }
+    return engine_->DropSegmentsBefore(first_kept, note);
+  }
+  Lsn FirstLsn() const override { return engine_->FirstLsn(); }
   LogStats Stats() const override { return engine_->Stats(); }
   const RecoveryReport& Recovery() const override { return engine_->Recovery(); }
   LogTree* tree() override { return tree_.get(); }

@@ -18,6 +18,7 @@
 #include "log/segment_scan.h"
 #include "quipu/checkpoint.h"
 #include "quipu/env.h"
+#include "quipu/inspect.h"
 #include "quipu/tree.h"
 
 namespace quipu {
@@ -69,6 +70,7 @@ class Verifier {
     QUIPU_RETURN_IF_ERROR(LoadCheckpoints());
     QUIPU_RETURN_IF_ERROR(OpenSpine());
     QUIPU_RETURN_IF_ERROR(CheckCheckpointsAt(0));
+    QUIPU_RETURN_IF_ERROR(CheckPurgedPrefix());
     QUIPU_RETURN_IF_ERROR(Scan());
     QUIPU_RETURN_IF_ERROR(CheckEnd());
     report_.root = builder_.Root();
@@ -82,6 +84,9 @@ class Verifier {
   Status LoadCheckpoints();
   Status OpenSpine();
   Status MeasureSegments();
+  // The records a purge removed have only their leaves in the spine: the
+  // tree over them is rebuilt from those, each interior node checked.
+  Status CheckPurgedPrefix();
   Status Scan();
   Status CheckRecord(const LogReader& reader);
   Status CheckNode(const merkle::Subtree& node, const LogReader& reader);
@@ -179,6 +184,41 @@ Status Verifier::MeasureSegments() {
     total += *size;
   }
   progress_.bytes_total = total;
+  return Status::OK();
+}
+
+Status Verifier::CheckPurgedPrefix() {
+  auto marker = ReadPurgeMarker(dir_, env_);
+  if (!marker.ok()) return marker.status();
+  if (!*marker) return Status::OK();
+  const uint64_t purged = (*marker)->first_kept - 1;
+  report_.purged = purged;
+  if (nodes_ == nullptr || report_.spine_synced < purged) {
+    return Status::Corruption(
+        "LSN 1.." + std::to_string(purged) + ": purged, but " + std::string(kSpineFileName) +
+        (nodes_ == nullptr ? " is missing"
+                           : " vouches for only " + std::to_string(report_.spine_synced)) +
+        ": the tree over the purged records is lost");
+  }
+  for (uint64_t i = 0; i < purged; ++i) {
+    auto leaf = nodes_->At(merkle::PostorderIndex(0, i));
+    if (!leaf.ok()) return leaf.status();
+    completed_.clear();
+    builder_.Append(*leaf, &completed_);
+    for (const merkle::Subtree& node : completed_) {
+      if (node.level == 0) continue;
+      auto stored = nodes_->At(merkle::PostorderIndex(node.level, node.index));
+      if (!stored.ok()) return stored.status();
+      if (*stored == node.hash) continue;
+      const uint64_t first = (node.index << node.level) + 1;
+      return Status::Corruption(
+          std::string(kSpineFileName) + " node (level " + std::to_string(node.level) + ", index " +
+          std::to_string(node.index) + ") over the purged LSNs " + std::to_string(first) + ".." +
+          std::to_string(i + 1) + " is not the hash of its children (damaged spine)");
+    }
+    report_.covered = i + 1;
+    QUIPU_RETURN_IF_ERROR(CheckCheckpointsAt(i + 1));
+  }
   return Status::OK();
 }
 

@@ -41,8 +41,9 @@ OrderedJson VerifyReportToJson(const VerifyReport& r) {
   out["first_lsn"] = r.first_lsn;
   out["last_lsn"] = r.last_lsn;
   out["root"] = r.root.ToHex();
-  out["checked"] = r.covered;
-  out["unchecked"] = r.records - r.covered;
+  out["purged"] = r.purged;
+  out["checked"] = r.covered - r.purged;  // of `records`, the ones the log holds
+  out["unchecked"] = r.records - (r.covered - r.purged);
   out["spine_leaves"] = r.spine_leaves;
   out["spine_synced"] = r.spine_synced;
   out["checkpoints"] = r.checkpoints;

@@ -42,8 +42,8 @@ bool IsStoreFileName(std::string_view name) {
   Lsn base;
   return ParseSegmentFileName(name, &base) || ParsePendingSegmentFileName(name, &base) ||
          name == kLockFileName || name == kRecoveryJournalName || name == kSpineName ||
-         name == kSpineTempName || name == kCheckpointsName || name == kIndexDirName ||
-         name == kAccessDirName;
+         name == kPurgedName || name == kPurgedTempName || name == kSpineTempName ||
+         name == kCheckpointsName || name == kIndexDirName || name == kAccessDirName;
 }
 
 namespace {

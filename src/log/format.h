@@ -48,6 +48,9 @@ inline constexpr std::string_view kSegmentSuffix = ".qlog";
 inline constexpr std::string_view kPendingSuffix = ".pending";
 inline constexpr std::string_view kLockFileName = "LOCK";
 inline constexpr std::string_view kRecoveryJournalName = "RECOVERY";
+// Where a purged log starts (log/purge.h), and its temporary while replaced.
+inline constexpr std::string_view kPurgedName = "PURGED";
+inline constexpr std::string_view kPurgedTempName = "PURGED.tmp";
 // Files the integrity layer keeps beside the segments (docs/format.md).
 inline constexpr std::string_view kSpineName = "SPINE";
 inline constexpr std::string_view kSpineTempName = "SPINE.tmp";

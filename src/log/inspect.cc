@@ -1,6 +1,7 @@
 #include "quipu/inspect.h"
 
 #include "log/format.h"
+#include "log/purge.h"
 #include "log/recovery.h"
 #include "log/segment_scan.h"
 #include "quipu/env.h"
@@ -136,5 +137,9 @@ Result<LogSummary> CheckLog(const std::string& dir, Env* env) {
 }
 
 bool IsLogFileName(std::string_view name) { return format::IsStoreFileName(name); }
+
+Result<std::optional<PurgeMarker>> ReadPurgeMarker(const std::string& dir, Env* env) {
+  return ReadPurgeMarkerFile(env == nullptr ? Env::Default() : env, dir);
+}
 
 }  // namespace quipu

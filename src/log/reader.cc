@@ -27,10 +27,21 @@ class LogReaderImpl final : public LogReader {
   // in flight, or one a full disk made the writer cut and redo differently.
   Status Refresh() {
     if (scanner_ != nullptr && source_->live()) scanner_->ForgetReadAhead();
-    return source_->View(&segments_, &readable_);
+    QUIPU_RETURN_IF_ERROR(source_->View(&segments_, &readable_));
+    // A purge (log/purge.h) may have removed segments before the current
+    // one, or the current one too (its open file still reads): find it
+    // again by its base.
+    if (scanner_ != nullptr) {
+      auto current = std::find_if(segments_.begin(), segments_.end(),
+                                  [&](const SegmentRef& s) { return s.base == scanner_->base(); });
+      index_ = current == segments_.end() ? kPurged : current - segments_.begin();
+    }
+    return Status::OK();
   }
-  // Opens the segment that holds want_ (or the first one, if want_ precedes
-  // the log). False if there is no such segment yet.
+  // index_ of a segment a purge removed while this reader was in it.
+  static constexpr size_t kPurged = static_cast<size_t>(-1);
+  // Opens the segment that holds want_ (or the first one, if want_ is 1 and
+  // a purge removed it). False if there is no such segment yet.
   Result<bool> OpenSegmentFor(Lsn lsn);
   Result<bool> OpenSegmentAt(size_t index);
   // At the end of the current segment: moves to the next one, if any.
@@ -101,6 +112,13 @@ Result<bool> LogReaderImpl::Next() {
 Result<bool> LogReaderImpl::OpenSegmentFor(Lsn lsn) {
   if (segments_.empty()) QUIPU_RETURN_IF_ERROR(Refresh());
   if (segments_.empty()) return false;
+  // A purge removed the start of the log (log/purge.h): "from the first
+  // record" starts where it now begins; any other purged LSN is gone.
+  const Lsn first = segments_.front().base;
+  if (lsn < first && lsn > 1) {
+    return Status::NotFound("LSN " + std::to_string(lsn) + " was purged: " + dir_ +
+                            " starts at LSN " + std::to_string(first));
+  }
   auto after = std::upper_bound(segments_.begin(), segments_.end(), lsn,
                                 [](Lsn value, const SegmentRef& s) { return value < s.base; });
   const size_t index = after == segments_.begin() ? 0 : (after - segments_.begin()) - 1;
@@ -141,8 +159,13 @@ Result<bool> LogReaderImpl::OpenSegmentAt(size_t index) {
 }
 
 Result<bool> LogReaderImpl::Advance() {
-  if (index_ + 1 >= segments_.size()) {
+  if (index_ == kPurged || index_ + 1 >= segments_.size()) {
     QUIPU_RETURN_IF_ERROR(Refresh());
+    if (index_ == kPurged) {
+      if (!segments_.empty() && segments_.front().base == scan_lsn_) return OpenSegmentAt(0);
+      return Status::NotFound("LSN " + std::to_string(scan_lsn_) + " was purged from " + dir_ +
+                              " while it was being read");
+    }
     if (index_ + 1 >= segments_.size()) return false;  // caught up
   }
   const SegmentRef& next = segments_[index_ + 1];

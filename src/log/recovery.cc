@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "log/format.h"
+#include "log/purge.h"
 
 namespace quipu {
 
@@ -85,6 +86,7 @@ class Recovery {
   // A directory without segments becomes a new log, unless it holds files
   // that are not quipu's: a mistyped path must not turn a user's directory
   // into a store.
+  Status FinishPurge();
   Status CheckNoForeignFiles();
   // Refuses a log whose segments say it is of another kind.
   Status CheckKind();
@@ -120,12 +122,7 @@ Result<RecoveredLog> Recovery::Run() {
     out_.active_size = format::kSegmentHeaderSize;
     return std::move(out_);
   }
-  const SegmentRef& first = out_.segments.front();
-  if (first.base != 1) {
-    return Status::Corruption("LSN 1: missing; the log starts at LSN " +
-                              std::to_string(first.base) + " (" + first.name +
-                              "): earlier segments were removed");
-  }
+  QUIPU_RETURN_IF_ERROR(FinishPurge());
   QUIPU_RETURN_IF_ERROR(CheckKind());
   for (size_t i = 0; i + 1 < out_.segments.size() && !salvaged_; ++i) {
     QUIPU_RETURN_IF_ERROR(CheckSealed(i));
@@ -136,6 +133,23 @@ Result<RecoveredLog> Recovery::Run() {
     QUIPU_RETURN_IF_ERROR(AppendRecoveryJournal(env_, dir_, out_.report));
   }
   return std::move(out_);
+}
+
+// A purge whose marker is durable but whose segments were not all removed
+// (a crash in between) is finished; then the log must start exactly where
+// the marker says, or at LSN 1 without one (log/purge.h).
+Status Recovery::FinishPurge() {
+  auto marker = ReadPurgeMarkerFile(env_, dir_);
+  if (!marker.ok()) return marker.status();
+  // A marker being replaced when the crash came never took effect.
+  const std::string temp = JoinPath(dir_, std::string(format::kPurgedTempName));
+  auto temp_exists = env_->FileExists(temp);
+  if (!temp_exists.ok()) return temp_exists.status();
+  if (*temp_exists) QUIPU_RETURN_IF_ERROR(env_->RemoveFile(temp));
+  if (*marker) {
+    QUIPU_RETURN_IF_ERROR(RemoveSegmentsBefore(env_, dir_, (*marker)->first_kept, &out_.segments));
+  }
+  return ApplyPurge(*marker, &out_.segments);
 }
 
 Status Recovery::CheckNoForeignFiles() {

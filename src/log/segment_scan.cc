@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "log/format.h"
+#include "log/purge.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 
@@ -69,12 +70,9 @@ Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir
   auto segments = ListSegments(env, dir);
   if (!segments.ok()) return segments.status();
   if (segments->empty()) return Status::NotFound(dir + ": not a quipu log (no segment files)");
-  const SegmentRef& first = segments->front();
-  if (first.base != 1) {
-    return Status::Corruption("LSN 1: missing; the log starts at LSN " +
-                              std::to_string(first.base) + " (" + first.name +
-                              " at offset 0): earlier segments were removed");
-  }
+  auto marker = ReadPurgeMarkerFile(env, dir);
+  if (!marker.ok()) return marker.status();
+  QUIPU_RETURN_IF_ERROR(ApplyPurge(*marker, &*segments));
   return segments;
 }
 

@@ -26,7 +26,9 @@ Result<std::vector<SegmentRef>> ListSegments(Env* env, const std::string& dir);
 
 // The segments of an existing log, for code that reads one: NotFound when
 // `dir` does not exist or holds no segment ("not a quipu log"), Corruption
-// when the first segment does not start at LSN 1 (earlier ones removed).
+// when the first segment does not start at LSN 1 or, after a purge, at the
+// purge's first kept LSN (log/purge.h); segments an unfinished purge left
+// before that are not listed.
 Result<std::vector<SegmentRef>> ListLogSegments(Env* env, const std::string& dir);
 
 // The pending segments in `dir` (format::PendingSegmentFileName), by base.

@@ -51,6 +51,10 @@ class LateThreadLog final : public Log {
   Lsn LastLsn() const override { return log_->LastLsn(); }
   Status WaitDurable(Lsn lsn) override { return log_->WaitDurable(lsn); }
   Result<std::unique_ptr<LogReader>> NewReader(Lsn from) override { return log_->NewReader(from); }
+  Status DropSegmentsBefore(Lsn first_kept, std::string_view note) override {
+    return log_->DropSegmentsBefore(first_kept, note);
+  }
+  Lsn FirstLsn() const override { return log_->FirstLsn(); }
   LogStats Stats() const override { return log_->Stats(); }
   const RecoveryReport& Recovery() const override { return log_->Recovery(); }
   LogTree* tree() override { return log_->tree(); }
