@@ -12,22 +12,8 @@ namespace quipu::access {
 
 namespace {
 
-std::string_view OpName(MatchOp op) {
-  switch (op) {
-    case MatchOp::kExact:
-      return "exact";
-    case MatchOp::kContains:
-      return "contains";
-    case MatchOp::kPrefix:
-      return "prefix";
-    case MatchOp::kExactCi:
-      return "exact_ci";
-  }
-  return "exact";
-}
-
 json::OrderedJson FilterShape(const EntityFilter& f) {
-  return json::OrderedJson{{"type", f.type}, {"field", f.field}, {"op", OpName(f.op)}};
+  return json::OrderedJson{{"type", f.type}, {"field", f.field}, {"op", MatchOpName(f.op)}};
 }
 
 AuditOptions AccessOptions(bool create) {
