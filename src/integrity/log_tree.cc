@@ -95,6 +95,10 @@ class LogTreeImpl final : public OwnedLogTree {
   // Waits for a CatchUp or the poll interval; false once Close began.
   bool WaitForWork();
   Status OnSegmentSealed(uint64_t end);
+  // Waits until the log's durable watermark reaches `end` (the seal of the
+  // segment ending there finished); false if the log was poisoned or the
+  // tree is stopping first.
+  bool AwaitSealed(uint64_t end);
 
   // Makes the spine durable up to min(written, log's DurableLsn) and records
   // that in the header. A failure is sticky (as a failed fsync must be).
@@ -321,8 +325,8 @@ Status LogTreeImpl::Consume() {
     return Status::Corruption("the tree needs LSN " + std::to_string(builder_.size() + 1) +
                               " next but the log continues at LSN " + std::to_string(lsn));
   }
-  // A reader moves to the next segment only once it exists, and a segment
-  // is synced and sealed before its successor is created.
+  // The reader moves into the next segment as soon as a rotation starts
+  // it; OnSegmentSealed waits for the old one's seal to finish.
   if (!segment_.empty() && reader_->segment() != segment_) {
     QUIPU_RETURN_IF_ERROR(OnSegmentSealed(lsn - 1));
   }
@@ -355,8 +359,27 @@ bool LogTreeImpl::WaitForWork() {
   return !stop_;
 }
 
+bool LogTreeImpl::AwaitSealed(uint64_t end) {
+  for (;;) {
+    const Lsn durable = log_->DurableLsn();
+    if (durable >= end) return true;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      if (stop_) return false;
+    }
+    // Without causing a sync: the sealer thread's own makes `end` durable.
+    auto moved = log_->AwaitDurableAbove(durable, std::chrono::milliseconds(50));
+    if (!moved.ok()) return false;  // poisoned: the log reports it
+  }
+}
+
 Status LogTreeImpl::OnSegmentSealed(uint64_t end) {
   QUIPU_RETURN_IF_ERROR(FlushBatchThroughFullDisk());
+  // Rotation starts the next segment before the seal has synced this one:
+  // until it has, neither the spine's claim nor a checkpoint may reach
+  // `end` (a power cut could still take those records). Not sealed (the log
+  // poisoned or the tree closing): the next seal or the close signs.
+  if (!AwaitSealed(end)) return Status::OK();
   std::lock_guard<std::mutex> guard(ckpt_mu_);
   Status synced = SyncSpine();
   if (synced.IsNoSpace()) {
