@@ -131,6 +131,32 @@ struct IndexReport {
   std::string reason;  // for kRebuilt: "missing", "damaged: ...", ...
 };
 
+// How long a store keeps its history (AuditStore::Retain). Either bound
+// triggers; 0 leaves a bound unset. Only whole sealed segments of the log
+// go, oldest first; the active segment never does.
+struct RetentionPolicy {
+  // A segment goes once its newest event's timestamp is older than this.
+  // (A segment holding no event goes with the segments before it.)
+  std::chrono::microseconds max_age{0};
+  // Segments go, oldest first, while the log holds more bytes than this.
+  uint64_t max_bytes = 0;
+
+  bool empty() const { return max_age.count() <= 0 && max_bytes == 0; }
+};
+
+// What Retain did, or with dry_run would do.
+struct RetainReport {
+  bool purged = false;  // false when nothing was due, or for a dry run
+  Lsn first_kept = 0;   // where the log starts after it
+  uint64_t segments = 0;
+  uint64_t bytes = 0;
+  uint64_t records = 0;      // log records that go
+  uint64_t rows = 0;         // events among them
+  uint64_t last_log_id = 0;  // rows 1..last_log_id are gone after it
+  Lsn purge_lsn = 0;         // the purge record (0 for a dry run)
+  uint64_t carry_records = 0;
+};
+
 struct AuditOptions {
   // The underlying log (durability policy, Env, recovery mode, its Merkle
   // tree's signing key ...). Its kind is set to LogKind::kAuditStore: a
@@ -155,6 +181,9 @@ struct AuditOptions {
   // Called now and then while Open applies records to the index (catching
   // up or rebuilding) with the LSN reached and the log's last LSN.
   std::function<void(Lsn applied, Lsn last)> on_index_progress;
+  // When set, Open applies it once (Retain) after bringing the index up to
+  // date; a long-running writer (`quipu serve`) applies it periodically.
+  RetentionPolicy retention;
   // Bytes of the index's block cache.
   size_t index_cache_bytes = 32 << 20;
   // Records between two sync points of the index: one fsync of the index's
@@ -277,10 +306,11 @@ class AuditStore {
   // bounds or one entity filter of few entities.
   virtual Result<uint64_t> Count(const quipu::Query& query) const = 0;
 
-  // One row by log_id. NotFound if there is none.
+  // One row by log_id. NotFound if there is none (for a purged row, the
+  // message says "purged").
   virtual Result<Hit> GetRow(uint64_t log_id) const = 0;
   // The LSN of the record that holds row `log_id` (for integrity proofs).
-  // NotFound if there is none.
+  // NotFound as GetRow.
   virtual Result<Lsn> LsnOfLogId(uint64_t log_id) const = 0;
   // The highest log_id written so far (0 if none).
   virtual uint64_t LastLogId() const = 0;
@@ -292,7 +322,9 @@ class AuditStore {
 
   // Streams the store's records up to `last_lsn` (0: up to AppliedLsn())
   // to `sink`, in log order, from one snapshot: every type and column
-  // record, and each event that matches `filter` (its conditions only;
+  // record (after a purge, those before the log's first LSN too: their
+  // leaves are still in the tree), every purge and carry record of
+  // retention, and each event that matches `filter` (its conditions only;
   // order, limit and cursor are ignored). Events are read in log_id order
   // and checked one by one, so the cost is that of reading every row up to
   // `last_lsn`; memory stays that of one record (and of the entities a
@@ -301,6 +333,31 @@ class AuditStore {
   virtual Status Export(const quipu::Query& filter, Lsn last_lsn,
                         const std::function<Status(const ExportedRecord&)>& sink) const = 0;
 
+  // --- retention ---
+
+  // Drops the log segments `policy` says have expired, keeping every
+  // promise of a store whose history starts later (docs/audit.md,
+  // "Retention"): first it appends, durably, carry records holding what
+  // later records build on (the catalog; each entity's version current at
+  // the cut, with its creation order) and a purge record saying what goes
+  // (first retained LSN, the root of the purged records' tree, rows, time,
+  // policy); then the derived index drops the purged rows with their
+  // postings and idempotency entries, and versions they superseded; then
+  // the segments go. Roots, consistency proofs and inclusion proofs of
+  // retained records keep verifying; GetRow, LsnOfLogId and proofs of a
+  // purged row say "purged". A power cut at any point leaves a store that
+  // opens and verifies and has purged or not (Open finishes a purge whose
+  // record is durable). Holds the writer lock throughout: writes wait.
+  // With dry_run, only says what would go. Errors: InvalidArgument for an
+  // empty policy; as Emit.
+  virtual Result<RetainReport> Retain(const RetentionPolicy& policy, bool dry_run = false) = 0;
+  // Rows 1..PurgedLogIds() were purged (0 if none ever was).
+  virtual uint64_t PurgedLogIds() const = 0;
+  // The first LSN whose record the store still holds: 1, or where the last
+  // purge left the log. (Type and column records before it are still read
+  // and exported: carried past the purge, their leaves still in the tree.)
+  virtual Lsn FirstLsn() const = 0;
+
   // What Open did to the derived index.
   virtual const IndexReport& index_report() const = 0;
 
@@ -308,6 +365,13 @@ class AuditStore {
   // calls other than reads of already-built state return FailedPrecondition.
   virtual Status Close() = 0;
 };
+
+// For `quipu verify` of an audit store: OK when its log starts at LSN 1, or
+// where its newest purge record (AuditStore::Retain) says it does, with the
+// root of the purged records that record states. Corruption otherwise,
+// saying so: the log lost its front without the store recording it. Takes
+// no lock and changes nothing. `env` nullptr means Env::Default().
+Status CheckRecordedPurge(const std::string& dir, Env* env = nullptr);
 
 }  // namespace quipu
 

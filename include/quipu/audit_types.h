@@ -226,8 +226,29 @@ struct QueryPage {
 
 // One record of an audit store's log as an export carries it
 // (AuditStore::Export, AuditRecordReader in quipu/audit_records.h).
+// What a retention purge record says (AuditStore::Retain).
+struct PurgeSummary {
+  Lsn first_kept = 0;          // the log starts here after the purge
+  std::string purged_root;     // hex root of the tree of records 1..first_kept-1
+  uint64_t last_log_id = 0;    // rows 1..last_log_id were purged
+  int64_t micros = 0;          // when
+  int64_t max_age_micros = 0;  // the policy (0: that bound was not set)
+  uint64_t max_bytes = 0;
+  uint64_t segments = 0;  // segment files removed, and their bytes
+  uint64_t bytes = 0;
+  uint32_t carried = 0;  // carry records right before the purge record
+};
+
+// What a carry record holds: state the purged records established, for a
+// rebuild of the derived index (docs/audit.md, "Retention").
+struct CarrySummary {
+  Lsn first_kept = 0;
+  uint64_t catalog_records = 0;
+  uint64_t entities = 0;
+};
+
 struct ExportedRecord {
-  enum class Kind { kType, kColumn, kEvent };
+  enum class Kind { kType, kColumn, kEvent, kPurge, kCarry };
   Kind kind = Kind::kEvent;
   Lsn lsn = 0;
   // The record's bytes as the log holds them: the leaf data of the store's
@@ -239,6 +260,8 @@ struct ExportedRecord {
   // kEvent: the versions this record wrote, with their fields. The row's
   // other pins refer to versions that earlier events wrote.
   std::vector<EntityVersion> written;
+  PurgeSummary purge;  // kPurge
+  CarrySummary carry;  // kCarry
 };
 
 // One page of the entities of a type (AuditStore::ListEntities).

@@ -40,6 +40,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "quipu/options.h"
 #include "quipu/reader.h"
@@ -61,6 +62,13 @@ struct RecoveryReport {
 struct PurgeMarker {
   Lsn first_kept = 1;
   std::string note;
+};
+
+// One segment file of a log (Log::Segments): where it starts and how many
+// bytes it holds. Every segment but the last is sealed.
+struct SegmentInfo {
+  Lsn base_lsn = 0;
+  uint64_t bytes = 0;
 };
 
 // Counters since Open, for tests, benchmarks and `quipu stat`.
@@ -133,11 +141,16 @@ class Log {
   // keep covering them. Errors: InvalidArgument unless first_kept is the
   // base of a segment of this log whose records have begun to be durable
   // (so every segment before it is sealed); FailedPrecondition for a log
-  // whose first segment already starts there, and for an audit store's log
-  // (its derived index is rebuilt from the whole log).
+  // whose first segment already starts there. An audit store's log is
+  // purged through AuditStore::Retain, which first records what its derived
+  // index needs from the purged records; a purge made here directly is one
+  // `quipu verify` reports as unrecorded.
   virtual Status DropSegmentsBefore(Lsn first_kept, std::string_view note) = 0;
   // The first LSN the log holds: 1, or where the last purge left it.
   virtual Lsn FirstLsn() const = 0;
+  // The segments, oldest first; the last is the active one (its bytes are
+  // those written to the OS so far).
+  virtual Result<std::vector<SegmentInfo>> Segments() const = 0;
 
   virtual LogStats Stats() const = 0;
   virtual const RecoveryReport& Recovery() const = 0;

@@ -3,6 +3,7 @@
 
 #include "audit/idempotency.h"
 #include "audit/index_keys.h"
+#include "audit/index_purge.h"
 #include "util/crc32c.h"
 #include "util/quote.h"
 
@@ -259,6 +260,80 @@ Status IndexApplier::ApplyColumn(const ColumnRecord& rec, std::string_view paylo
   return Status::OK();
 }
 
+Status IndexApplier::ApplyCarry(std::string_view payload, Lsn lsn) {
+  Put(keys::Purge(lsn), payload);
+  Applied(lsn, payload);
+  return Status::OK();
+}
+
+Status IndexApplier::ApplyPurge(const PurgeRecord& rec, std::string_view payload, Lsn lsn) {
+  if (rec.first_kept > lsn || rec.last_log_id > meta_.last_log_id || rec.carried >= lsn) {
+    return Status::Corruption("audit purge record: it purges past itself (first kept LSN " +
+                              std::to_string(rec.first_kept) + ", log_id " +
+                              std::to_string(rec.last_log_id) + ")");
+  }
+  // The drop reads what is written, and must not be undone by RocksDB
+  // losing an unlogged catch-up batch from before it.
+  QUIPU_RETURN_IF_ERROR(Commit());
+  QUIPU_RETURN_IF_ERROR(db_->Flush());
+  QUIPU_RETURN_IF_ERROR(DropPurgedEntries(db_, rec.last_log_id));
+  QUIPU_RETURN_IF_ERROR(DropRetentionRecordsBefore(db_, rec.first_kept));
+  Put(keys::Purge(lsn), payload);
+  Applied(lsn, payload);
+  QUIPU_RETURN_IF_ERROR(Commit());
+  return MarkSynced();
+}
+
+Status IndexApplier::ApplyCarried(const CarryRecord& c) {
+  if (meta_.applied_lsn != 0) {
+    return Status::FailedPrecondition("a purge's carried state goes into an empty index only");
+  }
+  const audit::HasEntities trusted = [](uint32_t) { return false; };
+  for (const auto& [lsn, payload] : c.catalog) {
+    auto kind = PeekKind(payload);
+    Status s = kind.status();
+    if (s.ok() && *kind == RecordKind::kType) {
+      TypeRecord rec;
+      s = DecodeType(payload, &rec);
+      if (s.ok()) s = catalog_->ApplyType(rec, trusted);
+    } else if (s.ok() && *kind == RecordKind::kColumn) {
+      ColumnRecord rec;
+      s = DecodeColumn(payload, &rec);
+      if (s.ok()) s = catalog_->ApplyColumn(rec);
+    } else if (s.ok()) {
+      s = Status::Corruption("a carried catalog record is neither a type nor a column");
+    }
+    if (!s.ok()) return s.WithContext("carried record of LSN " + std::to_string(lsn));
+    Put(keys::Catalog(lsn), payload);
+  }
+  for (const CarriedEntity& e : c.entities) {
+    if (!catalog_->TypeAt(e.type)) {
+      return Status::Corruption("carried entity " + QuoteInput(e.id) + " of unknown type " +
+                                std::to_string(e.type));
+    }
+    Put(keys::Order(e.type, e.seq), e.id);
+    Put(keys::FieldEntry(keys::kExact, e.type, keys::kIdField, e.id, e.id), {});
+    Put(keys::FieldEntry(keys::kFolded, e.type, keys::kIdField, keys::Folded(e.id), e.id), {});
+    Put(keys::Entity(e.type, e.id), EncodeEntity(EntityEntry{e.seq, e.number}));
+    Put(keys::Version(e.type, e.id, e.number),
+        EncodeVersion(VersionEntry{e.log_id, e.micros, e.fields}));
+    ForEachIndexEntry(e.type, e.id, e.fields, [&](std::string key) { Put(key, {}); });
+  }
+  // Written as it goes, with a meta that still says "nothing applied": a
+  // crash midway leaves entries the next attempt writes again.
+  ++pending_;
+  return pending_bytes() >= (8 << 20) ? Commit(/*wal=*/false) : Status::OK();
+}
+
+Status IndexApplier::FinishBase(const PurgeRecord& purge) {
+  meta_.applied_lsn = purge.first_kept - 1;
+  meta_.applied_crc = 0;
+  meta_.last_log_id = purge.last_log_id;
+  meta_.keyed_count = purge.keyed_count;
+  ++pending_;
+  return Commit(/*wal=*/false);
+}
+
 Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
   auto kind = PeekKind(payload);
   Status s = kind.status();
@@ -281,6 +356,18 @@ Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
         EventRecord rec;
         s = DecodeEvent(payload, &rec);
         if (s.ok()) s = ApplyEvent(rec, payload, lsn);
+        break;
+      }
+      case RecordKind::kPurge: {
+        PurgeRecord rec;
+        s = DecodePurge(payload, &rec);
+        if (s.ok()) s = ApplyPurge(rec, payload, lsn);
+        break;
+      }
+      case RecordKind::kCarry: {
+        CarryRecord rec;  // decoded to check it; what it holds is for a rebuild
+        s = DecodeCarry(payload, &rec);
+        if (s.ok()) s = ApplyCarry(payload, lsn);
         break;
       }
     }

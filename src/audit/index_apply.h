@@ -41,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "audit/catalog.h"
 #include "audit/index_db.h"
@@ -68,6 +69,18 @@ class IndexApplier final : public EntityLookup {
   Status ApplyEvent(const EventRecord& rec, std::string_view payload, Lsn lsn);
   Status ApplyType(const TypeRecord& rec, std::string_view payload, Lsn lsn);
   Status ApplyColumn(const ColumnRecord& rec, std::string_view payload, Lsn lsn);
+  // Retention (audit/index_purge.h; in index_apply_purge.cc). A carry
+  // record is kept verbatim and changes nothing else. A purge record first
+  // writes everything applied before it, then drops the purged entries, and
+  // ends with its meta written and a sync point: never taken back by a
+  // repair, and its record must be durable in the log before it is applied.
+  Status ApplyCarry(std::string_view payload, Lsn lsn);
+  Status ApplyPurge(const PurgeRecord& rec, std::string_view payload, Lsn lsn);
+  // Into an empty index, for each carry record of `purge` in log order,
+  // then FinishBase: the state they carry, as if the purged records before
+  // purge.first_kept had been applied, with a meta at first_kept - 1.
+  Status ApplyCarried(const CarryRecord& carried);
+  Status FinishBase(const PurgeRecord& purge);
 
   // Seals what was applied since the last Seal (nothing if nothing was) and
   // queues it for WriteSealed. When the entity cache has outgrown its bound

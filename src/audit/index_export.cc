@@ -1,10 +1,11 @@
 // audit/index_export.cc — an export of the store's records from one snapshot
 // of the derived index (AuditStore::Export).
 //
-// The index holds every type and column record verbatim (C entries) and
-// every event record verbatim in its row (R entries), so an export reads no
-// segment: the catalog records, which are few, are loaded first, and the
-// rows, in log_id order, are merged with them by LSN.
+// The index holds every type and column record verbatim (C entries), the
+// purge and carry records of retention (G entries), and every event record
+// verbatim in its row (R entries), so an export reads no segment: the catalog records, which are
+// few, are loaded first, and the rows, in log_id order, are merged with them by LSN.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,9 @@ namespace quipu::audit {
 
 namespace {
 
-// The catalog records with LSN <= last_lsn, in log order, decoded.
-Status CatalogRecords(const IndexSnapshot& snap, Lsn last_lsn, std::vector<ExportedRecord>* out) {
-  const std::string lower(1, keys::kCatalog);
+Status NonEventRecords(const IndexSnapshot& snap, char tag, Lsn last_lsn,
+                       std::vector<ExportedRecord>* out) {
+  const std::string lower(1, tag);
   BoundedIterator it(snap, lower, keys::Successor(lower));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ExportedRecord rec;
@@ -37,6 +38,8 @@ Status CatalogRecords(const IndexSnapshot& snap, Lsn last_lsn, std::vector<Expor
       s = DecodeColumn(rec.record, &column);
       rec.kind = ExportedRecord::Kind::kColumn;
       rec.column = std::move(column.column);
+    } else if (s.ok() && (*kind == RecordKind::kPurge || *kind == RecordKind::kCarry)) {
+      s = SummarizeRetentionRecord(rec.record, *kind, &rec);
     } else if (s.ok()) {
       s = Status::Corruption("an event record under a catalog key");
     }
@@ -44,6 +47,13 @@ Status CatalogRecords(const IndexSnapshot& snap, Lsn last_lsn, std::vector<Expor
     out->push_back(std::move(rec));
   }
   return FromRocks(it->status(), "read catalog");
+}
+
+// The catalog records, then the purge and carry records, with LSN <=
+// last_lsn, each in log order, decoded.
+Status CatalogRecords(const IndexSnapshot& snap, Lsn last_lsn, std::vector<ExportedRecord>* out) {
+  QUIPU_RETURN_IF_ERROR(NonEventRecords(snap, keys::kCatalog, last_lsn, out));
+  return NonEventRecords(snap, keys::kPurge, last_lsn, out);
 }
 
 }  // namespace
@@ -63,6 +73,8 @@ Status IndexRead::Export(const Query& filter, Lsn last_lsn,
   if (last_lsn == 0 || last_lsn > *applied) last_lsn = *applied;
   std::vector<ExportedRecord> catalog;
   QUIPU_RETURN_IF_ERROR(CatalogRecords(snap_, last_lsn, &catalog));
+  std::stable_sort(catalog.begin(), catalog.end(),
+                   [](const ExportedRecord& a, const ExportedRecord& b) { return a.lsn < b.lsn; });
   size_t next_catalog = 0;
   auto catalog_before = [&](Lsn lsn) -> Status {
     for (; next_catalog < catalog.size() && catalog[next_catalog].lsn < lsn; ++next_catalog) {

@@ -128,6 +128,12 @@ std::string Catalog(uint64_t lsn) {
   return k;
 }
 
+std::string Purge(uint64_t lsn) {
+  std::string k = Tagged(kPurge);
+  PutBig64(&k, lsn);
+  return k;
+}
+
 std::string Row(uint64_t log_id) {
   std::string k = Tagged(kRow);
   PutBig64(&k, log_id);

@@ -18,6 +18,7 @@
 //   P type id role micros log_id           rows naming an entity (a|t)
 //   I key log_id                           an idempotency key's events
 //   J seq                                  keyed events in log order
+//   G lsn                                  a purge or carry record, verbatim
 //
 // Integers are big-endian so that keys sort numerically; timestamps are
 // offset so that negative ones sort first. Strings inside a key are escaped
@@ -48,6 +49,7 @@ inline constexpr char kFolded = 'Y';
 inline constexpr char kPosting = 'P';
 inline constexpr char kKey = 'I';
 inline constexpr char kKeySeq = 'J';
+inline constexpr char kPurge = 'G';
 
 // Roles in a posting key.
 inline constexpr char kAsActor = 'a';
@@ -88,6 +90,7 @@ std::string OrderKey(int64_t micros, uint64_t log_id);
 std::string Meta();
 std::string SyncPoint();
 std::string Catalog(uint64_t lsn);
+std::string Purge(uint64_t lsn);
 std::string Row(uint64_t log_id);
 std::string Time(int64_t micros, uint64_t log_id);
 std::string EntityPrefix(uint32_t type);

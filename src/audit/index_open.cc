@@ -6,7 +6,9 @@
 
 #include "audit/index_entries.h"
 #include "audit/index_keys.h"
+#include "audit/index_purge.h"
 #include "audit/index_repair.h"
+#include "quipu/inspect.h"
 #include "quipu/merkle.h"
 #include "quipu/tree.h"
 #include "util/crc32c.h"
@@ -50,6 +52,9 @@ Result<std::string> IndexCopyOfApplied(IndexDb* db, const IndexMeta& meta) {
   auto catalog = db->Get(rocksdb::ReadOptions(), keys::Catalog(meta.applied_lsn));
   if (!catalog.ok()) return catalog.status();
   if (*catalog) return std::move(**catalog);
+  auto purge = db->Get(rocksdb::ReadOptions(), keys::Purge(meta.applied_lsn));
+  if (!purge.ok()) return purge.status();
+  if (*purge) return std::move(**purge);
   auto row = db->Get(rocksdb::ReadOptions(), keys::Row(meta.last_log_id));
   if (!row.ok()) return row.status();
   RowEntry entry;
@@ -77,7 +82,7 @@ Result<bool> LogHasRecord(Log* log, Lsn lsn, std::string_view payload) {
 class WriterOpen {
  public:
   WriterOpen(const std::string& dir, Log* log, Catalog* catalog, const AuditOptions& options)
-      : path_(IndexPath(dir)), log_(log), catalog_(catalog), options_(options) {}
+      : dir_(dir), path_(IndexPath(dir)), log_(log), catalog_(catalog), options_(options) {}
 
   Result<OpenedIndex> Run() {
     if (options_.rebuild_index) {
@@ -93,7 +98,9 @@ class WriterOpen {
         QUIPU_RETURN_IF_ERROR(OpenExisting());
       }
     }
+    QUIPU_RETURN_IF_ERROR(ForgetIfBeforePurge());
     QUIPU_RETURN_IF_ERROR(out_.applier->LoadCatalog());
+    QUIPU_RETURN_IF_ERROR(StartAfterPurge());
     QUIPU_RETURN_IF_ERROR(CatchUp());
     return std::move(out_);
   }
@@ -167,6 +174,31 @@ class WriterOpen {
     return Status::OK();
   }
 
+  // A purged log cannot give an index the records before its first one:
+  // an index that has not applied them starts from what the purge carried
+  // past itself (audit/index_purge.h).
+  bool BeforePurge() const { return out_.applier->meta().applied_lsn + 1 < log_->FirstLsn(); }
+
+  Status ForgetIfBeforePurge() {
+    if (!BeforePurge() || out_.applier->meta().applied_lsn == 0) return Status::OK();
+    return Fresh("it predates the purge of LSN 1.." + std::to_string(log_->FirstLsn() - 1));
+  }
+
+  Status StartAfterPurge() {
+    if (!BeforePurge()) return Status::OK();
+    const Lsn first = log_->FirstLsn();
+    auto marker = ReadPurgeMarker(dir_, EnvOf(options_));
+    if (!marker.ok()) return marker.status();
+    if (!*marker)
+      return Status::Corruption("the log starts at LSN " + std::to_string(first) +
+                                " without a purge marker");
+    auto purge = ReadRecordedPurge(log_, (*marker)->note, [this](const CarryRecord& rec) {
+      return out_.applier->ApplyCarried(rec);
+    });
+    if (!purge.ok()) return purge.status();
+    return out_.applier->FinishBase(purge->rec);
+  }
+
   Status CatchUp() {
     const Lsn from = out_.applier->meta().applied_lsn + 1;
     const Lsn last = log_->LastLsn();
@@ -207,6 +239,7 @@ class WriterOpen {
     return Status::OK();
   }
 
+  const std::string dir_;
   const std::string path_;
   Log* log_;
   Catalog* catalog_;

@@ -159,10 +159,37 @@ Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
       ++undone;
     }
     QUIPU_RETURN_IF_ERROR(FromRocks(catalog->status(), "read catalog"));
+    // Purge and carry records after `keep` (a purge itself is never after
+    // the sync point, but its carry records may be) and, when every row up
+    // to `keep` was purged, the counters the newest purge left.
+    const std::string purges(1, keys::kPurge);
+    BoundedIterator purge(snap, purges, keys::Successor(purges));
+    bool counted = next.last_log_id > 0;
+    for (purge->SeekToLast(); purge->Valid(); purge->Prev()) {
+      const Lsn lsn = keys::GetBig64(purge->key().data() + 1);
+      const std::string_view payload = View(purge->value());
+      if (lsn > keep) {
+        undo.Delete(std::string(View(purge->key())));
+        ++undone;
+        continue;
+      }
+      auto kind = PeekKind(payload);
+      if (!kind.ok()) return kind.status();
+      if (counted || *kind != RecordKind::kPurge) continue;
+      PurgeRecord rec;
+      QUIPU_RETURN_IF_ERROR(DecodePurge(payload, &rec));
+      next.last_log_id = rec.last_log_id;
+      next.keyed_count = rec.keyed_count;
+      counted = true;
+    }
+    QUIPU_RETURN_IF_ERROR(FromRocks(purge->status(), "read purge records"));
     // The record kept last must be the one the index saw at that LSN.
     auto kept = snap.Get(keys::Catalog(keep));
     if (!kept.ok()) return kept.status();
     if (*kept && crc32c::Value(**kept) != keep_crc) return Mismatch(keep);
+    auto kept_purge = snap.Get(keys::Purge(keep));
+    if (!kept_purge.ok()) return kept_purge.status();
+    if (*kept_purge && crc32c::Value(**kept_purge) != keep_crc) return Mismatch(keep);
   }
   QUIPU_RETURN_IF_ERROR(undo.Entities());
   undo.Put(keys::Meta(), EncodeMeta(next));

@@ -32,7 +32,17 @@ void PutString(std::string* out, std::string_view s) {
 }
 
 // The lowest version that defines `kind` (see record.h).
-uint8_t VersionOf(RecordKind kind) { return kind == RecordKind::kKeyedEvent ? 2 : 1; }
+uint8_t VersionOf(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kKeyedEvent:
+      return 2;
+    case RecordKind::kPurge:
+    case RecordKind::kCarry:
+      return 3;
+    default:
+      return 1;
+  }
+}
 
 void PutHeader(std::string* out, RecordKind kind) {
   out->push_back(static_cast<char>(VersionOf(kind)));
@@ -277,7 +287,7 @@ Result<RecordKind> PeekKind(std::string_view payload) {
   const uint8_t kind = static_cast<uint8_t>(payload[1]);
   // A kind newer than the record's version (kind 4 marked 1) was not
   // written by any audit store either.
-  const bool known = version >= 1 && version <= kRecordVersion && kind >= 1 && kind <= 4 &&
+  const bool known = version >= 1 && version <= kRecordVersion && kind >= 1 && kind <= 6 &&
                      VersionOf(static_cast<RecordKind>(kind)) <= version;
   if (!known) {
     return Status::Corruption("not an audit store record (version " + std::to_string(version) +
@@ -350,6 +360,93 @@ Status DecodeEvent(std::string_view payload, EventRecord* rec) {
     if (!GetIdempotency(&in, &*rec->idempotency)) return Truncated("event");
   }
   return in.Done() ? Status::OK() : Truncated("event");
+}
+
+void EncodePurge(const PurgeRecord& rec, std::string* out) {
+  PutHeader(out, RecordKind::kPurge);
+  PutVarint(out, rec.first_kept);
+  out->append(rec.purged_root.AsBytes());
+  PutVarint(out, rec.last_log_id);
+  PutVarint(out, rec.keyed_count);
+  PutFixed64(out, static_cast<uint64_t>(rec.micros));
+  PutFixed64(out, static_cast<uint64_t>(rec.max_age_micros));
+  PutVarint(out, rec.max_bytes);
+  PutVarint(out, rec.segments);
+  PutVarint(out, rec.bytes);
+  PutVarint(out, rec.carried);
+}
+
+Status DecodePurge(std::string_view payload, PurgeRecord* rec) {
+  Input in = BodyOf(payload);
+  std::string_view root;
+  uint64_t micros, max_age;
+  if (!in.GetVarint(&rec->first_kept) || !in.GetBytes(merkle::Hash::kSize, &root) ||
+      !in.GetVarint(&rec->last_log_id) || !in.GetVarint(&rec->keyed_count) ||
+      !in.GetFixed64(&micros) || !in.GetFixed64(&max_age) || !in.GetVarint(&rec->max_bytes) ||
+      !in.GetVarint(&rec->segments) || !in.GetVarint(&rec->bytes) ||
+      !in.GetVarint32(&rec->carried) || !in.Done() || rec->first_kept < 2) {
+    return Truncated("purge");
+  }
+  rec->purged_root = *merkle::Hash::FromBytes(root);
+  rec->micros = static_cast<int64_t>(micros);
+  rec->max_age_micros = static_cast<int64_t>(max_age);
+  return Status::OK();
+}
+
+namespace {
+constexpr uint8_t kCarriedCatalog = 1;
+constexpr uint8_t kCarriedEntity = 2;
+}  // namespace
+
+void EncodeCarry(const CarryRecord& rec, std::string* out) {
+  PutHeader(out, RecordKind::kCarry);
+  PutVarint(out, rec.first_kept);
+  PutVarint(out, rec.catalog.size() + rec.entities.size());
+  for (const auto& [lsn, payload] : rec.catalog) {
+    out->push_back(static_cast<char>(kCarriedCatalog));
+    PutVarint(out, lsn);
+    PutString(out, payload);
+  }
+  for (const CarriedEntity& e : rec.entities) {
+    out->push_back(static_cast<char>(kCarriedEntity));
+    PutVarint(out, e.type);
+    PutString(out, e.id);
+    PutVarint(out, e.seq);
+    PutVarint(out, e.number);
+    PutVarint(out, e.log_id);
+    PutFixed64(out, static_cast<uint64_t>(e.micros));
+    PutOrdinalValues(out, e.fields);
+  }
+}
+
+Status DecodeCarry(std::string_view payload, CarryRecord* rec) {
+  Input in = BodyOf(payload);
+  uint64_t n;
+  if (!in.GetVarint(&rec->first_kept) || !in.GetVarint(&n) || n > payload.size()) {
+    return Truncated("carry");
+  }
+  rec->catalog.clear();
+  rec->entities.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    uint8_t tag;
+    if (!in.GetByte(&tag)) return Truncated("carry");
+    if (tag == kCarriedCatalog) {
+      auto& [lsn, bytes] = rec->catalog.emplace_back();
+      if (!in.GetVarint(&lsn) || !in.GetString(&bytes) || lsn >= rec->first_kept) {
+        return Truncated("carry");
+      }
+      continue;
+    }
+    CarriedEntity& e = rec->entities.emplace_back();
+    uint64_t micros;
+    if (tag != kCarriedEntity || !in.GetVarint32(&e.type) || !in.GetString(&e.id) ||
+        !in.GetVarint(&e.seq) || !in.GetVarint32(&e.number) || !in.GetVarint(&e.log_id) ||
+        !in.GetFixed64(&micros) || !in.GetOrdinalValues(&e.fields) || e.number == 0) {
+      return Truncated("carry");
+    }
+    e.micros = static_cast<int64_t>(micros);
+  }
+  return in.Done() ? Status::OK() : Truncated("carry");
 }
 
 }  // namespace quipu::audit

@@ -9,9 +9,12 @@
 //   kind 3  EventRecord   one event: new versions, the row, its relations
 //   kind 4  EventRecord   a keyed event: kind 3's body, then its
 //                         idempotency section (key, fingerprint, write time)
+//   kind 5  PurgeRecord   a retention purge: what went, and why
+//   kind 6  CarryRecord   state the purged records held that later records
+//                         build on, carried past the purge (retention.h)
 //
 // `version` is the lowest format version that defines the record's kind: 1
-// for kinds 1-3, 2 for kind 4. A store that never used idempotency keys is
+// for kinds 1-3, 2 for kind 4, 3 for kinds 5 and 6. A store that never used idempotency keys is
 // therefore still all version 1, readable by builds that predate them, and
 // such a build refuses a keyed event as too new (NotSupported), not as
 // damage.
@@ -35,14 +38,22 @@
 #include <vector>
 
 #include "quipu/audit_types.h"
+#include "quipu/merkle.h"
 #include "quipu/status.h"
 
 namespace quipu::audit {
 
 // The newest record version this build reads.
-inline constexpr uint8_t kRecordVersion = 2;
+inline constexpr uint8_t kRecordVersion = 3;
 
-enum class RecordKind : uint8_t { kType = 1, kColumn = 2, kEvent = 3, kKeyedEvent = 4 };
+enum class RecordKind : uint8_t {
+  kType = 1,
+  kColumn = 2,
+  kEvent = 3,
+  kKeyedEvent = 4,
+  kPurge = 5,
+  kCarry = 6,
+};
 
 // (ordinal, value) pairs, ordinals ascending.
 using OrdinalValues = std::vector<std::pair<uint32_t, Value>>;
@@ -103,6 +114,44 @@ struct EventRecord {
   std::optional<IdempotencyRecord> idempotency;
 };
 
+// A retention purge (AuditStore::Retain): records before `first_kept` were
+// dropped, with rows 1..last_log_id. Written after the `carried` carry
+// records it depends on, and before any segment goes.
+struct PurgeRecord {
+  Lsn first_kept = 0;
+  // The root of the tree of records 1..first_kept-1: what was dropped.
+  merkle::Hash purged_root{};
+  uint64_t last_log_id = 0;
+  uint64_t keyed_count = 0;  // keyed events among rows 1..last_log_id
+  int64_t micros = 0;        // wall clock of the purge
+  // The policy that asked for it (0: that bound was not set).
+  int64_t max_age_micros = 0;
+  uint64_t max_bytes = 0;
+  uint64_t segments = 0;  // segment files removed
+  uint64_t bytes = 0;     // their size
+  uint32_t carried = 0;   // carry records right before this one
+};
+
+// An entity as it stood just before `first_kept`: its newest version then.
+struct CarriedEntity {
+  uint32_t type = 0;
+  std::string id;
+  uint64_t seq = 0;  // creation order within its type
+  uint32_t number = 0;
+  uint64_t log_id = 0;  // the event that wrote that version
+  int64_t micros = 0;
+  OrdinalValues fields;
+};
+
+// What the records before `first_kept` established: the catalog records
+// among them (verbatim, with their LSNs) and every entity's version as of
+// then. A rebuild of the derived index starts from these.
+struct CarryRecord {
+  Lsn first_kept = 0;
+  std::vector<std::pair<Lsn, std::string>> catalog;
+  std::vector<CarriedEntity> entities;
+};
+
 void EncodeType(const TypeRecord& rec, std::string* out);
 void EncodeColumn(const ColumnRecord& rec, std::string* out);
 // Kind 4 when rec.idempotency is set, else kind 3.
@@ -119,6 +168,9 @@ inline constexpr std::string_view kFingerprintDomain = "quipu idempotency finger
 // different events never encode alike.
 void EncodeFingerprintInput(const Event& event, std::string* out);
 
+void EncodePurge(const PurgeRecord& rec, std::string* out);
+void EncodeCarry(const CarryRecord& rec, std::string* out);
+
 // Field values alone (the derived index stores versions this way).
 void EncodeOrdinalValues(const OrdinalValues& values, std::string* out);
 Status DecodeOrdinalValues(std::string_view bytes, OrdinalValues* values);
@@ -134,6 +186,8 @@ Status DecodeType(std::string_view payload, TypeRecord* rec);
 Status DecodeColumn(std::string_view payload, ColumnRecord* rec);
 // DecodeEvent reads kinds 3 and 4.
 Status DecodeEvent(std::string_view payload, EventRecord* rec);
+Status DecodePurge(std::string_view payload, PurgeRecord* rec);
+Status DecodeCarry(std::string_view payload, CarryRecord* rec);
 
 }  // namespace quipu::audit
 

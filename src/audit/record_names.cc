@@ -83,4 +83,22 @@ Result<Hit> NamedRow(const EventRecord& rec, Lsn lsn, const Catalog& catalog,
   return hit;
 }
 
+Status SummarizeRetentionRecord(std::string_view payload, RecordKind kind, ExportedRecord* out) {
+  if (kind == RecordKind::kPurge) {
+    PurgeRecord rec;
+    QUIPU_RETURN_IF_ERROR(DecodePurge(payload, &rec));
+    out->kind = ExportedRecord::Kind::kPurge;
+    out->purge =
+        PurgeSummary{rec.first_kept,     rec.purged_root.ToHex(), rec.last_log_id, rec.micros,
+                     rec.max_age_micros, rec.max_bytes,           rec.segments,    rec.bytes,
+                     rec.carried};
+    return Status::OK();
+  }
+  CarryRecord rec;
+  QUIPU_RETURN_IF_ERROR(DecodeCarry(payload, &rec));
+  out->kind = ExportedRecord::Kind::kCarry;
+  out->carry = CarrySummary{rec.first_kept, rec.catalog.size(), rec.entities.size()};
+  return Status::OK();
+}
+
 }  // namespace quipu::audit

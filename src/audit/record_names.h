@@ -25,6 +25,10 @@ Result<std::vector<EntityVersion>> NamedWrittenVersions(const EventRecord& rec,
 Result<Hit> NamedRow(const EventRecord& rec, Lsn lsn, const Catalog& catalog,
                      const std::vector<EntityVersion>& written);
 
+// Fills out->kind and out->purge or out->carry from a purge or carry record
+// (`kind`); Corruption when it does not decode.
+Status SummarizeRetentionRecord(std::string_view payload, RecordKind kind, ExportedRecord* out);
+
 }  // namespace quipu::audit
 
 #endif  // QUIPU_AUDIT_RECORD_NAMES_H_

@@ -23,8 +23,10 @@
 #include "audit/emit_queue.h"
 #include "audit/idempotency.h"
 #include "audit/index_open.h"
+#include "audit/index_purge.h"
 #include "audit/index_read.h"
 #include "audit/prepare.h"
+#include "audit/retention.h"
 #include "quipu/audit.h"
 #include "quipu/inspect.h"
 #include "quipu/reader.h"
@@ -48,7 +50,8 @@ class AuditStoreImpl final : public AuditStore {
         policy_(options.log.durability),
         window_{options.idempotency.max_keys,
                 static_cast<int64_t>(options.idempotency.max_age.count())},
-        sync_every_(options.index_sync_every) {}
+        sync_every_(options.index_sync_every),
+        carry_bytes_(options.log.max_record_size / 2) {}
   ~AuditStoreImpl() override {
     if (!StopCommitter()) return;  // closed already
     if (log_ != nullptr) (void)log_->Close();
@@ -61,11 +64,26 @@ class AuditStoreImpl final : public AuditStore {
     if (!opened.ok()) return opened.status();
     index_ = std::move(*opened);
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
+    {
+      audit::IndexSnapshot snap(index_.db.get());
+      auto purge = audit::LastPurge(snap);
+      if (!purge.ok()) return purge.status();
+      if (*purge) {
+        purged_log_ids_.store((*purge)->rec.last_log_id, std::memory_order_release);
+        first_lsn_.store((*purge)->rec.first_kept, std::memory_order_release);
+      }
+      // A purge whose record was applied but whose segments a crash kept.
+      if (log_ != nullptr && *purge && (*purge)->rec.first_kept > log_->FirstLsn()) {
+        QUIPU_RETURN_IF_ERROR(
+            log_->DropSegmentsBefore((*purge)->rec.first_kept, audit::PurgeNote((*purge)->lsn)));
+      }
+    }
     if (log_ == nullptr) return Status::OK();
     QUIPU_RETURN_IF_ERROR(audit::TrimKeys(index_.db.get(), index_.applier->meta().keyed_count,
                                           window_.max_keys, log_->DurableLsn()));
     committer_ = std::thread([this] { CommitterLoop(); });
-    return Status::OK();
+    if (options.retention.empty()) return Status::OK();
+    return Retain(options.retention, /*dry_run=*/false).status();
   }
 
   Status DefineType(const TypeSchema& schema) override {
@@ -180,10 +198,12 @@ class AuditStoreImpl final : public AuditStore {
 
   Result<Hit> GetRow(uint64_t log_id) const override {
     QUIPU_RETURN_IF_ERROR(Readable());
+    QUIPU_RETURN_IF_ERROR(NotPurged(log_id));
     return Read().Row(log_id);
   }
   Result<Lsn> LsnOfLogId(uint64_t log_id) const override {
     QUIPU_RETURN_IF_ERROR(Readable());
+    QUIPU_RETURN_IF_ERROR(NotPurged(log_id));
     return Read().LsnOf(log_id);
   }
   uint64_t LastLogId() const override { return last_log_id_.load(std::memory_order_acquire); }
@@ -197,6 +217,70 @@ class AuditStoreImpl final : public AuditStore {
     QUIPU_RETURN_IF_ERROR(Readable());
     return Read().Export(filter, last_lsn, sink);
   }
+
+  Result<RetainReport> Retain(const RetentionPolicy& policy, bool dry_run) override {
+    if (policy.empty()) return Status::InvalidArgument("a retention policy needs a bound");
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    QUIPU_RETURN_IF_ERROR(CommitLocked());
+    auto plan = audit::PlanRetention(log_.get(), policy, NowMicros());
+    if (!plan.ok()) return plan.status();
+    RetainReport report;
+    report.first_kept = log_->FirstLsn();
+    if (plan->first_kept == 0) return report;
+    audit::IndexSnapshot snap(index_.db.get());
+    auto floor = audit::LastPurge(snap);
+    if (!floor.ok()) return floor.status();
+    const audit::CutCounters before =
+        *floor ? audit::CutCounters{(*floor)->rec.last_log_id, (*floor)->rec.keyed_count}
+               : audit::CutCounters{};
+    auto cut = audit::CountersBefore(snap, plan->first_kept, before, NextLogIdLocked() - 1);
+    if (!cut.ok()) return cut.status();
+    report = RetainReport{false,
+                          plan->first_kept,
+                          plan->segments,
+                          plan->bytes,
+                          plan->first_kept - report.first_kept,
+                          cut->last_log_id - before.last_log_id,
+                          cut->last_log_id,
+                          0,
+                          0};
+    if (dry_run) return report;
+    auto root = log_->tree()->Root(plan->first_kept - 1);
+    if (!root.ok()) return root.status();
+    // Carry records first, each applied as it is appended; the purge record
+    // is applied only once it is durable (its drops cannot be taken back).
+    Status carried = audit::CollectCarried(
+        snap, plan->first_kept, cut->last_log_id, carry_bytes_, [&](const audit::CarryRecord& rec) {
+          std::string payload;
+          audit::EncodeCarry(rec, &payload);
+          ++report.carry_records;
+          return AppendLocked(payload, Durability::kBuffered,
+                              [&](Lsn at) { return index_.applier->ApplyCarry(payload, at); })
+              .status();
+        });
+    QUIPU_RETURN_IF_ERROR(carried);
+    audit::PurgeRecord rec{plan->first_kept, *root,
+                           cut->last_log_id, cut->keyed_count,
+                           NowMicros(),      policy.max_age.count(),
+                           policy.max_bytes, plan->segments,
+                           plan->bytes,      static_cast<uint32_t>(report.carry_records)};
+    std::string payload;
+    audit::EncodePurge(rec, &payload);
+    auto lsn = log_->Append(payload, Durability::kImmediate);
+    if (!lsn.ok()) return BreakOnError(lsn.status());
+    auto apply = [&](Lsn at) { return index_.applier->ApplyPurge(rec, payload, at); };
+    QUIPU_RETURN_IF_ERROR(ApplyOrBreak(apply, *lsn));
+    purged_log_ids_.store(rec.last_log_id, std::memory_order_release);
+    first_lsn_.store(rec.first_kept, std::memory_order_release);
+    QUIPU_RETURN_IF_ERROR(log_->DropSegmentsBefore(rec.first_kept, audit::PurgeNote(*lsn)));
+    report.purged = true;
+    report.purge_lsn = *lsn;
+    return report;
+  }
+
+  uint64_t PurgedLogIds() const override { return purged_log_ids_.load(std::memory_order_acquire); }
+  Lsn FirstLsn() const override { return first_lsn_.load(std::memory_order_acquire); }
 
   Status Close() override {
     if (!StopCommitter()) return Status::FailedPrecondition("audit store is closed");
@@ -219,6 +303,13 @@ class AuditStoreImpl final : public AuditStore {
   }
 
  private:
+  Status NotPurged(uint64_t log_id) const {
+    if (log_id == 0 || log_id > PurgedLogIds()) return Status::OK();
+    return Status::NotFound("log_id " + std::to_string(log_id) +
+                            " was purged (retention dropped rows 1.." +
+                            std::to_string(PurgedLogIds()) + ")");
+  }
+
   static Status ReadOnlyError() { return Status::FailedPrecondition("audit store is read-only"); }
 
   static Status FirstError(const Status& a, const Status& b) { return a.ok() ? b : a; }
@@ -493,10 +584,13 @@ class AuditStoreImpl final : public AuditStore {
   const DurabilityPolicy policy_;
   const audit::KeyWindowBounds window_;
   const uint64_t sync_every_;
+  const size_t carry_bytes_;  // bound of one carry record
   // The catalog is loaded from the index; it is small and in memory.
   audit::Catalog catalog_;
   audit::OpenedIndex index_;
   std::atomic<uint64_t> last_log_id_{0};
+  std::atomic<uint64_t> purged_log_ids_{0};
+  std::atomic<Lsn> first_lsn_{1};
   std::atomic<bool> closed_flag_{false};  // closed_, for reads
   // Set while the index has a pending (applied, not sealed) batch; written
   // under write_mu_.

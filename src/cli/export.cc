@@ -72,6 +72,10 @@ OrderedJson RecordLine(const ExportedRecord& rec) {
       return OrderedJson{{"lsn", rec.lsn}, {"type", SchemaToJson(rec.type)}};
     case ExportedRecord::Kind::kColumn:
       return OrderedJson{{"lsn", rec.lsn}, {"column", ColumnToJson(rec.column)}};
+    case ExportedRecord::Kind::kPurge:
+      return OrderedJson{{"lsn", rec.lsn}, {"purge", json::PurgeToJson(rec.purge)}};
+    case ExportedRecord::Kind::kCarry:
+      return OrderedJson{{"lsn", rec.lsn}, {"carry", json::CarryToJson(rec.carry)}};
     case ExportedRecord::Kind::kEvent:
       break;
   }
@@ -96,6 +100,9 @@ Status WriteExport(const ExportFlags& flags, const AuditStore& store, const Tree
   header["tree_size"] = *size;
   header["root"] = root->ToHex();
   header["complete"] = !HasFilter(flags.filter);
+  // After a retention purge the log starts later; records before this are
+  // gone, but for the type and column records, still exported.
+  header["first_lsn"] = store.FirstLsn();
   header["with_proofs"] = flags.with_proofs;
   FdWriter out(STDOUT_FILENO);
   QUIPU_RETURN_IF_ERROR(out.Write(JsonLine(OrderedJson{{"export", std::move(header)}})));

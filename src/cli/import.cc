@@ -86,7 +86,9 @@ Status ImportHeader(const Json& line, Counts* counts) {
     return Bad("not an export of this format (\"quipu_export\": 1)");
   }
   counts->seen_header = true;
-  counts->complete = header.value("complete", false);
+  // An export of a purged store starts later: its log_ids cannot come back
+  // as they were, and are renumbered from 1 as a filtered export's are.
+  counts->complete = header.value("complete", false) && header.value("first_lsn", 1) <= 1;
   return Status::OK();
 }
 
@@ -133,6 +135,9 @@ Status ImportLine(AuditStore& store, std::string_view text, Counts* counts) {
     counts->columns++;
     return Status::OK();
   }
+  // A retention purge of the exporting store is its own history, not the
+  // importing one's.
+  if (line.contains("purge") || line.contains("carry")) return Status::OK();
   if (line.contains("log_id")) return ImportEvent(store, line, counts);
   return Bad("a line must hold \"type\", \"column\" or an event (\"log_id\")");
 }

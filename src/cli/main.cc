@@ -88,6 +88,7 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterImport(app);
   quipu::cli::RegisterAccessLog(app);
   quipu::cli::RegisterReindex(app);
+  quipu::cli::RegisterRetain(app);
   quipu::cli::RegisterServe(app);
   quipu::cli::RegisterBench(app);
 

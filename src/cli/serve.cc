@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/common.h"
+#include "cli/retention_flags.h"
 #include "cli/verbs.h"
 #include "server/server.h"
 
@@ -19,6 +20,8 @@ struct ServeFlags {
   std::string durability = "group";
   std::string tls_cert, tls_key, signing_key;
   uint64_t idle_seconds = 30, read_seconds = 10, grace_seconds = 30;
+  RetentionFlags retention;
+  uint64_t retain_every_seconds = 3600;
 };
 
 // "HOST:PORT" with a numeric host ("[::1]:8080" for IPv6).
@@ -59,6 +62,8 @@ Status Serve(ServeFlags& flags) {
   options.idle_timeout = std::chrono::seconds(flags.idle_seconds);
   options.read_timeout = std::chrono::seconds(flags.read_seconds);
   options.shutdown_grace = std::chrono::seconds(flags.grace_seconds);
+  options.retention = flags.retention.Policy();
+  options.retain_every = std::chrono::seconds(flags.retain_every_seconds);
   return server::RunServer(options);
 }
 
@@ -123,6 +128,17 @@ void RegisterServe(CLI::App& app) {
   verb->add_option("--shutdown-grace", flags->grace_seconds,
                    "seconds SIGTERM waits for requests in flight")
       ->check(Unsigned(0, 3600))
+      ->capture_default_str();
+  AddRetentionFlags(verb, &flags->retention, "--retain-");
+  verb->add_option("--segment-size", o.segment_size,
+                   "bytes per log segment file, the unit retention drops; records may use up "
+                   "to half of it, at most 1 MiB")
+      ->check(Unsigned(64 << 10, uint64_t{1} << 40))
+      ->capture_default_str();
+  verb->add_option("--retain-every", flags->retain_every_seconds,
+                   "seconds between two applications of the retention policy (also applied "
+                   "at start)")
+      ->check(Unsigned(1, 86400 * 366))
       ->capture_default_str();
   SetAction(verb, [flags] { return Serve(*flags); });
 }

@@ -59,6 +59,8 @@ void RegisterImport(CLI::App& app);
 void RegisterAccessLog(CLI::App& app);
 // reindex DIR: rebuilds the derived index from the log.
 void RegisterReindex(CLI::App& app);
+// retain DIR: drops expired log segments, keeping every proof.
+void RegisterRetain(CLI::App& app);
 // serve DIR: the audit store over HTTP/JSON (docs/server.md).
 void RegisterServe(CLI::App& app);
 

@@ -3,7 +3,8 @@
 //
 // Exit 0 means every record the tree covers is intact (records newer than
 // the tree are named as unchecked); otherwise the one-line error names the
-// first break (LSN, segment file, offset). With --public-key, a store with
+// first break (LSN, segment file, offset). A purged audit store must hold
+// the record of its purge (CheckRecordedPurge in quipu/audit.h). With --public-key, a store with
 // no signed checkpoint fails too. On a terminal, progress goes to stderr.
 #include <unistd.h>
 
@@ -16,6 +17,8 @@
 #include "cli/verbs.h"
 #include "json/audit.h"
 #include "json/tree.h"
+#include "quipu/audit.h"
+#include "quipu/inspect.h"
 #include "quipu/tree.h"
 
 namespace quipu::cli {
@@ -114,6 +117,14 @@ Status Verify(const VerifyFlags& flags) {
   }
   Result<VerifyReport> report = VerifyIntegrity(flags.dir, options);
   line.Finish();
+  if (report.ok() && report->purged > 0) {
+    // An audit store's log may start later only where its own purge
+    // record says (AuditStore::Retain).
+    auto kind = ReadLogKind(flags.dir);
+    Status recorded = kind.status();
+    if (recorded.ok() && *kind == LogKind::kAuditStore) recorded = CheckRecordedPurge(flags.dir);
+    if (!recorded.ok()) report = recorded;
+  }
   FdWriter out(STDOUT_FILENO);
   if (!report.ok()) {
     if (flags.json) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -48,7 +49,11 @@ struct ExportCheck {
   Trusted trusted;
   AuditRecordReader reader;
   Lsn last_lsn = 0;
-  uint64_t types = 0, columns = 0, events = 0;
+  // After a retention purge: the log's first LSN, and whether the export
+  // holds the purge record that says so.
+  Lsn first_lsn = 1;
+  bool purge_seen = false;
+  uint64_t types = 0, columns = 0, events = 0, retention = 0;
 };
 
 Status CheckHeader(const json& line, const TrustedFor& trusted_for, ExportCheck* check) {
@@ -76,6 +81,12 @@ Status CheckHeader(const json& line, const TrustedFor& trusted_for, ExportCheck*
   }
   check->tree_size = *size;
   check->complete = header.value("complete", false) == true;
+  if (header.contains("first_lsn")) {
+    Result<uint64_t> first = Unsigned(header, "first_lsn");
+    if (!first.ok()) return first.status();
+    if (*first == 0 || *first > *size + 1) return Bad("\"first_lsn\" out of the tree");
+    check->first_lsn = *first;
+  }
   check->trusted = std::move(*trusted);
   return Status::OK();
 }
@@ -118,6 +129,14 @@ Status CheckContent(const json& line, const ExportedRecord& rec) {
     case ExportedRecord::Kind::kColumn:
       expected = Plain(OrderedJson{{"lsn", rec.lsn}, {"column", ColumnToJson(rec.column)}});
       break;
+    case ExportedRecord::Kind::kPurge:
+      expected =
+          Plain(OrderedJson{{"lsn", rec.lsn}, {"purge", quipu::json::PurgeToJson(rec.purge)}});
+      break;
+    case ExportedRecord::Kind::kCarry:
+      expected =
+          Plain(OrderedJson{{"lsn", rec.lsn}, {"carry", quipu::json::CarryToJson(rec.carry)}});
+      break;
     case ExportedRecord::Kind::kEvent: {
       expected = Plain(HitToJson(rec.event));
       auto written = [&](const json& v) {
@@ -154,8 +173,10 @@ Status CheckLine(const json& line, ExportCheck* check) {
     return Broken("LSN " + std::to_string(*lsn) + " after LSN " + std::to_string(check->last_lsn) +
                   " in a tree of size " + std::to_string(check->tree_size));
   }
-  if (check->complete && *lsn != check->last_lsn + 1) {
-    const Lsn first = check->last_lsn + 1, last = *lsn - 1;
+  // Before first_lsn only the carried type and column records remain.
+  const Lsn due = std::max(check->last_lsn + 1, check->first_lsn);
+  if (check->complete && *lsn >= check->first_lsn && *lsn != due) {
+    const Lsn first = due, last = *lsn - 1;
     return Broken("the export claims to be complete, but " +
                   (first == last ? "record " + std::to_string(first) + " is"
                                  : "records " + std::to_string(first) + ".." +
@@ -169,8 +190,21 @@ Status CheckLine(const json& line, ExportCheck* check) {
   Result<ExportedRecord> rec = check->reader.Read(bytes, *lsn);
   if (!rec.ok()) return rec.status();
   QUIPU_RETURN_IF_ERROR(CheckContent(line, *rec));
+  const bool catalog =
+      rec->kind == ExportedRecord::Kind::kType || rec->kind == ExportedRecord::Kind::kColumn;
+  if (*lsn < check->first_lsn && !catalog) {
+    return Broken("LSN " + std::to_string(*lsn) + " is before the log's first, LSN " +
+                  std::to_string(check->first_lsn) + ", and not a type or column record");
+  }
   check->last_lsn = *lsn;
   switch (rec->kind) {
+    case ExportedRecord::Kind::kPurge:
+      check->purge_seen = check->purge_seen || rec->purge.first_kept == check->first_lsn;
+      check->retention++;
+      break;
+    case ExportedRecord::Kind::kCarry:
+      check->retention++;
+      break;
     case ExportedRecord::Kind::kType:
       check->types++;
       break;
@@ -207,6 +241,10 @@ Status CheckLines(int fd, const TrustedFor& trusted, ExportCheck* check) {
     if (!*more) break;
   }
   if (!header) return Bad("the input holds no export header");
+  if (check->complete && check->first_lsn > 1 && !check->purge_seen) {
+    return Broken("the export says the log starts at LSN " + std::to_string(check->first_lsn) +
+                  ", but holds no purge record that says so");
+  }
   if (check->complete && check->last_lsn != check->tree_size) {
     return Broken("the export claims to be complete, but ends at LSN " +
                   std::to_string(check->last_lsn) + " of " + std::to_string(check->tree_size));
@@ -226,12 +264,15 @@ Result<std::string> VerifyExport(const std::string& path, const TrustedFor& trus
   Status s = CheckLines(fd, trusted, &check);
   if (fd != STDIN_FILENO) ::close(fd);
   if (!s.ok()) return s.WithContext(path);
-  std::string text = "OK: " + std::to_string(check.types + check.columns + check.events) +
-                     " records (type: " + std::to_string(check.types) +
-                     ", column: " + std::to_string(check.columns) +
-                     ", event: " + std::to_string(check.events) + ") are in the tree of size " +
-                     std::to_string(check.tree_size) + " and say what their lines say\n  root " +
-                     check.trusted.root.ToHex() + " from " + check.trusted.source + "\n";
+  std::string text =
+      "OK: " + std::to_string(check.types + check.columns + check.events + check.retention) +
+      " records (type: " + std::to_string(check.types) +
+      ", column: " + std::to_string(check.columns) + ", event: " + std::to_string(check.events) +
+      (check.retention > 0 ? ", purge and carry: " + std::to_string(check.retention)
+                           : std::string()) +
+      ") are in the tree of size " + std::to_string(check.tree_size) +
+      " and say what their lines say\n  root " + check.trusted.root.ToHex() + " from " +
+      check.trusted.source + "\n";
   if (!check.complete) {
     text +=
         "note: a filtered export: each record it holds is proven, not that none was "

@@ -90,6 +90,7 @@ class TreeKeepingLog final : public Log {
     return engine_->DropSegmentsBefore(first_kept, note);
   }
   Lsn FirstLsn() const override { return engine_->FirstLsn(); }
+  Result<std::vector<SegmentInfo>> Segments() const override { return engine_->Segments(); }
   LogStats Stats() const override { return engine_->Stats(); }
   const RecoveryReport& Recovery() const override { return engine_->Recovery(); }
   LogTree* tree() override { return tree_.get(); }

@@ -400,6 +400,26 @@ OrderedJson ColumnToJson(const ColumnSpec& column) {
   return out;
 }
 
+OrderedJson PurgeToJson(const PurgeSummary& purge) {
+  OrderedJson out;
+  out["first_kept"] = purge.first_kept;
+  out["purged_root"] = purge.purged_root;
+  out["last_log_id"] = purge.last_log_id;
+  out["at"] = FormatRfc3339Utc(purge.micros);
+  out["max_age_micros"] = purge.max_age_micros;
+  out["max_bytes"] = purge.max_bytes;
+  out["segments"] = purge.segments;
+  out["bytes"] = purge.bytes;
+  out["carried"] = purge.carried;
+  return out;
+}
+
+OrderedJson CarryToJson(const CarrySummary& carry) {
+  return OrderedJson{{"first_kept", carry.first_kept},
+                     {"catalog_records", carry.catalog_records},
+                     {"entities", carry.entities}};
+}
+
 OrderedJson VersionToJson(const EntityVersion& version, bool provenance) {
   OrderedJson out;
   out["type"] = version.type;

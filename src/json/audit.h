@@ -62,6 +62,9 @@ OrderedJson ValueToJson(const Value& value);
 OrderedJson FieldsToJson(const Fields& fields);
 OrderedJson SchemaToJson(const TypeSchema& schema);
 OrderedJson ColumnToJson(const ColumnSpec& column);
+// A retention purge record and a carry record, as exports show them.
+OrderedJson PurgeToJson(const PurgeSummary& purge);
+OrderedJson CarryToJson(const CarrySummary& carry);
 // {"type", "id", "version", "fields"}; with `provenance` also
 // "created_log_id" and "created_at" (for history and entities).
 OrderedJson VersionToJson(const EntityVersion& version, bool provenance);

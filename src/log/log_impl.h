@@ -75,6 +75,7 @@ class LogImpl final : public Log {
   // Retention (log/purge.cc).
   Status DropSegmentsBefore(Lsn first_kept, std::string_view note) override;
   Lsn FirstLsn() const override;
+  Result<std::vector<SegmentInfo>> Segments() const override;
   LogStats Stats() const override;
   const RecoveryReport& Recovery() const override { return recovery_; }
   LogTree* tree() override { return nullptr; }  // the engine keeps none (log/engine.h)
@@ -165,7 +166,7 @@ class LogImpl final : public Log {
   RecoveryReport recovery_;
 
   mutable std::mutex mu_;
-  std::mutex purge_mu_;                // one DropSegmentsBefore at a time; taken before mu_
+  mutable std::mutex purge_mu_;        // one DropSegmentsBefore at a time; taken before mu_
   std::condition_variable io_cv_;      // tokens released, watermark moved, poison
   std::condition_variable timer_cv_;   // the interval timer's wake-ups
   std::condition_variable flush_cv_;   // the flusher thread's wake-ups

@@ -129,11 +129,6 @@ Status ApplyPurge(const std::optional<PurgeMarker>& marker, std::vector<SegmentR
 }
 
 Status LogImpl::DropSegmentsBefore(Lsn first_kept, std::string_view note) {
-  if (options_.kind == LogKind::kAuditStore) {
-    return Status::FailedPrecondition(
-        "an audit store's log cannot be purged directly: its derived index is rebuilt from the "
-        "whole log");
-  }
   std::lock_guard<std::mutex> purging(purge_mu_);
   std::vector<SegmentRef> doomed;
   {
@@ -173,6 +168,28 @@ Status LogImpl::DropSegmentsBefore(Lsn first_kept, std::string_view note) {
 Lsn LogImpl::FirstLsn() const {
   std::lock_guard<std::mutex> guard(mu_);
   return segments_.front().base;
+}
+
+Result<std::vector<SegmentInfo>> LogImpl::Segments() const {
+  // Sealed segments no longer change; only a purge removes them.
+  std::lock_guard<std::mutex> purging(purge_mu_);
+  std::vector<SegmentRef> sealed;
+  std::vector<SegmentInfo> out;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    sealed.assign(segments_.begin(), segments_.end() - 1);
+    out.resize(segments_.size());
+    out.back() = SegmentInfo{segments_.back().base, active_size_};
+  }
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    auto file = env_->NewRandomAccessFile(JoinPath(dir_, sealed[i].name));
+    if (!file.ok()) return file.status();
+    auto size = (*file)->Size();
+    if (!size.ok()) return size.status();
+    out[i] = SegmentInfo{sealed[i].base, *size};
+  }
+  return out;
 }
 
 }  // namespace quipu

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "quipu/audit.h"
 #include "quipu/options.h"
 
 namespace quipu::server {
@@ -33,6 +34,12 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{30};    // keep-alive connection with no request
   std::chrono::seconds read_timeout{10};    // a request's first byte to its last
   std::chrono::seconds shutdown_grace{30};  // SIGTERM: longest wait for in-flight requests
+  // Applied at start and then every retain_every (AuditStore::Retain);
+  // nothing when empty.
+  RetentionPolicy retention;
+  std::chrono::seconds retain_every{3600};
+  // Bytes per log segment: the unit retention drops.
+  uint64_t segment_size = LogOptions().segment_size;
 };
 
 }  // namespace quipu::server

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -97,6 +98,33 @@ awaitable<void> WatchSignals(Service& service, asio::signal_set& signals, tcp::a
   io.stop();
 }
 
+// Applies the retention policy every retain_every, on a worker (a purge
+// holds the store's writer lock meanwhile), and logs what it did.
+awaitable<void> RetainLoop(Service& service, asio::io_context& io) {
+  asio::steady_timer tick(io);
+  while (!service.stopping.load()) {
+    tick.expires_after(service.options().retain_every);
+    auto [ec] = co_await tick.async_wait(kTuple);
+    if (ec || service.stopping.load()) co_return;
+    RetainReport report;
+    Status s = co_await service.OnWorkers([&service, &report] {
+      Result<RetainReport> done = service.store().Retain(service.options().retention);
+      if (done.ok()) report = *done;
+      return done.status();
+    });
+    if (!s.ok()) {
+      LogLine(service, {{"event", "retain"}, {"error", s.ToString()}});
+    } else if (report.purged) {
+      LogLine(service, {{"event", "retain"},
+                        {"segments", report.segments},
+                        {"bytes", report.bytes},
+                        {"first_kept", report.first_kept},
+                        {"last_log_id", report.last_log_id},
+                        {"purge_lsn", report.purge_lsn}});
+    }
+  }
+}
+
 Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& options) {
   if (!options.tls_cert && !options.tls_key) return std::unique_ptr<asio::ssl::context>();
   if (!options.tls_cert || !options.tls_key) {
@@ -124,6 +152,11 @@ Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options
   // As the CLI's writers: an open that does not grow with the log.
   audit.log.verify_sealed_segments = false;
   if (options.signing_key) audit.log.tree.signing_key_path = *options.signing_key;
+  audit.retention = options.retention;
+  audit.log.segment_size = options.segment_size;
+  // Records may use up to half a segment (at most the default 1 MiB).
+  audit.log.max_record_size = static_cast<uint32_t>(
+      std::min<uint64_t>(audit.log.max_record_size, options.segment_size / 2));
   Result<std::unique_ptr<AuditStore>> store = AuditStore::Open(options.dir, audit);
   if (!store.ok()) return store.status();
   // A scoped token's column must exist before its first write.
@@ -188,6 +221,7 @@ Status RunServer(const ServerOptions& options) {
 
   asio::co_spawn(*io, AcceptLoop(service, *acceptor, tls->get(), connections), asio::detached);
   asio::co_spawn(*io, WatchSignals(service, *signals, *acceptor, connections, *io), asio::detached);
+  if (!options.retention.empty()) asio::co_spawn(*io, RetainLoop(service, *io), asio::detached);
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < options.threads; ++i) threads.emplace_back([&io] { io->run(); });
   io->run();

@@ -161,20 +161,83 @@ TEST(AuditRecordTest, TypeAndColumnRoundTrip) {
 }
 
 TEST(AuditRecordTest, HeaderVersionsAndKinds) {
-  EXPECT_EQ(PeekKind(std::string("\x03\x03", 2)).status().code(), Status::Code::kNotSupported);
+  EXPECT_EQ(PeekKind(std::string("\x04\x03", 2)).status().code(), Status::Code::kNotSupported);
   EXPECT_EQ(PeekKind(std::string("\x0f\x01", 2)).status().code(), Status::Code::kNotSupported);
   EXPECT_TRUE(PeekKind(std::string("\x10\x01", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x00\x01", 2)).status().IsCorruption());
-  // Version 2 defines every kind; version 1 all but the keyed event.
+  // Version 3 defines every kind; version 2 all but purge and carry;
+  // version 1 also not the keyed event.
+  for (uint8_t kind = 1; kind <= 6; ++kind) {
+    EXPECT_EQ(*PeekKind(std::string{'\x03', static_cast<char>(kind)}), RecordKind(kind));
+  }
   for (uint8_t kind = 1; kind <= 4; ++kind) {
     EXPECT_EQ(*PeekKind(std::string{'\x02', static_cast<char>(kind)}), RecordKind(kind));
   }
   EXPECT_EQ(*PeekKind(std::string("\x01\x03", 2)), RecordKind::kEvent);
   EXPECT_TRUE(PeekKind(std::string("\x01\x04", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x02\x05", 2)).status().IsCorruption());
+  EXPECT_TRUE(PeekKind(std::string("\x02\x06", 2)).status().IsCorruption());
+  EXPECT_TRUE(PeekKind(std::string("\x03\x07", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x01\x09", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind("plain text").status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x01", 1)).status().IsCorruption());
+}
+
+TEST(AuditRecordTest, PurgeAndCarryRoundTrip) {
+  PurgeRecord purge;
+  purge.first_kept = 1234;
+  purge.purged_root = merkle::LeafHash("x");
+  purge.last_log_id = 999;
+  purge.keyed_count = 17;
+  purge.micros = -5;
+  purge.max_age_micros = 86'400'000'000;
+  purge.max_bytes = 1 << 30;
+  purge.segments = 3;
+  purge.bytes = 3 << 20;
+  purge.carried = 2;
+  std::string bytes;
+  EncodePurge(purge, &bytes);
+  EXPECT_EQ(*PeekKind(bytes), RecordKind::kPurge);
+  EXPECT_EQ(bytes[0], '\x03');
+  PurgeRecord back;
+  ASSERT_TRUE(DecodePurge(bytes, &back).ok());
+  EXPECT_EQ(back.first_kept, 1234u);
+  EXPECT_EQ(back.purged_root, purge.purged_root);
+  EXPECT_EQ(back.last_log_id, 999u);
+  EXPECT_EQ(back.keyed_count, 17u);
+  EXPECT_EQ(back.micros, -5);
+  EXPECT_EQ(back.max_age_micros, purge.max_age_micros);
+  EXPECT_EQ(back.max_bytes, purge.max_bytes);
+  EXPECT_EQ(back.carried, 2u);
+  EXPECT_TRUE(DecodePurge(bytes.substr(0, bytes.size() - 1), &back).IsCorruption());
+  EXPECT_TRUE(DecodePurge(bytes + "x", &back).IsCorruption());
+
+  CarryRecord carry;
+  carry.first_kept = 1234;
+  carry.catalog.emplace_back(1, "type bytes");
+  carry.entities.push_back(
+      CarriedEntity{2, "u\x00\x01", 7, 3, 998, -1, {{0, Value::Text("n")}, {2, Value::Number(4)}}});
+  bytes.clear();
+  EncodeCarry(carry, &bytes);
+  CarryRecord got;
+  ASSERT_TRUE(DecodeCarry(bytes, &got).ok());
+  ASSERT_EQ(got.catalog.size(), 1u);
+  EXPECT_EQ(got.catalog[0], carry.catalog[0]);
+  ASSERT_EQ(got.entities.size(), 1u);
+  const CarriedEntity& e = got.entities[0];
+  EXPECT_EQ(e.type, 2u);
+  EXPECT_EQ(e.id, carry.entities[0].id);
+  EXPECT_EQ(e.seq, 7u);
+  EXPECT_EQ(e.number, 3u);
+  EXPECT_EQ(e.log_id, 998u);
+  EXPECT_EQ(e.micros, -1);
+  EXPECT_EQ(e.fields.size(), 2u);
+  EXPECT_TRUE(DecodeCarry(bytes.substr(0, bytes.size() - 1), &got).IsCorruption());
+  // A carried catalog record must come from before the purge.
+  carry.catalog[0].first = 1234;
+  bytes.clear();
+  EncodeCarry(carry, &bytes);
+  EXPECT_TRUE(DecodeCarry(bytes, &got).IsCorruption());
 }
 
 TEST(AuditJsonTest, AcceptsValidDocuments) {

@@ -55,6 +55,7 @@ class LateThreadLog final : public Log {
     return log_->DropSegmentsBefore(first_kept, note);
   }
   Lsn FirstLsn() const override { return log_->FirstLsn(); }
+  Result<std::vector<SegmentInfo>> Segments() const override { return log_->Segments(); }
   LogStats Stats() const override { return log_->Stats(); }
   const RecoveryReport& Recovery() const override { return log_->Recovery(); }
   LogTree* tree() override { return log_->tree(); }

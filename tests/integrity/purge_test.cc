@@ -12,63 +12,13 @@
 #include "log/format.h"
 #include "quipu/inspect.h"
 #include "read_log.h"
+#include "step_env.h"
 #include "tree_fixture.h"
 
 namespace quipu {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Crashes the FaultEnv just before the n-th directory operation of a purge
-// (creating, renaming or removing a file, syncing a directory), so a test
-// can stop one at every step.
-class StepEnv final : public Env {
- public:
-  explicit StepEnv(FaultEnv* base) : base_(base) {}
-  void CrashBeforeStep(int n) { steps_left_ = n; }
-  int steps_taken() const { return taken_; }
-
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    Step();
-    return base_->NewWritableFile(path);
-  }
-  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override {
-    return base_->ReopenWritableFile(path);
-  }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    return base_->NewRandomAccessFile(path);
-  }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
-    return base_->ListDir(dir);
-  }
-  Status CreateDir(const std::string& dir) override { return base_->CreateDir(dir); }
-  Status SyncDir(const std::string& dir) override {
-    Step();
-    return base_->SyncDir(dir);
-  }
-  Status RenameFile(const std::string& from, const std::string& to) override {
-    Step();
-    return base_->RenameFile(from, to);
-  }
-  Status RemoveFile(const std::string& path) override {
-    Step();
-    return base_->RemoveFile(path);
-  }
-  Result<bool> FileExists(const std::string& path) override { return base_->FileExists(path); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
-    return base_->LockFile(path);
-  }
-
- private:
-  void Step() {
-    ++taken_;
-    if (steps_left_ >= 0 && steps_left_-- == 0) base_->Crash();
-  }
-
-  FaultEnv* base_;
-  int steps_left_ = -1;
-  int taken_ = 0;
-};
 
 class PurgeTest : public testing::TreeFixture {
  protected:
@@ -250,19 +200,6 @@ TEST_F(PurgeTest, VerifyChecksTheSpineNodesOverThePurgedRecords) {
       << report.status().ToString();
 }
 
-TEST_F(PurgeTest, AnAuditStoresLogIsNotPurgedDirectly) {
-  LogOptions options = Options();
-  options.kind = LogKind::kAuditStore;
-  options.tree = TreeOpts();
-  auto log = Log::Open(dir_.log(), options);
-  ASSERT_TRUE(log.ok()) << log.status().ToString();
-  AppendTo(log->get(), 150);
-  Status s = (*log)->DropSegmentsBefore(Bases()[1], "");
-  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s.ToString();
-  EXPECT_EQ(Bases().front(), 1u);
-  ASSERT_TRUE((*log)->Close().ok());
-}
-
 TEST_F(PurgeTest, APowerCutAtAnyStepLeavesTheLogPurgedOrNot) {
   int steps = 0;
   for (int crash_at = 0; crash_at < 50; ++crash_at) {
@@ -270,7 +207,7 @@ TEST_F(PurgeTest, APowerCutAtAnyStepLeavesTheLogPurgedOrNot) {
     fs::remove_all(dir_.log());
     payloads_.clear();
     FaultEnv disk(Env::Default());  // fresh: it knows nothing of the last round
-    StepEnv stepper(&disk);
+    testing::StepEnv stepper(&disk);
     auto log = OpenFull(&stepper);
     ASSERT_NE(log, nullptr);
     AppendTo(log.get(), 150);
