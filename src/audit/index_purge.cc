@@ -261,6 +261,17 @@ Result<std::optional<AppliedPurge>> LastPurge(const IndexSnapshot& snap) {
   return std::optional<AppliedPurge>();
 }
 
+Result<std::optional<AppliedPurge>> FinishPurge(IndexDb* db, Log* log) {
+  IndexSnapshot snap(db);
+  auto purge = LastPurge(snap);
+  if (!purge.ok() || !*purge || log == nullptr) return purge;
+  const AppliedPurge& last = **purge;
+  if (last.rec.first_kept > log->FirstLsn()) {
+    QUIPU_RETURN_IF_ERROR(log->DropSegmentsBefore(last.rec.first_kept, PurgeNote(last.lsn)));
+  }
+  return purge;
+}
+
 Status DropPurgedEntries(IndexDb* db, uint64_t last_log_id) {
   for (;;) {
     auto more = DropSomeRows(db, last_log_id);

@@ -36,6 +36,9 @@ struct AppliedPurge {
   PurgeRecord rec;
 };
 Result<std::optional<AppliedPurge>> LastPurge(const IndexSnapshot& snap);
+// The same, and with a writer's `log` (null for a reader) the end of that
+// purge: segments it drops that a crash kept go now.
+Result<std::optional<AppliedPurge>> FinishPurge(IndexDb* db, Log* log);
 
 // The note an audit store leaves in the log's purge marker (quipu/log.h):
 // where its purge record is. PurgeLsnFromNote: Corruption when the note is

@@ -94,6 +94,47 @@ Result<CutCounters> CountersBefore(const IndexSnapshot& snap, Lsn first_kept, Cu
   return CutCounters{lo, row.keyed_count};
 }
 
+Result<RetainStart> StartRetain(Log* log, const IndexSnapshot& snap, const RetentionPolicy& policy,
+                                int64_t now_micros, uint64_t last_log_id) {
+  RetainStart out;
+  out.report.first_kept = log->FirstLsn();
+  auto plan = PlanRetention(log, policy, now_micros);
+  if (!plan.ok()) return plan.status();
+  out.plan = *plan;
+  if (plan->first_kept == 0) return out;
+  auto floor = LastPurge(snap);
+  if (!floor.ok()) return floor.status();
+  const CutCounters before =
+      *floor ? CutCounters{(*floor)->rec.last_log_id, (*floor)->rec.keyed_count} : CutCounters{};
+  auto cut = CountersBefore(snap, plan->first_kept, before, last_log_id);
+  if (!cut.ok()) return cut.status();
+  out.cut = *cut;
+  RetainReport& r = out.report;
+  r.records = plan->first_kept - r.first_kept;
+  r.first_kept = plan->first_kept;
+  r.segments = plan->segments;
+  r.bytes = plan->bytes;
+  r.rows = cut->last_log_id - before.last_log_id;
+  r.last_log_id = cut->last_log_id;
+  return out;
+}
+
+PurgeRecord MakePurgeRecord(const RetainStart& start, const merkle::Hash& purged_root,
+                            const RetentionPolicy& policy, int64_t now_micros, uint64_t carried) {
+  PurgeRecord rec;
+  rec.first_kept = start.plan.first_kept;
+  rec.purged_root = purged_root;
+  rec.last_log_id = start.cut.last_log_id;
+  rec.keyed_count = start.cut.keyed_count;
+  rec.micros = now_micros;
+  rec.max_age_micros = policy.max_age.count();
+  rec.max_bytes = policy.max_bytes;
+  rec.segments = start.plan.segments;
+  rec.bytes = start.plan.bytes;
+  rec.carried = static_cast<uint32_t>(carried);
+  return rec;
+}
+
 }  // namespace quipu::audit
 
 namespace quipu {

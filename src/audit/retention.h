@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "audit/index_db.h"
+#include "audit/record.h"
 #include "quipu/audit.h"
 #include "quipu/log.h"
 
@@ -36,6 +37,20 @@ struct CutCounters {
 };
 Result<CutCounters> CountersBefore(const IndexSnapshot& snap, Lsn first_kept, CutCounters floor,
                                    uint64_t last_log_id);
+
+// What Retain is about to do, read under the writer lock: the plan, the
+// counters at the cut, and the report (of a dry run, or to be completed).
+struct RetainStart {
+  RetentionPlan plan;
+  CutCounters cut;
+  RetainReport report;
+};
+Result<RetainStart> StartRetain(Log* log, const IndexSnapshot& snap, const RetentionPolicy& policy,
+                                int64_t now_micros, uint64_t last_log_id);
+
+// The purge record of `start`, with the root of the purged records' tree.
+PurgeRecord MakePurgeRecord(const RetainStart& start, const merkle::Hash& purged_root,
+                            const RetentionPolicy& policy, int64_t now_micros, uint64_t carried);
 
 }  // namespace quipu::audit
 

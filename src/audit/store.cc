@@ -64,19 +64,11 @@ class AuditStoreImpl final : public AuditStore {
     if (!opened.ok()) return opened.status();
     index_ = std::move(*opened);
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
-    {
-      audit::IndexSnapshot snap(index_.db.get());
-      auto purge = audit::LastPurge(snap);
-      if (!purge.ok()) return purge.status();
-      if (*purge) {
-        purged_log_ids_.store((*purge)->rec.last_log_id, std::memory_order_release);
-        first_lsn_.store((*purge)->rec.first_kept, std::memory_order_release);
-      }
-      // A purge whose record was applied but whose segments a crash kept.
-      if (log_ != nullptr && *purge && (*purge)->rec.first_kept > log_->FirstLsn()) {
-        QUIPU_RETURN_IF_ERROR(
-            log_->DropSegmentsBefore((*purge)->rec.first_kept, audit::PurgeNote((*purge)->lsn)));
-      }
+    auto purge = audit::FinishPurge(index_.db.get(), log_.get());
+    if (!purge.ok()) return purge.status();
+    if (*purge) {
+      purged_log_ids_.store((*purge)->rec.last_log_id, std::memory_order_release);
+      first_lsn_.store((*purge)->rec.first_kept, std::memory_order_release);
     }
     if (log_ == nullptr) return Status::OK();
     QUIPU_RETURN_IF_ERROR(audit::TrimKeys(index_.db.get(), index_.applier->meta().keyed_count,
@@ -223,35 +215,19 @@ class AuditStoreImpl final : public AuditStore {
     std::unique_lock<std::mutex> lock(write_mu_);
     QUIPU_RETURN_IF_ERROR(UsableLocked());
     QUIPU_RETURN_IF_ERROR(CommitLocked());
-    auto plan = audit::PlanRetention(log_.get(), policy, NowMicros());
-    if (!plan.ok()) return plan.status();
-    RetainReport report;
-    report.first_kept = log_->FirstLsn();
-    if (plan->first_kept == 0) return report;
     audit::IndexSnapshot snap(index_.db.get());
-    auto floor = audit::LastPurge(snap);
-    if (!floor.ok()) return floor.status();
-    const audit::CutCounters before =
-        *floor ? audit::CutCounters{(*floor)->rec.last_log_id, (*floor)->rec.keyed_count}
-               : audit::CutCounters{};
-    auto cut = audit::CountersBefore(snap, plan->first_kept, before, NextLogIdLocked() - 1);
-    if (!cut.ok()) return cut.status();
-    report = RetainReport{false,
-                          plan->first_kept,
-                          plan->segments,
-                          plan->bytes,
-                          plan->first_kept - report.first_kept,
-                          cut->last_log_id - before.last_log_id,
-                          cut->last_log_id,
-                          0,
-                          0};
-    if (dry_run) return report;
-    auto root = log_->tree()->Root(plan->first_kept - 1);
+    auto start = audit::StartRetain(log_.get(), snap, policy, NowMicros(), NextLogIdLocked() - 1);
+    if (!start.ok()) return start.status();
+    RetainReport report = start->report;
+    if (dry_run || start->plan.first_kept == 0) return report;
+    const audit::RetentionPlan& plan = start->plan;
+    auto root = log_->tree()->Root(plan.first_kept - 1);
     if (!root.ok()) return root.status();
     // Carry records first, each applied as it is appended; the purge record
     // is applied only once it is durable (its drops cannot be taken back).
     Status carried = audit::CollectCarried(
-        snap, plan->first_kept, cut->last_log_id, carry_bytes_, [&](const audit::CarryRecord& rec) {
+        snap, plan.first_kept, start->cut.last_log_id, carry_bytes_,
+        [&](const audit::CarryRecord& rec) {
           std::string payload;
           audit::EncodeCarry(rec, &payload);
           ++report.carry_records;
@@ -260,11 +236,8 @@ class AuditStoreImpl final : public AuditStore {
               .status();
         });
     QUIPU_RETURN_IF_ERROR(carried);
-    audit::PurgeRecord rec{plan->first_kept, *root,
-                           cut->last_log_id, cut->keyed_count,
-                           NowMicros(),      policy.max_age.count(),
-                           policy.max_bytes, plan->segments,
-                           plan->bytes,      static_cast<uint32_t>(report.carry_records)};
+    const audit::PurgeRecord rec =
+        audit::MakePurgeRecord(*start, *root, policy, NowMicros(), report.carry_records);
     std::string payload;
     audit::EncodePurge(rec, &payload);
     auto lsn = log_->Append(payload, Durability::kImmediate);
