@@ -11,6 +11,7 @@
 
 #include "audit_test_util.h"
 #include "quipu/audit.h"
+#include "quipu/checkpoint.h"
 #include "quipu/inspect.h"
 #include "quipu/merkle.h"
 #include "quipu/tree.h"
@@ -250,6 +251,35 @@ TEST_F(RetentionTest, TreeProofsAndVerifyKeepWorking) {
   auto marker = ReadPurgeMarker(dir_.log());
   ASSERT_TRUE(marker.ok() && marker->has_value());
   EXPECT_EQ((*marker)->first_kept, r.first_kept);
+}
+
+TEST_F(RetentionTest, SignedCheckpointsFromBeforeAndAfterAPurgeVerify) {
+  const std::string key = dir_.path() + "/signing.pem";
+  ASSERT_TRUE(GenerateKeyPair(key).ok());
+  AuditOptions options = Options();
+  options.log.tree.signing_key_path = key;
+  Open(options);
+  Fill();
+  // One checkpoint inside what the purge drops, one after all of it.
+  auto early = store_->log()->tree()->WriteCheckpoint();
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  const RetainReport r = Retain(Bytes(40 << 10));
+  ASSERT_TRUE(r.purged);
+  ASSERT_LT(r.first_kept, early->tree_size) << "the early checkpoint covers retained records";
+  Emit(300, 20, 2);
+  ASSERT_TRUE(store_->log()->Sync().ok());
+  auto late = store_->log()->tree()->WriteCheckpoint();
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  Close();
+  VerifyOptions verify;
+  verify.public_key_path = key + ".pub";
+  auto report = VerifyIntegrity(dir_.log(), verify);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_GE(report->checkpoints, 2u) << "and one at each sealed segment";
+  EXPECT_TRUE(report->signatures_checked);
+  EXPECT_EQ(report->checkpoint_size, late->tree_size);
+  EXPECT_EQ(report->purged, r.first_kept - 1);
+  EXPECT_TRUE(CheckRecordedPurge(dir_.log()).ok());
 }
 
 TEST_F(RetentionTest, ConcurrentEmitsDuringRetain) {
