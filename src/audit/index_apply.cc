@@ -27,6 +27,25 @@ void ForEachIndexEntry(uint32_t type, std::string_view id, const OrdinalValues& 
   }
 }
 
+// A type or column record into `catalog`, as a replay: "has entities"
+// only matters for refusing a change a writer asks for.
+Status ReplayCatalogRecord(Catalog* catalog, std::string_view payload) {
+  const audit::HasEntities replaying = [](uint32_t) { return false; };
+  auto kind = PeekKind(payload);
+  if (!kind.ok()) return kind.status();
+  if (*kind == RecordKind::kType) {
+    TypeRecord rec;
+    QUIPU_RETURN_IF_ERROR(DecodeType(payload, &rec));
+    return catalog->ApplyType(rec, replaying);
+  }
+  if (*kind == RecordKind::kColumn) {
+    ColumnRecord rec;
+    QUIPU_RETURN_IF_ERROR(DecodeColumn(payload, &rec));
+    return catalog->ApplyColumn(rec);
+  }
+  return Status::Corruption("not a type or column record");
+}
+
 }  // namespace
 
 IndexApplier::IndexApplier(IndexDb* db, Catalog* catalog)
@@ -63,23 +82,9 @@ Status IndexApplier::LoadCatalog() {
   const std::string lower(1, keys::kCatalog);
   IndexSnapshot snap(db_);
   BoundedIterator it(snap, lower, keys::Successor(lower));
-  const audit::HasEntities trusted = [](uint32_t) { return false; };
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string_view payload = View(it->value());
     const Lsn lsn = keys::GetBig64(it->key().data() + 1);
-    auto kind = PeekKind(payload);
-    Status s = kind.status();
-    if (s.ok() && *kind == RecordKind::kType) {
-      TypeRecord rec;
-      s = DecodeType(payload, &rec);
-      if (s.ok()) s = catalog_->ApplyType(rec, trusted);
-    } else if (s.ok() && *kind == RecordKind::kColumn) {
-      ColumnRecord rec;
-      s = DecodeColumn(payload, &rec);
-      if (s.ok()) s = catalog_->ApplyColumn(rec);
-    } else if (s.ok()) {
-      s = Status::Corruption("an event record under a catalog key");
-    }
+    Status s = ReplayCatalogRecord(catalog_, View(it->value()));
     if (!s.ok()) return s.WithContext("index catalog entry of LSN " + std::to_string(lsn));
   }
   return FromRocks(it->status(), "read catalog");
@@ -288,21 +293,8 @@ Status IndexApplier::ApplyCarried(const CarryRecord& c) {
   if (meta_.applied_lsn != 0) {
     return Status::FailedPrecondition("a purge's carried state goes into an empty index only");
   }
-  const audit::HasEntities trusted = [](uint32_t) { return false; };
   for (const auto& [lsn, payload] : c.catalog) {
-    auto kind = PeekKind(payload);
-    Status s = kind.status();
-    if (s.ok() && *kind == RecordKind::kType) {
-      TypeRecord rec;
-      s = DecodeType(payload, &rec);
-      if (s.ok()) s = catalog_->ApplyType(rec, trusted);
-    } else if (s.ok() && *kind == RecordKind::kColumn) {
-      ColumnRecord rec;
-      s = DecodeColumn(payload, &rec);
-      if (s.ok()) s = catalog_->ApplyColumn(rec);
-    } else if (s.ok()) {
-      s = Status::Corruption("a carried catalog record is neither a type nor a column");
-    }
+    Status s = ReplayCatalogRecord(catalog_, payload);
     if (!s.ok()) return s.WithContext("carried record of LSN " + std::to_string(lsn));
     Put(keys::Catalog(lsn), payload);
   }
