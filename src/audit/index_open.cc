@@ -98,7 +98,6 @@ class WriterOpen {
         QUIPU_RETURN_IF_ERROR(OpenExisting());
       }
     }
-    QUIPU_RETURN_IF_ERROR(ForgetIfBeforePurge());
     QUIPU_RETURN_IF_ERROR(out_.applier->LoadCatalog());
     QUIPU_RETURN_IF_ERROR(StartAfterPurge());
     QUIPU_RETURN_IF_ERROR(CatchUp());
@@ -135,6 +134,11 @@ class WriterOpen {
     if (Damaged(s)) return Fresh("damaged: " + s.ToString());
     QUIPU_RETURN_IF_ERROR(s);
     const IndexMeta& meta = out_.applier->meta();
+    // Records it has not applied were purged: it cannot catch up with them
+    // (nor take back anything, the records at its sync point being gone).
+    if (meta.applied_lsn + 1 < log_->FirstLsn()) {
+      return Fresh("it predates the purge of LSN 1.." + std::to_string(log_->FirstLsn() - 1));
+    }
     const Lsn last = log_->LastLsn();
     // What can be trusted: everything up to the sync point, and nothing the
     // log no longer has. After a clean close the sync point is the applied
@@ -178,11 +182,6 @@ class WriterOpen {
   // an index that has not applied them starts from what the purge carried
   // past itself (audit/index_purge.h).
   bool BeforePurge() const { return out_.applier->meta().applied_lsn + 1 < log_->FirstLsn(); }
-
-  Status ForgetIfBeforePurge() {
-    if (!BeforePurge() || out_.applier->meta().applied_lsn == 0) return Status::OK();
-    return Fresh("it predates the purge of LSN 1.." + std::to_string(log_->FirstLsn() - 1));
-  }
 
   Status StartAfterPurge() {
     if (!BeforePurge()) return Status::OK();

@@ -171,6 +171,40 @@ TEST_F(RetentionTest, RebuiltIndexIsTheIndexThePurgeLeft) {
   EXPECT_EQ(DumpStore(*store_), after);
 }
 
+// An index restored from a backup: one that had applied every purged
+// record catches up (applying the purge); one that had not is rebuilt.
+TEST_F(RetentionTest, AnIndexFromBeforeThePurgeCatchesUpOrIsRebuilt) {
+  Open();
+  ASSERT_TRUE(store_->DefineType(UserType()).ok());
+  Emit(0, 20, 1);
+  Close();
+  const std::string index = dir_.log() + "/index";
+  const std::string early = dir_.path() + "/index-early";
+  std::filesystem::copy(index, early, std::filesystem::copy_options::recursive);
+  Open();
+  Emit(20, 280, 1);
+  Close();
+  const std::string late = dir_.path() + "/index-late";
+  std::filesystem::copy(index, late, std::filesystem::copy_options::recursive);
+  Open();
+  const RetainReport r = Retain(Bytes(40 << 10));
+  ASSERT_TRUE(r.purged);
+  ASSERT_GT(r.first_kept, 22u) << "the early index lacks purged records";
+  Emit(300, 10, 2);
+  const std::string after = DumpStore(*store_);
+  Close();
+  for (const auto& [saved, action] :
+       {std::pair{late, IndexReport::Action::kCaughtUp}, {early, IndexReport::Action::kRebuilt}}) {
+    SCOPED_TRACE(saved);
+    std::filesystem::remove_all(index);
+    std::filesystem::rename(saved, index);
+    Open();
+    EXPECT_EQ(store_->index_report().action, action) << store_->index_report().reason;
+    EXPECT_EQ(DumpStore(*store_), after);
+    Close();
+  }
+}
+
 TEST_F(RetentionTest, SecondPurgeAndRebuildAfterIt) {
   Open();
   Fill();
