@@ -148,6 +148,12 @@ void IndexApplier::Applied(Lsn lsn, std::string_view payload) {
   ++pending_;
 }
 
+void IndexApplier::PutCreation(uint32_t type, std::string_view id, uint64_t seq) {
+  Put(keys::Order(type, seq), id);
+  Put(keys::FieldEntry(keys::kExact, type, keys::kIdField, id, id), {});
+  Put(keys::FieldEntry(keys::kFolded, type, keys::kIdField, keys::Folded(id), id), {});
+}
+
 Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t micros) {
   auto view = catalog_->TypeAt(v.type);
   if (!view) return Bad("unknown type ordinal " + std::to_string(v.type));
@@ -174,9 +180,7 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
     auto seq = NextSeq(v.type);
     if (!seq.ok()) return seq.status();
     e.seq = *seq;
-    Put(keys::Order(v.type, e.seq), v.id);
-    Put(keys::FieldEntry(keys::kExact, v.type, keys::kIdField, v.id, v.id), {});
-    Put(keys::FieldEntry(keys::kFolded, v.type, keys::kIdField, keys::Folded(v.id), v.id), {});
+    PutCreation(v.type, v.id, e.seq);
   }
   e.count = v.number;
   Put(keys::Entity(v.type, v.id), EncodeEntity(e));
@@ -303,9 +307,7 @@ Status IndexApplier::ApplyCarried(const CarryRecord& c) {
       return Status::Corruption("carried entity " + QuoteInput(e.id) + " of unknown type " +
                                 std::to_string(e.type));
     }
-    Put(keys::Order(e.type, e.seq), e.id);
-    Put(keys::FieldEntry(keys::kExact, e.type, keys::kIdField, e.id, e.id), {});
-    Put(keys::FieldEntry(keys::kFolded, e.type, keys::kIdField, keys::Folded(e.id), e.id), {});
+    PutCreation(e.type, e.id, e.seq);
     Put(keys::Entity(e.type, e.id), EncodeEntity(EntityEntry{e.seq, e.number}));
     Put(keys::Version(e.type, e.id, e.number),
         EncodeVersion(VersionEntry{e.log_id, e.micros, e.fields}));

@@ -145,6 +145,9 @@ class IndexApplier final : public EntityLookup {
   void Put(const std::string& key, std::string_view value);
   Status MarkSyncedLocked();
   void Remember(uint32_t type, std::string_view id, EntityState state);
+  // The entries of an entity's creation: its place in creation order and
+  // its id as a matchable field.
+  void PutCreation(uint32_t type, std::string_view id, uint64_t seq);
   Status PutVersion(const VersionRecord& v, uint64_t log_id, int64_t micros);
   Status CheckPin(const RefRecord& ref);
   Status CheckColumns(const OrdinalValues& columns) const;
