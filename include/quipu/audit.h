@@ -85,12 +85,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "quipu/audit_types.h"
+#include "quipu/keys.h"
 #include "quipu/log.h"
 #include "quipu/options.h"
 #include "quipu/status.h"
@@ -157,6 +159,21 @@ struct RetainReport {
   uint64_t carry_records = 0;
 };
 
+// What Forget did.
+struct ForgetReport {
+  Lsn lsn = 0;        // of the forget record
+  uint32_t keys = 0;  // data keys destroyed (0: the subject had nothing sealed)
+};
+
+// What the subject key file holds (`quipu keys status`).
+struct KeyReport {
+  // Live data keys by the master key version that wraps them.
+  std::map<uint32_t, uint64_t> live_by_version;
+  uint64_t forgotten = 0;  // keys destroyed by Forget
+  // The master key versions this store was opened with (empty: none).
+  std::vector<uint32_t> master_versions;
+};
+
 struct AuditOptions {
   // The underlying log (durability policy, Env, recovery mode, its Merkle
   // tree's signing key ...). Its kind is set to LogKind::kAuditStore: a
@@ -184,6 +201,11 @@ struct AuditOptions {
   // When set, Open applies it once (Retain) after bringing the index up to
   // date; a long-running writer (`quipu serve`) applies it periodically.
   RetentionPolicy retention;
+  // The master keys of protected fields (quipu/keys.h, docs/privacy.md).
+  // Without them the store still opens and reads: encrypted values read as
+  // Hidden::kLocked, and writing or matching a protected field is
+  // FailedPrecondition.
+  std::shared_ptr<const MasterKeys> keys;
   // Bytes of the index's block cache.
   size_t index_cache_bytes = 32 << 20;
   // Records between two sync points of the index: one fsync of the index's
@@ -357,6 +379,27 @@ class AuditStore {
   // purge left the log. (Type and column records before it are still read
   // and exported: carried past the purge, their leaves still in the tree.)
   virtual Lsn FirstLsn() const = 0;
+
+  // --- protected fields (docs/privacy.md) ---
+
+  // Forgets subject `id` of `type` (an existing entity): appends a forget
+  // record, durably, then destroys every data key of the subject in the
+  // subject key file (overwritten in place and synced). From then on every
+  // value sealed for it — in any version, any row's protected columns, any
+  // later export — reads as Hidden::kErased and its blind index tokens match
+  // nothing, while the log, its Merkle tree, checkpoints and proofs verify
+  // as before (leaves hash ciphertext). A later write for the subject gets a
+  // new key. A power cut at any point leaves the subject readable (no
+  // durable forget record) or forgotten (Open finishes a recorded forget).
+  // Holds the writer lock throughout. NotFound for an unknown entity.
+  virtual Result<ForgetReport> Forget(std::string_view type, std::string_view id) = 0;
+  // What the subject key file holds, and which master versions were given.
+  virtual Result<KeyReport> KeyStatus() const = 0;
+  // Re-wraps every data key under the newest master key version given
+  // (after MasterKeys gained one: `quipu keys rotate`), rewriting only the
+  // subject key file, atomically. Returns how many were re-wrapped.
+  // FailedPrecondition without keys or when read-only.
+  virtual Result<uint64_t> RewrapKeys() = 0;
 
   // What Open did to the derived index.
   virtual const IndexReport& index_report() const = 0;

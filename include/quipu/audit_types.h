@@ -38,7 +38,11 @@
 namespace quipu {
 
 // The on-disk tag of each kind (docs/format.md); never renumber.
-enum class FieldKind : uint8_t { kText = 1, kNumber = 2, kJson = 3 };
+//   kSealed is how the store holds the value of a protected field
+//   (Protection, below) inside its records and index: ciphertext and blind
+//   index tokens. A schema never declares it, writes refuse it and reads
+//   never return it.
+enum class FieldKind : uint8_t { kText = 1, kNumber = 2, kJson = 3, kSealed = 4 };
 
 // "text", "number", "json".
 std::string_view FieldKindName(FieldKind kind);
@@ -58,10 +62,22 @@ inline constexpr int kMaxJsonDepth = 512;
 //            so "did this field change") compares the text: callers should
 //            pass a canonical serialization (e.g. nlohmann::json::dump()) so
 //            that equal documents compare equal.
+//
+// A value read from a protected field may be hidden (docs/privacy.md): then
+// `kind` is the field's kind, `text` is empty and `number` 0.
+//   kErased   its subject was forgotten (AuditStore::Forget): the key that
+//             sealed it is destroyed, so no one can read it again.
+//   kHashed   the field is `hashed`: the store holds a keyed hash, never
+//             the value.
+//   kLocked   the field is encrypted and this store was opened without the
+//             master key (AuditOptions::keys).
+enum class Hidden : uint8_t { kNo = 0, kErased = 1, kHashed = 2, kLocked = 3 };
+
 struct Value {
   FieldKind kind = FieldKind::kText;
   std::string text;
   double number = 0;
+  Hidden hidden = Hidden::kNo;
 
   static Value Text(std::string s) { return Value{FieldKind::kText, std::move(s), 0}; }
   static Value Number(double d) { return Value{FieldKind::kNumber, {}, d}; }
@@ -79,11 +95,37 @@ using Fields = std::map<std::string, Value, std::less<>>;
 
 // --- schema -------------------------------------------------------------
 
+// How the store holds a field's or column's values (docs/privacy.md). The
+// key material comes from AuditOptions::keys; values are sealed per subject
+// (the entity a field describes, or the subject a column names) so that
+// AuditStore::Forget can erase one subject by destroying its key.
+//   kPlain             as given: readable, searchable by every operator.
+//   kHashed            only a keyed HMAC-SHA-256 of the value: exact (and,
+//                      for text and json, exact_ci) matching; never readable.
+//   kEncrypted         AES-256-GCM ciphertext: readable with the key, not
+//                      searchable.
+//   kEncryptedIndexed  ciphertext plus blind index tokens (HMACs of the
+//                      value, of its case-folded form and of its first 1..
+//                      prefix_tokens bytes): exact, exact_ci and prefix
+//                      (up to prefix_tokens bytes) matching; never contains.
+// A field's protection is fixed when the field is first defined.
+enum class Protection : uint8_t { kPlain = 0, kHashed = 1, kEncrypted = 2, kEncryptedIndexed = 3 };
+// "plain", "hashed", "encrypted", "encrypted+indexed".
+std::string_view ProtectionName(Protection p);
+Result<Protection> ParseProtection(std::string_view name);
+
+// Longest prefix a kEncryptedIndexed field may keep tokens for.
+inline constexpr uint32_t kMaxPrefixTokens = 64;
+
 struct FieldSpec {
   std::string name;
   FieldKind kind = FieldKind::kText;
   bool required = false;
   bool indexed = false;
+  Protection protection = Protection::kPlain;
+  // kEncryptedIndexed only: prefix queries of 1..prefix_tokens bytes work
+  // (0: none). Each costs one index entry per distinct value.
+  uint32_t prefix_tokens = 0;
 };
 
 // Type and field names: 1..128 bytes of [A-Za-z0-9_.-], not starting with a
@@ -98,6 +140,13 @@ struct TypeSchema {
 struct ColumnSpec {
   std::string name;  // same rules as field names
   FieldKind kind = FieldKind::kText;
+  // kPlain, kHashed or kEncrypted (columns have no blind index entries;
+  // a hashed column matches Query::columns by equality).
+  Protection protection = Protection::kPlain;
+  // Whose key seals a protected column: empty for the event's actor, or a
+  // type name for the event's first target of that type (an event that
+  // gives the column without such a target is refused).
+  std::string subject{};
 };
 
 // --- writing ------------------------------------------------------------
@@ -247,8 +296,16 @@ struct CarrySummary {
   uint64_t entities = 0;
 };
 
+// What a forget record says (AuditStore::Forget).
+struct ForgetSummary {
+  std::string type;  // the subject forgotten
+  std::string id;
+  uint32_t keys = 0;   // data keys destroyed
+  int64_t micros = 0;  // when
+};
+
 struct ExportedRecord {
-  enum class Kind { kType, kColumn, kEvent, kPurge, kCarry };
+  enum class Kind { kType, kColumn, kEvent, kPurge, kCarry, kForget };
   Kind kind = Kind::kEvent;
   Lsn lsn = 0;
   // The record's bytes as the log holds them: the leaf data of the store's
@@ -260,8 +317,9 @@ struct ExportedRecord {
   // kEvent: the versions this record wrote, with their fields. The row's
   // other pins refer to versions that earlier events wrote.
   std::vector<EntityVersion> written;
-  PurgeSummary purge;  // kPurge
-  CarrySummary carry;  // kCarry
+  PurgeSummary purge;    // kPurge
+  CarrySummary carry;    // kCarry
+  ForgetSummary forget;  // kForget
 };
 
 // One page of the entities of a type (AuditStore::ListEntities).

@@ -15,6 +15,30 @@ TypeSchema BuiltIn(std::string_view name) {
   return TypeSchema{std::string(name), {FieldSpec{"name", FieldKind::kText, false, true}}};
 }
 
+// A protection must fit its field: an encrypted field is not matchable, so
+// it cannot be indexed; prefix tokens only where a blind index is kept.
+Status CheckProtection(const std::string& what, const FieldSpec& f) {
+  if (f.kind == FieldKind::kSealed) {
+    return Status::InvalidArgument(what + ": kind 'sealed' is internal");
+  }
+  if (f.protection == Protection::kEncrypted && f.indexed) {
+    return Status::InvalidArgument(what +
+                                   " is encrypted without a blind index: it cannot be "
+                                   "indexed (use encrypted+indexed)");
+  }
+  if (f.prefix_tokens > 0 &&
+      (f.protection != Protection::kEncryptedIndexed || f.kind == FieldKind::kNumber)) {
+    return Status::InvalidArgument(what +
+                                   ": prefix tokens need an encrypted+indexed text or "
+                                   "json field");
+  }
+  if (f.prefix_tokens > kMaxPrefixTokens) {
+    return Status::InvalidArgument(what + ": at most " + std::to_string(kMaxPrefixTokens) +
+                                   " prefix tokens");
+  }
+  return Status::OK();
+}
+
 Status CheckFields(const TypeSchema& schema) {
   std::set<std::string_view> seen;
   for (const FieldSpec& f : schema.fields) {
@@ -27,6 +51,8 @@ Status CheckFields(const TypeSchema& schema) {
       return Status::InvalidArgument("type '" + schema.name + "' lists field '" + f.name +
                                      "' twice");
     }
+    QUIPU_RETURN_IF_ERROR(
+        CheckProtection("field '" + f.name + "' of type '" + schema.name + "'", f));
   }
   return Status::OK();
 }
@@ -53,6 +79,15 @@ Status CheckEvolution(const TypeSchema& old_schema, const TypeSchema& next, bool
                                      std::string(FieldKindName(old_field.kind)) +
                                      " and cannot become " + std::string(FieldKindName(f->kind)));
     }
+    if (f->protection != old_field.protection || f->prefix_tokens != old_field.prefix_tokens) {
+      return Status::InvalidArgument(
+          prefix + "field '" + old_field.name + "' is " +
+          std::string(ProtectionName(old_field.protection)) +
+          (old_field.prefix_tokens > 0
+               ? " with " + std::to_string(old_field.prefix_tokens) + " prefix tokens"
+               : std::string()) +
+          "; a field's protection is fixed when it is defined (its values are stored so)");
+    }
     if (f->required && !old_field.required && has_entities) {
       return Status::InvalidArgument(prefix + "field '" + old_field.name +
                                      "' cannot become required: entities already exist");
@@ -73,7 +108,8 @@ bool SameSchema(const TypeSchema& a, const TypeSchema& b) {
     const FieldSpec& x = a.fields[i];
     const FieldSpec& y = b.fields[i];
     if (x.name != y.name || x.kind != y.kind || x.required != y.required ||
-        x.indexed != y.indexed) {
+        x.indexed != y.indexed || x.protection != y.protection ||
+        x.prefix_tokens != y.prefix_tokens) {
       return false;
     }
   }
@@ -224,12 +260,30 @@ Status Catalog::ApplyType(const TypeRecord& rec, const HasEntities& has_entities
 
 Result<std::optional<ColumnRecord>> Catalog::PrepareColumn(const ColumnSpec& column) const {
   QUIPU_RETURN_IF_ERROR(CheckName("column", column.name));
+  const std::string what = "column '" + column.name + "'";
+  if (column.kind == FieldKind::kSealed) {
+    return Status::InvalidArgument(what + ": kind 'sealed' is internal");
+  }
+  if (column.protection == Protection::kEncryptedIndexed) {
+    return Status::InvalidArgument(what +
+                                   ": columns keep no blind index (use hashed to match "
+                                   "them, or encrypted)");
+  }
+  if (column.protection == Protection::kPlain && !column.subject.empty()) {
+    return Status::InvalidArgument(what + ": a subject applies to protected columns only");
+  }
+  if (!column.subject.empty()) QUIPU_RETURN_IF_ERROR(LookupType(column.subject).status());
   std::lock_guard<std::mutex> lock(mu_);
   for (const ColumnSpec& c : columns_) {
     if (c.name != column.name) continue;
-    if (c.kind == column.kind) return std::optional<ColumnRecord>();
-    return Status::InvalidArgument("column '" + c.name + "' is already registered as " +
-                                   std::string(FieldKindName(c.kind)));
+    if (c.kind == column.kind && c.protection == column.protection && c.subject == column.subject) {
+      return std::optional<ColumnRecord>();
+    }
+    return Status::InvalidArgument(
+        "column '" + c.name + "' is already registered as " + std::string(FieldKindName(c.kind)) +
+        (c.protection != Protection::kPlain ? ", " + std::string(ProtectionName(c.protection))
+                                            : std::string()) +
+        (c.subject.empty() ? std::string() : ", subject " + c.subject));
   }
   return std::optional<ColumnRecord>(ColumnRecord{column});
 }

@@ -13,18 +13,13 @@ namespace {
 
 Status Bad(const std::string& what) { return Status::Corruption("audit event record: " + what); }
 
-// Every field of every version is indexed, whether or not its schema marks it
-// `indexed` today: a schema may mark it later, and matching covers every
-// version ever written.
-void ForEachIndexEntry(uint32_t type, std::string_view id, const OrdinalValues& fields,
-                       const std::function<void(std::string)>& put) {
-  for (const auto& [ordinal, value] : fields) {
-    const std::string bytes = keys::IndexBytes(value);
-    put(keys::FieldEntry(keys::kExact, type, ordinal, bytes, id));
-    if (value.kind != FieldKind::kNumber) {
-      put(keys::FieldEntry(keys::kFolded, type, ordinal, keys::Folded(bytes), id));
-    }
-  }
+// Whether `value` may be stored in field `spec`: a plain field holds its
+// kind, a protected one a sealed value of its kind and protection.
+bool Fits(const FieldSpec& spec, const Value& value) {
+  if (spec.protection == Protection::kPlain) return value.kind == spec.kind;
+  SealedParts parts;
+  return value.kind == FieldKind::kSealed && DecodeSealed(value.text, &parts).ok() &&
+         parts.kind == spec.kind && parts.protection == spec.protection;
 }
 
 // A type or column record into `catalog`, as a replay: "has entities"
@@ -161,7 +156,7 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
   uint32_t previous = 0;
   for (size_t i = 0; i < v.fields.size(); ++i) {
     const auto& [ordinal, value] = v.fields[i];
-    if (ordinal >= schema.fields.size() || schema.fields[ordinal].kind != value.kind ||
+    if (ordinal >= schema.fields.size() || !Fits(schema.fields[ordinal], value) ||
         (i > 0 && ordinal <= previous)) {
       return Bad("field ordinal " + std::to_string(ordinal) + " does not fit type '" + schema.name +
                  "'");
@@ -185,8 +180,43 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
   e.count = v.number;
   Put(keys::Entity(v.type, v.id), EncodeEntity(e));
   Put(keys::Version(v.type, v.id, v.number), EncodeVersion(VersionEntry{log_id, micros, v.fields}));
-  ForEachIndexEntry(v.type, v.id, v.fields, [&](std::string key) { Put(key, {}); });
+  PutFieldEntries(v.type, v.id, v.fields);
   Remember(v.type, v.id, EntityState{e.seq, e.count, v.fields});
+  return Status::OK();
+}
+
+// Every field of every version is indexed, whether or not its schema marks it
+// `indexed` today: a schema may mark it later, and matching covers every
+// version ever written. A sealed value's tokens name its data key, so that
+// a query can tell the tokens of a forgotten subject.
+void IndexApplier::PutFieldEntries(uint32_t type, std::string_view id,
+                                   const OrdinalValues& fields) {
+  for (const auto& [ordinal, value] : fields) {
+    std::string key_id;
+    if (value.kind == FieldKind::kSealed) {
+      SealedParts parts;
+      if (DecodeSealed(value.text, &parts).ok()) key_id.assign(parts.key_id);
+    }
+    for (const auto& [tag, bytes] : keys::FieldTerms(value)) {
+      Put(keys::FieldEntry(tag, type, ordinal, bytes, id), key_id);
+    }
+  }
+}
+
+void IndexApplier::PutForgotten(const std::string& key_id, Lsn lsn) {
+  std::string value;
+  keys::PutBig64(&value, lsn);
+  Put(keys::Forgotten(key_id), value);
+  if (protector_ != nullptr) protector_->AddForgotten(key_id);
+}
+
+Status IndexApplier::ApplyForget(const ForgetRecord& rec, std::string_view payload, Lsn lsn) {
+  if (!catalog_->TypeAt(rec.type)) {
+    return Bad("forget record of unknown type ordinal " + std::to_string(rec.type));
+  }
+  for (const std::string& key_id : rec.key_ids) PutForgotten(key_id, lsn);
+  Put(keys::Purge(lsn), payload);
+  Applied(lsn, payload);
   return Status::OK();
 }
 
@@ -206,7 +236,8 @@ Status IndexApplier::CheckPin(const RefRecord& ref) {
 Status IndexApplier::CheckColumns(const OrdinalValues& columns) const {
   for (const auto& [ordinal, value] : columns) {
     auto column = catalog_->ColumnAt(ordinal);
-    if (!column || column->kind != value.kind) {
+    if (!column ||
+        !Fits(FieldSpec{column->name, column->kind, false, false, column->protection, 0}, value)) {
       return Bad("column ordinal " + std::to_string(ordinal) + " does not fit");
     }
   }
@@ -311,8 +342,9 @@ Status IndexApplier::ApplyCarried(const CarryRecord& c) {
     Put(keys::Entity(e.type, e.id), EncodeEntity(EntityEntry{e.seq, e.number}));
     Put(keys::Version(e.type, e.id, e.number),
         EncodeVersion(VersionEntry{e.log_id, e.micros, e.fields}));
-    ForEachIndexEntry(e.type, e.id, e.fields, [&](std::string key) { Put(key, {}); });
+    PutFieldEntries(e.type, e.id, e.fields);
   }
+  for (const std::string& key_id : c.forgotten) PutForgotten(key_id, 0);
   // Written as it goes, with a meta that still says "nothing applied": a
   // crash midway leaves entries the next attempt writes again.
   ++pending_;
@@ -362,6 +394,12 @@ Status IndexApplier::ApplyPayload(std::string_view payload, Lsn lsn) {
         CarryRecord rec;  // decoded to check it; what it holds is for a rebuild
         s = DecodeCarry(payload, &rec);
         if (s.ok()) s = ApplyCarry(payload, lsn);
+        break;
+      }
+      case RecordKind::kForget: {
+        ForgetRecord rec;
+        s = DecodeForget(payload, &rec);
+        if (s.ok()) s = ApplyForget(rec, payload, lsn);
         break;
       }
     }

@@ -46,6 +46,7 @@
 #include "audit/catalog.h"
 #include "audit/index_db.h"
 #include "audit/index_entries.h"
+#include "audit/protect.h"
 #include "audit/record.h"
 
 namespace quipu::audit {
@@ -76,6 +77,11 @@ class IndexApplier final : public EntityLookup {
   // repair, and its record must be durable in the log before it is applied.
   Status ApplyCarry(std::string_view payload, Lsn lsn);
   Status ApplyPurge(const PurgeRecord& rec, std::string_view payload, Lsn lsn);
+  // A forget record: its key ids as F entries (and into the protector's
+  // set), the record kept verbatim under G.
+  Status ApplyForget(const ForgetRecord& rec, std::string_view payload, Lsn lsn);
+  // Where forgotten keys are told (the store's; may stay null).
+  void set_protector(Protector* protector) { protector_ = protector; }
   // Into an empty index, for each carry record of `purge` in log order,
   // then FinishBase: the state they carry, as if the purged records before
   // purge.first_kept had been applied, with a meta at first_kept - 1.
@@ -154,8 +160,14 @@ class IndexApplier final : public EntityLookup {
   Result<uint64_t> NextSeq(uint32_t type);
   void Applied(Lsn lsn, std::string_view payload);
 
+  // Field entries of a version's values (sealed ones by their tokens, with
+  // the key id as the entry's value).
+  void PutFieldEntries(uint32_t type, std::string_view id, const OrdinalValues& fields);
+  void PutForgotten(const std::string& key_id, Lsn lsn);
+
   IndexDb* db_;
   Catalog* catalog_;
+  Protector* protector_ = nullptr;
   rocksdb::WriteBatch batch_;
   DbReader reader_;  // committed entries only
   KeyMap pending_keys_;

@@ -2,7 +2,7 @@
 // of the derived index (AuditStore::Export).
 //
 // The index holds every type and column record verbatim (C entries), the
-// purge and carry records of retention (G entries), and every event record
+// purge and carry records of retention and forget records (G entries), and every event record
 // verbatim in its row (R entries), so an export reads no segment: the catalog records, which are
 // few, are loaded first, and the rows, in log_id order, are merged with them by LSN.
 #include <algorithm>
@@ -17,7 +17,7 @@ namespace quipu::audit {
 
 namespace {
 
-Status NonEventRecords(const IndexSnapshot& snap, char tag, Lsn last_lsn,
+Status NonEventRecords(const IndexSnapshot& snap, const Catalog& catalog, char tag, Lsn last_lsn,
                        std::vector<ExportedRecord>* out) {
   const std::string lower(1, tag);
   BoundedIterator it(snap, lower, keys::Successor(lower));
@@ -38,8 +38,8 @@ Status NonEventRecords(const IndexSnapshot& snap, char tag, Lsn last_lsn,
       s = DecodeColumn(rec.record, &column);
       rec.kind = ExportedRecord::Kind::kColumn;
       rec.column = std::move(column.column);
-    } else if (s.ok() && (*kind == RecordKind::kPurge || *kind == RecordKind::kCarry)) {
-      s = SummarizeRetentionRecord(rec.record, *kind, &rec);
+    } else if (s.ok() && IsSummarized(*kind)) {
+      s = SummarizeRetentionRecord(rec.record, *kind, catalog, &rec);
     } else if (s.ok()) {
       s = Status::Corruption("an event record under a catalog key");
     }
@@ -51,9 +51,10 @@ Status NonEventRecords(const IndexSnapshot& snap, char tag, Lsn last_lsn,
 
 // The catalog records, then the purge and carry records, with LSN <=
 // last_lsn, each in log order, decoded.
-Status CatalogRecords(const IndexSnapshot& snap, Lsn last_lsn, std::vector<ExportedRecord>* out) {
-  QUIPU_RETURN_IF_ERROR(NonEventRecords(snap, keys::kCatalog, last_lsn, out));
-  return NonEventRecords(snap, keys::kPurge, last_lsn, out);
+Status CatalogRecords(const IndexSnapshot& snap, const Catalog& catalog, Lsn last_lsn,
+                      std::vector<ExportedRecord>* out) {
+  QUIPU_RETURN_IF_ERROR(NonEventRecords(snap, catalog, keys::kCatalog, last_lsn, out));
+  return NonEventRecords(snap, catalog, keys::kPurge, last_lsn, out);
 }
 
 }  // namespace
@@ -72,7 +73,7 @@ Status IndexRead::Export(const Query& filter, Lsn last_lsn,
   if (!applied.ok()) return applied.status();
   if (last_lsn == 0 || last_lsn > *applied) last_lsn = *applied;
   std::vector<ExportedRecord> catalog;
-  QUIPU_RETURN_IF_ERROR(CatalogRecords(snap_, last_lsn, &catalog));
+  QUIPU_RETURN_IF_ERROR(CatalogRecords(snap_, *catalog_, last_lsn, &catalog));
   std::stable_sort(catalog.begin(), catalog.end(),
                    [](const ExportedRecord& a, const ExportedRecord& b) { return a.lsn < b.lsn; });
   size_t next_catalog = 0;
@@ -89,6 +90,16 @@ Status IndexRead::Export(const Query& filter, Lsn last_lsn,
         QUIPU_RETURN_IF_ERROR(catalog_before(lsn));
         auto written = NamedWrittenVersions(rec, *catalog_);
         if (!written.ok()) return written.status();
+        // Shown as a reader of this store sees them (the names above hide
+        // protected values).
+        for (size_t i = 0; i < rec.versions.size(); ++i) {
+          const VersionRecord& v = rec.versions[i];
+          auto type = catalog_->TypeAt(v.type);
+          if (!type) continue;
+          auto fields = Shown(*type->schema, v.type, v.fields);
+          if (!fields.ok()) return fields.status();
+          (*written)[i].fields = std::move(*fields);
+        }
         out.lsn = lsn;
         out.record.assign(payload);
         out.event = ToHit(rec, lsn);

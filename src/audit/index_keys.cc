@@ -3,6 +3,8 @@
 
 #include <bit>
 
+#include "audit/protect.h"
+
 namespace quipu::audit::keys {
 
 namespace {
@@ -111,6 +113,22 @@ std::string Folded(std::string_view s) {
   return out;
 }
 
+std::vector<std::pair<char, std::string>> FieldTerms(const Value& v) {
+  std::vector<std::pair<char, std::string>> out;
+  if (v.kind == FieldKind::kSealed) {
+    SealedParts parts;
+    if (!DecodeSealed(v.text, &parts).ok()) return out;
+    for (std::string_view token : parts.tokens) {
+      out.emplace_back(token[0] == kFoldedToken ? kFolded : kExact, std::string(token));
+    }
+    return out;
+  }
+  std::string bytes = IndexBytes(v);
+  if (v.kind != FieldKind::kNumber) out.emplace_back(kFolded, Folded(bytes));
+  out.emplace_back(kExact, std::move(bytes));
+  return out;
+}
+
 std::string OrderKey(int64_t micros, uint64_t log_id) {
   std::string k;
   PutBig64(&k, SortableMicros(micros));
@@ -125,6 +143,12 @@ std::string SyncPoint() { return Tagged(kSyncPoint); }
 std::string Catalog(uint64_t lsn) {
   std::string k = Tagged(kCatalog);
   PutBig64(&k, lsn);
+  return k;
+}
+
+std::string Forgotten(std::string_view key_id) {
+  std::string k = Tagged(kForgotten);
+  k.append(key_id);
   return k;
 }
 

@@ -18,7 +18,10 @@
 //   P type id role micros log_id           rows naming an entity (a|t)
 //   I key log_id                           an idempotency key's events
 //   J seq                                  keyed events in log order
-//   G lsn                                  a purge or carry record, verbatim
+//   G lsn                                  a purge, carry or forget record,
+//                                          verbatim
+//   F key_id                               a data key a forget record
+//                                          destroyed: the LSN of the record
 //
 // Integers are big-endian so that keys sort numerically; timestamps are
 // offset so that negative ones sort first. Strings inside a key are escaped
@@ -31,6 +34,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "quipu/audit_types.h"
 
@@ -50,6 +55,7 @@ inline constexpr char kPosting = 'P';
 inline constexpr char kKey = 'I';
 inline constexpr char kKeySeq = 'J';
 inline constexpr char kPurge = 'G';
+inline constexpr char kForgotten = 'F';
 
 // Roles in a posting key.
 inline constexpr char kAsActor = 'a';
@@ -84,6 +90,13 @@ std::string IndexBytes(const Value& v);
 // ASCII lower case (exact_ci matches on it).
 std::string Folded(std::string_view s);
 
+// The field entries one value is indexed under, as (tag, bytes): kExact
+// with its index bytes and, for text and json, kFolded with their folded
+// form. A sealed value (audit/protect.h) is indexed by its blind tokens
+// instead: exact and prefix tokens under kExact, folded ones under
+// kFolded; it yields nothing if it does not decode.
+std::vector<std::pair<char, std::string>> FieldTerms(const Value& v);
+
 // (timestamp, log_id), 16 bytes: the order of rows in queries.
 std::string OrderKey(int64_t micros, uint64_t log_id);
 
@@ -91,6 +104,7 @@ std::string Meta();
 std::string SyncPoint();
 std::string Catalog(uint64_t lsn);
 std::string Purge(uint64_t lsn);
+std::string Forgotten(std::string_view key_id);
 std::string Row(uint64_t log_id);
 std::string Time(int64_t micros, uint64_t log_id);
 std::string EntityPrefix(uint32_t type);

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -66,25 +67,21 @@ Status DropSuperseded(const IndexSnapshot& snap, const EntityKey& entity, uint64
   if (!versions.ok()) return versions.status();
   const size_t base = BaseOf(*versions, last_log_id);
   if (base == versions->size() || base == 0) return Status::OK();
-  std::set<std::pair<uint32_t, std::string>> exact, folded;
+  // (ordinal, tag, bytes) of the field entries the kept versions need.
+  std::set<std::tuple<uint32_t, char, std::string>> kept;
   for (size_t i = base; i < versions->size(); ++i) {
     for (const auto& [ordinal, value] : (*versions)[i].second.fields) {
-      const std::string bytes = keys::IndexBytes(value);
-      exact.emplace(ordinal, bytes);
-      folded.emplace(ordinal, keys::Folded(bytes));
+      for (auto& [tag, bytes] : keys::FieldTerms(value)) kept.emplace(ordinal, tag, bytes);
     }
   }
   for (size_t i = 0; i < base; ++i) {
     const auto& [number, version] = (*versions)[i];
     batch->Delete(keys::Version(type, id, number));
     for (const auto& [ordinal, value] : version.fields) {
-      const std::string bytes = keys::IndexBytes(value);
-      if (exact.emplace(ordinal, bytes).second) {
-        batch->Delete(keys::FieldEntry(keys::kExact, type, ordinal, bytes, id));
-      }
-      const std::string fold = keys::Folded(bytes);
-      if (value.kind != FieldKind::kNumber && folded.emplace(ordinal, fold).second) {
-        batch->Delete(keys::FieldEntry(keys::kFolded, type, ordinal, fold, id));
+      for (auto& [tag, bytes] : keys::FieldTerms(value)) {
+        if (kept.emplace(ordinal, tag, bytes).second) {
+          batch->Delete(keys::FieldEntry(tag, type, ordinal, bytes, id));
+        }
       }
     }
   }
@@ -149,14 +146,22 @@ class CarryBuilder {
     rec_.entities.push_back(std::move(e));
     return Status::OK();
   }
+  Status AddForgotten(std::string key_id) {
+    QUIPU_RETURN_IF_ERROR(Room(key_id.size() + 2));
+    rec_.forgotten.push_back(std::move(key_id));
+    return Status::OK();
+  }
   Status Finish() {
-    if (rec_.catalog.empty() && rec_.entities.empty()) return Status::OK();
+    if (Empty()) return Status::OK();
     return Emit();
   }
 
  private:
+  bool Empty() const {
+    return rec_.catalog.empty() && rec_.entities.empty() && rec_.forgotten.empty();
+  }
   Status Room(size_t size) {
-    const bool empty = rec_.catalog.empty() && rec_.entities.empty();
+    const bool empty = Empty();
     if (!empty && bytes_ + size > max_bytes_) QUIPU_RETURN_IF_ERROR(Emit());
     bytes_ += size;
     return Status::OK();
@@ -165,6 +170,7 @@ class CarryBuilder {
     QUIPU_RETURN_IF_ERROR(emit_(rec_));
     rec_.catalog.clear();
     rec_.entities.clear();
+    rec_.forgotten.clear();
     bytes_ = 0;
     return Status::OK();
   }
@@ -320,6 +326,16 @@ Status CollectCarried(const IndexSnapshot& snap, Lsn first_kept, uint64_t last_l
     QUIPU_RETURN_IF_ERROR(out.AddEntity(std::move(e)));
   }
   QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read entities"));
+  // Keys that forget records before the cut destroyed: the records go, and
+  // a rebuild must still know that their tokens match nothing.
+  const std::string forgotten(1, keys::kForgotten);
+  BoundedIterator f(snap, forgotten, keys::Successor(forgotten));
+  for (f->SeekToFirst(); f->Valid(); f->Next()) {
+    if (f->value().size() != 8) return Status::Corruption("index: bad forgotten-key entry");
+    if (keys::GetBig64(f->value().data()) >= first_kept) continue;
+    QUIPU_RETURN_IF_ERROR(out.AddForgotten(std::string(View(f->key()).substr(1))));
+  }
+  QUIPU_RETURN_IF_ERROR(FromRocks(f->status(), "read forgotten keys"));
   return out.Finish();
 }
 

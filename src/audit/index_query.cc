@@ -52,6 +52,22 @@ bool TextMatches(MatchOp op, std::string_view stored, std::string_view needle) {
   return false;
 }
 
+// Whether stored value `v` is sealed with one of `needles` among its tokens,
+// under a key not forgotten.
+bool SealedMatches(const Protector* protector, const Value& v,
+                   const std::vector<std::string>& needles) {
+  if (v.kind != FieldKind::kSealed) return false;
+  SealedParts parts;
+  if (!DecodeSealed(v.text, &parts).ok()) return false;
+  if (protector != nullptr && protector->Forgotten(parts.key_id)) return false;
+  for (std::string_view token : parts.tokens) {
+    for (const std::string& needle : needles) {
+      if (token == needle) return true;
+    }
+  }
+  return false;
+}
+
 // An entity filter resolved against the catalog and the snapshot.
 class Filter {
  public:
@@ -63,8 +79,14 @@ class Filter {
   double number = 0;
   // Every matching entity, when there are at most kMergeLimit.
   std::optional<std::set<std::string>> ids;
+  // A protected field: the blind index tokens to look for (one per master
+  // key version), under index tag `tag`.
+  std::vector<std::string> tokens;
+  char tag = 0;
+  const Protector* protector = nullptr;
 
   bool ValueMatches(const Value& v) const {
+    if (!tokens.empty()) return SealedMatches(protector, v, tokens);
     if (kind == FieldKind::kNumber) return v.kind == FieldKind::kNumber && v.number == number;
     return TextMatches(op, v.text, needle);
   }
@@ -98,7 +120,79 @@ class Filter {
   std::map<std::string, bool> memo_;
 };
 
-Status CheckField(const TypeSchema& schema, const EntityFilter& f, Filter* out) {
+// The tokens a filter on a protected field looks for.
+Status ProtectedNeedles(const IndexRead& read, const TypeSchema& schema, const FieldSpec& spec,
+                        const EntityFilter& f, Filter* out) {
+  const std::string what = "field " + Quote(f.field) + " of type " + Quote(schema.name) + " is " +
+                           std::string(ProtectionName(spec.protection));
+  std::string bytes = f.value;
+  if (spec.kind == FieldKind::kNumber) {
+    if (f.op != MatchOp::kExact) {
+      return Status::InvalidArgument("field " + Quote(f.field) +
+                                     " is a number: only the exact operator applies");
+    }
+    Result<double> number = ParseNumber(f.value);
+    if (!number.ok()) return number.status().WithContext("field " + Quote(f.field));
+    bytes = keys::IndexBytes(Value::Number(*number));
+  }
+  char token = kExactToken;
+  switch (f.op) {
+    case MatchOp::kExact:
+      break;
+    case MatchOp::kExactCi:
+      token = kFoldedToken;
+      bytes = keys::Folded(bytes);
+      break;
+    case MatchOp::kPrefix:
+      if (spec.protection != Protection::kEncryptedIndexed || f.value.empty() ||
+          f.value.size() > spec.prefix_tokens) {
+        return Status::InvalidArgument(what + " with " + std::to_string(spec.prefix_tokens) +
+                                       " prefix tokens: prefix matches 1.." +
+                                       std::to_string(spec.prefix_tokens) + " bytes");
+      }
+      token = kPrefixToken;
+      break;
+    case MatchOp::kContains:
+      return Status::InvalidArgument(what + ": its blind index cannot match substrings");
+  }
+  if (read.protector() == nullptr) {
+    return Status::FailedPrecondition(what + ": matching it needs the master key");
+  }
+  auto needles = read.protector()->Needles(token, bytes, Scope{'f', out->type, *out->field});
+  if (!needles.ok()) return needles.status().WithContext(what);
+  out->tokens = std::move(*needles);
+  out->tag = token == kFoldedToken ? keys::kFolded : keys::kExact;
+  out->protector = read.protector();
+  return Status::OK();
+}
+
+// Entities whose field entries hold one of `f`'s tokens (under a key not
+// forgotten), unless more than kMergeLimit (then `ids` stays empty).
+Status CollectTokenIds(IndexRead& read, Filter* f) {
+  const std::string base = keys::FieldPrefix(f->tag, f->type, *f->field);
+  std::set<std::string> ids;
+  std::string id;
+  for (const std::string& token : f->tokens) {
+    std::string prefix = base;
+    keys::PutTerminated(&prefix, token);
+    BoundedIterator it(read.snapshot(), prefix, keys::Successor(prefix));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string_view rest = View(it->key()).substr(prefix.size());
+      if (!keys::GetTerminated(&rest, &id)) {
+        return Status::Corruption("index: a field entry does not decode");
+      }
+      if (f->protector->Forgotten(View(it->value()))) continue;
+      ids.insert(id);
+      if (ids.size() > kMergeLimit) return Status::OK();
+    }
+    QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read field index"));
+  }
+  f->ids = std::move(ids);
+  return Status::OK();
+}
+
+Status CheckField(const IndexRead& read, const TypeSchema& schema, const EntityFilter& f,
+                  Filter* out) {
   if (f.field == kIdField) return Status::OK();
   auto ordinal = FieldOrdinal(schema, f.field);
   if (!ordinal) {
@@ -113,6 +207,7 @@ Status CheckField(const TypeSchema& schema, const EntityFilter& f, Filter* out) 
   }
   out->field = *ordinal;
   out->kind = spec.kind;
+  if (spec.protection != Protection::kPlain) return ProtectedNeedles(read, schema, spec, f, out);
   if (spec.kind != FieldKind::kNumber) return Status::OK();
   if (f.op != MatchOp::kExact) {
     return Status::InvalidArgument("field " + Quote(f.field) +
@@ -128,6 +223,7 @@ Status CheckField(const TypeSchema& schema, const EntityFilter& f, Filter* out) 
 // Reads the entities the filter's index entries name, unless more than
 // kMergeLimit (then `ids` stays empty). contains scans the whole field.
 Status CollectIds(IndexRead& read, Filter* f) {
+  if (!f->tokens.empty()) return CollectTokenIds(read, f);
   const uint32_t field = f->field.value_or(keys::kIdField);
   const bool folded = f->op == MatchOp::kExactCi;
   const std::string base = keys::FieldPrefix(folded ? keys::kFolded : keys::kExact, f->type, field);
@@ -164,7 +260,7 @@ Result<Filter> Resolve(IndexRead& read, const EntityFilter& f) {
   out.type = view->type->ordinal;
   out.op = f.op;
   out.needle = f.value;
-  QUIPU_RETURN_IF_ERROR(CheckField(*view->schema, f, &out));
+  QUIPU_RETURN_IF_ERROR(CheckField(read, *view->schema, f, &out));
   QUIPU_RETURN_IF_ERROR(CollectIds(read, &out));
   return out;
 }
@@ -291,6 +387,9 @@ struct Plan {
   std::vector<Filter> targets;
   std::optional<Filter> actor;
   OrdinalValues columns;
+  // Protected columns among them: the tokens to look for.
+  std::map<uint32_t, std::vector<std::string>> column_tokens;
+  const Protector* protector = nullptr;
   // The filter whose postings drive the query: kTimeOrder (none: rows in
   // time order), kActor, or the index of a target filter. An index, not a
   // pointer, so that the plan can move.
@@ -326,7 +425,12 @@ struct Plan {
     for (const auto& [ordinal, want] : columns) {
       auto it = std::find_if(rec.columns.begin(), rec.columns.end(),
                              [&](const auto& c) { return c.first == ordinal; });
-      if (it == rec.columns.end() || !(it->second == want)) return false;
+      if (it == rec.columns.end()) return false;
+      if (auto tokens = column_tokens.find(ordinal); tokens != column_tokens.end()) {
+        if (!SealedMatches(protector, it->second, tokens->second)) return false;
+      } else if (!(it->second == want)) {
+        return false;
+      }
     }
     if (actor && driver_index != kActor) {
       auto m = actor->Matches(read, rec.actor);
@@ -350,15 +454,30 @@ struct Plan {
   }
 };
 
-Status ResolveColumns(const Catalog& catalog, const Fields& columns, OrdinalValues* out) {
+Status ResolveColumns(const IndexRead& read, const Fields& columns, Plan* plan) {
   for (const auto& [name, value] : columns) {
-    auto column = catalog.LookupColumn(name);
+    auto column = read.catalog().LookupColumn(name);
     if (!column.ok()) return column.status();
-    if (column->second.kind != value.kind) {
+    const ColumnSpec& spec = column->second;
+    if (spec.kind != value.kind) {
       return Status::InvalidArgument("column " + Quote(name) + " is " +
-                                     std::string(FieldKindName(column->second.kind)));
+                                     std::string(FieldKindName(spec.kind)));
     }
-    out->emplace_back(column->first, value);
+    plan->columns.emplace_back(column->first, value);
+    if (spec.protection == Protection::kPlain) continue;
+    const std::string what =
+        "column " + Quote(name) + " is " + std::string(ProtectionName(spec.protection));
+    if (spec.protection != Protection::kHashed) {
+      return Status::InvalidArgument(what + ": it cannot be matched (hashed columns can)");
+    }
+    if (read.protector() == nullptr) {
+      return Status::FailedPrecondition(what + ": matching it needs the master key");
+    }
+    auto needles = read.protector()->Needles(kExactToken, keys::IndexBytes(value),
+                                             Scope{'c', 0, column->first});
+    if (!needles.ok()) return needles.status().WithContext(what);
+    plan->column_tokens[column->first] = std::move(*needles);
+    plan->protector = read.protector();
   }
   return Status::OK();
 }
@@ -376,7 +495,7 @@ Result<Plan> MakePlan(IndexRead& read, const Query& q) {
     if (!r.ok()) return r.status().WithContext("actor filter");
     plan.actor = std::move(*r);
   }
-  QUIPU_RETURN_IF_ERROR(ResolveColumns(read.catalog(), q.columns, &plan.columns));
+  QUIPU_RETURN_IF_ERROR(ResolveColumns(read, q.columns, &plan));
   auto consider = [&](const Filter& f, int index) {
     if (!f.ids) return;
     const Filter* best = plan.driver();

@@ -33,7 +33,28 @@ Result<uint64_t> ParseEntityCursor(std::string_view c) {
 
 }  // namespace
 
-IndexRead::IndexRead(IndexDb* db, const Catalog* catalog) : snap_(db), catalog_(catalog) {}
+IndexRead::IndexRead(IndexDb* db, const Catalog* catalog, const Protector* protector)
+    : snap_(db), catalog_(catalog), protector_(protector) {}
+
+Result<Value> IndexRead::ShowValue(const Value& stored, Scope scope) const {
+  if (stored.kind != FieldKind::kSealed) return stored;
+  if (protector_ != nullptr) return protector_->Show(stored, scope);
+  return ShowSealedWithoutKeys(stored);
+}
+
+Result<Fields> IndexRead::Shown(const TypeSchema& schema, uint32_t type,
+                                const OrdinalValues& fields) const {
+  Fields out;
+  for (const auto& [ordinal, value] : fields) {
+    if (ordinal >= schema.fields.size()) continue;
+    auto shown = ShowValue(value, Scope{'f', type, ordinal});
+    if (!shown.ok()) {
+      return shown.status().WithContext("field " + QuoteInput(schema.fields[ordinal].name));
+    }
+    out.emplace(schema.fields[ordinal].name, std::move(*shown));
+  }
+  return out;
+}
 
 Fields IndexRead::Named(const TypeSchema& schema, const OrdinalValues& fields) {
   Fields out;
@@ -56,12 +77,10 @@ Result<EntityVersion> IndexRead::Materialize(uint32_t type, const std::string& i
     return Status::Corruption("index: version " + std::to_string(number) + " of " + QuoteInput(id) +
                               " is missing");
   }
-  EntityVersion out{view->type->name,
-                    id,
-                    number,
-                    (*version)->log_id,
-                    (*version)->micros,
-                    Named(*view->schema, (*version)->fields)};
+  auto fields = Shown(*view->schema, type, (*version)->fields);
+  if (!fields.ok()) return fields.status();
+  EntityVersion out{view->type->name,  id, number, (*version)->log_id, (*version)->micros,
+                    std::move(*fields)};
   versions_.emplace(std::move(key), out);
   return out;
 }
@@ -96,7 +115,13 @@ Hit IndexRead::ToHit(const EventRecord& rec, Lsn lsn) {
   hit.url = rec.url;
   hit.content = rec.content;
   for (const auto& [ordinal, value] : rec.columns) {
-    if (auto column = catalog_->ColumnAt(ordinal)) hit.columns[column->name] = value;
+    auto column = catalog_->ColumnAt(ordinal);
+    if (!column) continue;
+    auto shown = ShowValue(value, Scope{'c', 0, ordinal});
+    Value hidden;
+    hidden.kind = column->kind;
+    hidden.hidden = Hidden::kErased;  // damage reads as unreadable, as a missing pin does
+    hit.columns[column->name] = shown.ok() ? std::move(*shown) : std::move(hidden);
   }
   for (const RefRecord& t : rec.targets) hit.targets.push_back(pinned(t));
   return hit;
@@ -129,8 +154,10 @@ Result<std::vector<EntityVersion>> IndexRead::History(std::string_view type, std
     VersionEntry v;
     QUIPU_RETURN_IF_ERROR(DecodeVersion(View(it->value()), &v));
     const uint32_t number = keys::GetBig32(it->key().data() + prefix.size());
+    auto fields = Shown(*view->schema, ordinal, v.fields);
+    if (!fields.ok()) return fields.status();
     out.push_back(EntityVersion{view->type->name, std::string(id), number, v.log_id, v.micros,
-                                Named(*view->schema, v.fields)});
+                                std::move(*fields)});
   }
   QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read history"));
   if (out.empty()) {

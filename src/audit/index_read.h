@@ -35,6 +35,7 @@
 #include "audit/catalog.h"
 #include "audit/index_db.h"
 #include "audit/index_entries.h"
+#include "audit/protect.h"
 #include "quipu/audit.h"
 
 namespace quipu::audit {
@@ -45,7 +46,8 @@ inline constexpr size_t kMergeLimit = 256;
 
 class IndexRead final : public KeyReader {
  public:
-  IndexRead(IndexDb* db, const Catalog* catalog);
+  // `protector` shows protected values (null: they read as hidden).
+  IndexRead(IndexDb* db, const Catalog* catalog, const Protector* protector = nullptr);
 
   Result<std::optional<std::string>> Get(std::string_view key) const override {
     return snap_.Get(key);
@@ -79,12 +81,18 @@ class IndexRead final : public KeyReader {
 
   // Version `number` of an entity as callers see it (cached per read).
   Result<EntityVersion> Materialize(uint32_t type, const std::string& id, uint32_t number);
-  // `fields` named by `schema`.
+  // `fields` named by `schema`, as stored (protected values sealed).
   static Fields Named(const TypeSchema& schema, const OrdinalValues& fields);
+  // The same as a reader sees them (Protector::Show).
+  Result<Fields> Shown(const TypeSchema& schema, uint32_t type, const OrdinalValues& fields) const;
+  // A stored value of field `scope` as a reader sees it.
+  Result<Value> ShowValue(const Value& stored, Scope scope) const;
+  const Protector* protector() const { return protector_; }
 
  private:
   IndexSnapshot snap_;
   const Catalog* catalog_;
+  const Protector* protector_;
   std::map<std::tuple<uint32_t, std::string, uint32_t>, EntityVersion> versions_;
 };
 

@@ -88,24 +88,20 @@ class Undo final : public KeyReader {
     // A field entry goes only if no remaining version has that value (or,
     // for the case-folded entry, a value that folds alike).
     for (const auto& [ordinal, value] : v.fields) {
-      const std::string bytes = keys::IndexBytes(value);
-      const std::string folded = keys::Folded(bytes);
-      bool kept_exact = false;
-      bool kept_folded = false;
-      for (uint32_t n = 1; n < v.number; ++n) {
-        auto older = ReadVersion(*this, v.type, v.id, n);
-        if (!older.ok()) return older.status();
-        if (!*older) continue;
-        for (const auto& [o, old_value] : (*older)->fields) {
-          if (o != ordinal) continue;
-          const std::string old_bytes = keys::IndexBytes(old_value);
-          kept_exact = kept_exact || old_bytes == bytes;
-          kept_folded = kept_folded || keys::Folded(old_bytes) == folded;
+      for (const auto& [tag, bytes] : keys::FieldTerms(value)) {
+        bool kept = false;
+        for (uint32_t n = 1; n < v.number && !kept; ++n) {
+          auto older = ReadVersion(*this, v.type, v.id, n);
+          if (!older.ok()) return older.status();
+          if (!*older) continue;
+          for (const auto& [o, old_value] : (*older)->fields) {
+            if (o != ordinal) continue;
+            for (const auto& term : keys::FieldTerms(old_value)) {
+              kept = kept || (term.first == tag && term.second == bytes);
+            }
+          }
         }
-      }
-      if (!kept_exact) Delete(keys::FieldEntry(keys::kExact, v.type, ordinal, bytes, v.id));
-      if (!kept_folded && value.kind != FieldKind::kNumber) {
-        Delete(keys::FieldEntry(keys::kFolded, v.type, ordinal, folded, v.id));
+        if (!kept) Delete(keys::FieldEntry(tag, v.type, ordinal, bytes, v.id));
       }
     }
     return Status::OK();
@@ -122,6 +118,18 @@ Status Mismatch(Lsn lsn) {
 }
 
 }  // namespace
+
+// A forget record taken back: its keys are no longer known forgotten here
+// (the store destroys a key only once its forget record is durable).
+Status UndoForget(Undo* undo, std::string_view payload) {
+  auto kind = PeekKind(payload);
+  if (!kind.ok()) return kind.status();
+  if (*kind != RecordKind::kForget) return Status::OK();
+  ForgetRecord rec;
+  QUIPU_RETURN_IF_ERROR(DecodeForget(payload, &rec));
+  for (const std::string& key_id : rec.key_ids) undo->Delete(keys::Forgotten(key_id));
+  return Status::OK();
+}
 
 Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
   auto meta = db->ReadMeta();
@@ -171,6 +179,7 @@ Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
       if (lsn > keep) {
         undo.Delete(std::string(View(purge->key())));
         ++undone;
+        QUIPU_RETURN_IF_ERROR(UndoForget(&undo, payload));
         continue;
       }
       auto kind = PeekKind(payload);

@@ -7,6 +7,7 @@
 
 #include "audit/catalog.h"
 #include "audit/index_entries.h"
+#include "audit/protect.h"
 #include "audit/record.h"
 #include "quipu/audit_types.h"
 
@@ -19,10 +20,13 @@ inline constexpr int64_t kMaxMicros = 253402300799LL * 1000000 + 999999;
 // Validates `event` and builds its record with `log_id`, new version numbers
 // and pins, reading entities' current versions from `entities`. `now` is
 // used when the event has no time. The idempotency key is not looked at (the
-// caller sets rec.idempotency). InvalidArgument on any validation failure;
-// nothing changes either way.
-Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities, uint64_t log_id,
-                                 const Event& event, int64_t now);
+// caller sets rec.idempotency). Protected values are sealed by `protector`
+// (null: an event giving one is FailedPrecondition), which may create
+// subject keys (durably) even for an event then refused. InvalidArgument on
+// any validation failure; the store's state does not change either way.
+Result<EventRecord> PrepareEvent(const Catalog& catalog, EntityLookup& entities,
+                                 Protector* protector, uint64_t log_id, const Event& event,
+                                 int64_t now);
 
 }  // namespace quipu::audit
 

@@ -1,6 +1,7 @@
 // audit/record.cc — encoder and decoder of audit store records.
 #include "audit/record.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -13,6 +14,14 @@ namespace {
 // Field flags in a TypeRecord.
 constexpr uint8_t kRequired = 1;
 constexpr uint8_t kIndexed = 2;
+
+// Bits 2-3: the field's Protection; kEncryptedIndexed is followed by its
+// prefix_tokens (varint).
+constexpr int kProtectionShift = 2;
+constexpr uint8_t kProtectionMask = 3 << kProtectionShift;
+
+// Records that declare or hold protected values are version 4.
+constexpr uint8_t kProtectedVersion = 4;
 
 constexpr uint8_t kMaxFutureVersion = 15;
 
@@ -39,14 +48,32 @@ uint8_t VersionOf(RecordKind kind) {
     case RecordKind::kPurge:
     case RecordKind::kCarry:
       return 3;
+    case RecordKind::kForget:
+      return kProtectedVersion;
     default:
       return 1;
   }
 }
 
-void PutHeader(std::string* out, RecordKind kind) {
-  out->push_back(static_cast<char>(VersionOf(kind)));
+void PutHeader(std::string* out, RecordKind kind, bool protected_values = false) {
+  const uint8_t version = VersionOf(kind);
+  out->push_back(
+      static_cast<char>(protected_values ? std::max(version, kProtectedVersion) : version));
   out->push_back(static_cast<char>(kind));
+}
+
+bool AnySealed(const OrdinalValues& values) {
+  for (const auto& [ordinal, value] : values) {
+    if (value.kind == FieldKind::kSealed) return true;
+  }
+  return false;
+}
+
+bool AnySealed(const EventRecord& rec) {
+  for (const VersionRecord& v : rec.versions) {
+    if (AnySealed(v.fields)) return true;
+  }
+  return AnySealed(rec.columns);
 }
 
 // kind byte, then a string (text, json) or 8 bytes of IEEE-754 (number).
@@ -78,7 +105,9 @@ void PutRef(std::string* out, const RefRecord& ref) {
 // A cursor over a record; every Get* returns false once the bytes run out.
 class Input {
  public:
-  explicit Input(std::string_view s) : s_(s) {}
+  // `sealed`: whether values may be sealed (kind 4), which records of
+  // version 4 and later and the index's own copies hold.
+  explicit Input(std::string_view s, bool sealed = true) : s_(s), sealed_(sealed) {}
 
   bool Done() const { return s_.empty(); }
 
@@ -132,8 +161,16 @@ class Input {
     *kind = static_cast<FieldKind>(b);
     return true;
   }
+  bool GetValueKind(FieldKind* kind) {
+    if (sealed_ && !s_.empty() && static_cast<uint8_t>(s_[0]) == 4) {
+      s_.remove_prefix(1);
+      *kind = FieldKind::kSealed;
+      return true;
+    }
+    return GetKind(kind);
+  }
   bool GetValue(Value* v) {
-    if (!GetKind(&v->kind)) return false;
+    if (!GetValueKind(&v->kind)) return false;
     if (v->kind != FieldKind::kNumber) return GetString(&v->text);
     uint64_t bits;
     if (!GetFixed64(&bits)) return false;
@@ -155,6 +192,7 @@ class Input {
 
  private:
   std::string_view s_;
+  bool sealed_;
 };
 
 Status Truncated(std::string_view what) {
@@ -162,7 +200,9 @@ Status Truncated(std::string_view what) {
 }
 
 // Skips the two header bytes already checked by PeekKind.
-Input BodyOf(std::string_view payload) { return Input(payload.substr(2)); }
+Input BodyOf(std::string_view payload) {
+  return Input(payload.substr(2), static_cast<uint8_t>(payload[0]) >= kProtectedVersion);
+}
 
 bool GetVersion(Input* in, VersionRecord* v) {
   return in->GetVarint32(&v->type) && in->GetString(&v->id) && in->GetVarint32(&v->number) &&
@@ -191,24 +231,36 @@ bool GetIdempotency(Input* in, IdempotencyRecord* idem) {
 }  // namespace
 
 void EncodeType(const TypeRecord& rec, std::string* out) {
-  PutHeader(out, RecordKind::kType);
+  bool any_protected = false;
+  for (const FieldSpec& f : rec.schema.fields) {
+    any_protected = any_protected || f.protection != Protection::kPlain;
+  }
+  PutHeader(out, RecordKind::kType, any_protected);
   PutString(out, rec.schema.name);
   PutVarint(out, rec.schema.fields.size());
   for (const FieldSpec& f : rec.schema.fields) {
     PutString(out, f.name);
     out->push_back(static_cast<char>(f.kind));
-    out->push_back(static_cast<char>((f.required ? kRequired : 0) | (f.indexed ? kIndexed : 0)));
+    const uint8_t protection = static_cast<uint8_t>(f.protection) << kProtectionShift;
+    out->push_back(
+        static_cast<char>((f.required ? kRequired : 0) | (f.indexed ? kIndexed : 0) | protection));
+    if (f.protection == Protection::kEncryptedIndexed) PutVarint(out, f.prefix_tokens);
   }
 }
 
 void EncodeColumn(const ColumnRecord& rec, std::string* out) {
-  PutHeader(out, RecordKind::kColumn);
+  const bool is_protected = rec.column.protection != Protection::kPlain;
+  PutHeader(out, RecordKind::kColumn, is_protected);
   PutString(out, rec.column.name);
   out->push_back(static_cast<char>(rec.column.kind));
+  if (is_protected) {
+    out->push_back(static_cast<char>(rec.column.protection));
+    PutString(out, rec.column.subject);
+  }
 }
 
 void EncodeEvent(const EventRecord& rec, std::string* out) {
-  PutHeader(out, rec.idempotency ? RecordKind::kKeyedEvent : RecordKind::kEvent);
+  PutHeader(out, rec.idempotency ? RecordKind::kKeyedEvent : RecordKind::kEvent, AnySealed(rec));
   PutVarint(out, rec.log_id);
   PutFixed64(out, static_cast<uint64_t>(rec.micros));
   PutVarint(out, rec.versions.size());
@@ -287,7 +339,7 @@ Result<RecordKind> PeekKind(std::string_view payload) {
   const uint8_t kind = static_cast<uint8_t>(payload[1]);
   // A kind newer than the record's version (kind 4 marked 1) was not
   // written by any audit store either.
-  const bool known = version >= 1 && version <= kRecordVersion && kind >= 1 && kind <= 6 &&
+  const bool known = version >= 1 && version <= kRecordVersion && kind >= 1 && kind <= 7 &&
                      VersionOf(static_cast<RecordKind>(kind)) <= version;
   if (!known) {
     return Status::Corruption("not an audit store record (version " + std::to_string(version) +
@@ -310,16 +362,37 @@ Status DecodeType(std::string_view payload, TypeRecord* rec) {
     }
     f.required = flags & kRequired;
     f.indexed = flags & kIndexed;
+    f.protection = static_cast<Protection>((flags & kProtectionMask) >> kProtectionShift);
+    f.prefix_tokens = 0;
+    if ((flags & ~(kRequired | kIndexed | kProtectionMask)) != 0 ||
+        (f.protection != Protection::kPlain && payload[0] < kProtectedVersion)) {
+      return Truncated("type");
+    }
+    if (f.protection == Protection::kEncryptedIndexed &&
+        (!in.GetVarint32(&f.prefix_tokens) || f.prefix_tokens > kMaxPrefixTokens)) {
+      return Truncated("type");
+    }
   }
   return in.Done() ? Status::OK() : Truncated("type");
 }
 
 Status DecodeColumn(std::string_view payload, ColumnRecord* rec) {
   Input in = BodyOf(payload);
-  if (!in.GetString(&rec->column.name) || !in.GetKind(&rec->column.kind) || !in.Done()) {
+  if (!in.GetString(&rec->column.name) || !in.GetKind(&rec->column.kind)) {
     return Truncated("column");
   }
-  return Status::OK();
+  rec->column.protection = Protection::kPlain;
+  rec->column.subject.clear();
+  if (static_cast<uint8_t>(payload[0]) >= kProtectedVersion && !in.Done()) {
+    uint8_t protection;
+    if (!in.GetByte(&protection) || protection < 1 ||
+        protection > static_cast<uint8_t>(Protection::kEncrypted) ||
+        !in.GetString(&rec->column.subject)) {
+      return Truncated("column");
+    }
+    rec->column.protection = static_cast<Protection>(protection);
+  }
+  return in.Done() ? Status::OK() : Truncated("column");
 }
 
 Status DecodeEvent(std::string_view payload, EventRecord* rec) {
@@ -396,12 +469,16 @@ Status DecodePurge(std::string_view payload, PurgeRecord* rec) {
 namespace {
 constexpr uint8_t kCarriedCatalog = 1;
 constexpr uint8_t kCarriedEntity = 2;
+constexpr uint8_t kCarriedForgotten = 3;
+constexpr size_t kKeyIdSize = 16;
 }  // namespace
 
 void EncodeCarry(const CarryRecord& rec, std::string* out) {
-  PutHeader(out, RecordKind::kCarry);
+  bool sealed = !rec.forgotten.empty();
+  for (const CarriedEntity& e : rec.entities) sealed = sealed || AnySealed(e.fields);
+  PutHeader(out, RecordKind::kCarry, sealed);
   PutVarint(out, rec.first_kept);
-  PutVarint(out, rec.catalog.size() + rec.entities.size());
+  PutVarint(out, rec.catalog.size() + rec.entities.size() + rec.forgotten.size());
   for (const auto& [lsn, payload] : rec.catalog) {
     out->push_back(static_cast<char>(kCarriedCatalog));
     PutVarint(out, lsn);
@@ -417,6 +494,10 @@ void EncodeCarry(const CarryRecord& rec, std::string* out) {
     PutFixed64(out, static_cast<uint64_t>(e.micros));
     PutOrdinalValues(out, e.fields);
   }
+  for (const std::string& key_id : rec.forgotten) {
+    out->push_back(static_cast<char>(kCarriedForgotten));
+    PutString(out, key_id);
+  }
 }
 
 Status DecodeCarry(std::string_view payload, CarryRecord* rec) {
@@ -427,9 +508,15 @@ Status DecodeCarry(std::string_view payload, CarryRecord* rec) {
   }
   rec->catalog.clear();
   rec->entities.clear();
+  rec->forgotten.clear();
   for (uint64_t i = 0; i < n; ++i) {
     uint8_t tag;
     if (!in.GetByte(&tag)) return Truncated("carry");
+    if (tag == kCarriedForgotten) {
+      std::string& key_id = rec->forgotten.emplace_back();
+      if (!in.GetString(&key_id) || key_id.size() != kKeyIdSize) return Truncated("carry");
+      continue;
+    }
     if (tag == kCarriedCatalog) {
       auto& [lsn, bytes] = rec->catalog.emplace_back();
       if (!in.GetVarint(&lsn) || !in.GetString(&bytes) || lsn >= rec->first_kept) {
@@ -447,6 +534,31 @@ Status DecodeCarry(std::string_view payload, CarryRecord* rec) {
     e.micros = static_cast<int64_t>(micros);
   }
   return in.Done() ? Status::OK() : Truncated("carry");
+}
+
+void EncodeForget(const ForgetRecord& rec, std::string* out) {
+  PutHeader(out, RecordKind::kForget);
+  PutVarint(out, rec.type);
+  PutString(out, rec.id);
+  PutVarint(out, rec.key_ids.size());
+  for (const std::string& key_id : rec.key_ids) PutString(out, key_id);
+  PutFixed64(out, static_cast<uint64_t>(rec.micros));
+}
+
+Status DecodeForget(std::string_view payload, ForgetRecord* rec) {
+  Input in = BodyOf(payload);
+  uint64_t n, micros;
+  if (!in.GetVarint32(&rec->type) || !in.GetString(&rec->id) || !in.GetVarint(&n) ||
+      n > payload.size()) {
+    return Truncated("forget");
+  }
+  rec->key_ids.resize(n);
+  for (std::string& key_id : rec->key_ids) {
+    if (!in.GetString(&key_id) || key_id.size() != kKeyIdSize) return Truncated("forget");
+  }
+  if (!in.GetFixed64(&micros) || !in.Done()) return Truncated("forget");
+  rec->micros = static_cast<int64_t>(micros);
+  return Status::OK();
 }
 
 }  // namespace quipu::audit

@@ -12,12 +12,16 @@
 //   kind 5  PurgeRecord   a retention purge: what went, and why
 //   kind 6  CarryRecord   state the purged records held that later records
 //                         build on, carried past the purge (retention.h)
+//   kind 7  ForgetRecord  a subject forgotten: the data keys destroyed
+//                         (AuditStore::Forget, docs/privacy.md)
 //
 // `version` is the lowest format version that defines the record's kind: 1
-// for kinds 1-3, 2 for kind 4, 3 for kinds 5 and 6. A store that never used idempotency keys is
-// therefore still all version 1, readable by builds that predate them, and
-// such a build refuses a keyed event as too new (NotSupported), not as
-// damage.
+// for kinds 1-3, 2 for kind 4, 3 for kinds 5 and 6, 4 for kind 7 — and 4
+// for any record that declares or holds a protected value (a protection in
+// a schema or column, a sealed value). A store that never used idempotency
+// keys is therefore still all version 1, readable by builds that predate
+// them, and such a build refuses a keyed event as too new (NotSupported),
+// not as damage.
 //
 // Records refer to types, fields and columns by ordinal (definition order),
 // which schema evolution never changes because it only appends. This keeps
@@ -44,7 +48,7 @@
 namespace quipu::audit {
 
 // The newest record version this build reads.
-inline constexpr uint8_t kRecordVersion = 3;
+inline constexpr uint8_t kRecordVersion = 4;
 
 enum class RecordKind : uint8_t {
   kType = 1,
@@ -53,6 +57,7 @@ enum class RecordKind : uint8_t {
   kKeyedEvent = 4,
   kPurge = 5,
   kCarry = 6,
+  kForget = 7,
 };
 
 // (ordinal, value) pairs, ordinals ascending.
@@ -150,6 +155,18 @@ struct CarryRecord {
   Lsn first_kept = 0;
   std::vector<std::pair<Lsn, std::string>> catalog;
   std::vector<CarriedEntity> entities;
+  // Data keys that forget records before first_kept destroyed: tokens
+  // sealed under them must keep not matching after a rebuild.
+  std::vector<std::string> forgotten;
+};
+
+// A subject forgotten (AuditStore::Forget): its data keys, named by key id,
+// are destroyed once this record is durable.
+struct ForgetRecord {
+  uint32_t type = 0;  // the subject: an entity
+  std::string id;
+  std::vector<std::string> key_ids;  // each 16 bytes
+  int64_t micros = 0;                // wall clock of the Forget
 };
 
 void EncodeType(const TypeRecord& rec, std::string* out);
@@ -170,6 +187,7 @@ void EncodeFingerprintInput(const Event& event, std::string* out);
 
 void EncodePurge(const PurgeRecord& rec, std::string* out);
 void EncodeCarry(const CarryRecord& rec, std::string* out);
+void EncodeForget(const ForgetRecord& rec, std::string* out);
 
 // Field values alone (the derived index stores versions this way).
 void EncodeOrdinalValues(const OrdinalValues& values, std::string* out);
@@ -188,6 +206,7 @@ Status DecodeColumn(std::string_view payload, ColumnRecord* rec);
 Status DecodeEvent(std::string_view payload, EventRecord* rec);
 Status DecodePurge(std::string_view payload, PurgeRecord* rec);
 Status DecodeCarry(std::string_view payload, CarryRecord* rec);
+Status DecodeForget(std::string_view payload, ForgetRecord* rec);
 
 }  // namespace quipu::audit
 

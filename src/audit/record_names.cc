@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "audit/protect.h"
 #include "util/quote.h"
 
 namespace quipu::audit {
@@ -26,7 +27,9 @@ Result<Fields> NamedFields(const TypeSchema& schema, const OrdinalValues& values
                                 " of type " + QuoteInput(schema.name) + ", which has " +
                                 std::to_string(schema.fields.size()) + " fields");
     }
-    out.emplace(schema.fields[ordinal].name, value);
+    auto shown = ShowSealedWithoutKeys(value);
+    if (!shown.ok()) return shown.status();
+    out.emplace(schema.fields[ordinal].name, std::move(*shown));
   }
   return out;
 }
@@ -73,7 +76,9 @@ Result<Hit> NamedRow(const EventRecord& rec, Lsn lsn, const Catalog& catalog,
       return Status::Corruption("event record names column ordinal " + std::to_string(ordinal) +
                                 ", which no earlier record registers");
     }
-    hit.columns[column->name] = value;
+    auto shown = ShowSealedWithoutKeys(value);
+    if (!shown.ok()) return shown.status();
+    hit.columns[column->name] = std::move(*shown);
   }
   for (const RefRecord& t : rec.targets) {
     Result<EntityVersion> target = pin(t);
@@ -83,7 +88,18 @@ Result<Hit> NamedRow(const EventRecord& rec, Lsn lsn, const Catalog& catalog,
   return hit;
 }
 
-Status SummarizeRetentionRecord(std::string_view payload, RecordKind kind, ExportedRecord* out) {
+Status SummarizeRetentionRecord(std::string_view payload, RecordKind kind, const Catalog& catalog,
+                                ExportedRecord* out) {
+  if (kind == RecordKind::kForget) {
+    ForgetRecord rec;
+    QUIPU_RETURN_IF_ERROR(DecodeForget(payload, &rec));
+    Result<TypeView> type = TypeOf(catalog, rec.type);
+    if (!type.ok()) return type.status();
+    out->kind = ExportedRecord::Kind::kForget;
+    out->forget = ForgetSummary{type->type->name, rec.id, static_cast<uint32_t>(rec.key_ids.size()),
+                                rec.micros};
+    return Status::OK();
+  }
   if (kind == RecordKind::kPurge) {
     PurgeRecord rec;
     QUIPU_RETURN_IF_ERROR(DecodePurge(payload, &rec));

@@ -4,7 +4,8 @@
 // turn one into the names callers see, strictly: an ordinal the catalog does
 // not know is Corruption, since a record that passed Apply* never has one.
 // Used by exports (the versions a record wrote) and by AuditRecordReader,
-// which has no index to read pinned versions from.
+// which has no index to read pinned versions from. Having no keys, they
+// show protected values hidden (ShowSealedWithoutKeys).
 #ifndef QUIPU_AUDIT_RECORD_NAMES_H_
 #define QUIPU_AUDIT_RECORD_NAMES_H_
 
@@ -25,9 +26,15 @@ Result<std::vector<EntityVersion>> NamedWrittenVersions(const EventRecord& rec,
 Result<Hit> NamedRow(const EventRecord& rec, Lsn lsn, const Catalog& catalog,
                      const std::vector<EntityVersion>& written);
 
-// Fills out->kind and out->purge or out->carry from a purge or carry record
-// (`kind`); Corruption when it does not decode.
-Status SummarizeRetentionRecord(std::string_view payload, RecordKind kind, ExportedRecord* out);
+// Fills out->kind and out->purge, out->carry or out->forget from a purge,
+// carry or forget record (`kind`); Corruption when it does not decode.
+Status SummarizeRetentionRecord(std::string_view payload, RecordKind kind, const Catalog& catalog,
+                                ExportedRecord* out);
+
+// Whether `kind` is one of the records SummarizeRetentionRecord reads.
+inline bool IsSummarized(RecordKind kind) {
+  return kind == RecordKind::kPurge || kind == RecordKind::kCarry || kind == RecordKind::kForget;
+}
 
 }  // namespace quipu::audit
 

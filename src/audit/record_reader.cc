@@ -33,8 +33,8 @@ Result<ExportedRecord> AuditRecordReader::Read(std::string_view record, Lsn lsn)
     if (s.ok()) s = catalog_->ApplyColumn(rec);
     out.kind = ExportedRecord::Kind::kColumn;
     out.column = std::move(rec.column);
-  } else if (s.ok() && (*kind == audit::RecordKind::kPurge || *kind == audit::RecordKind::kCarry)) {
-    s = audit::SummarizeRetentionRecord(record, *kind, &out);
+  } else if (s.ok() && audit::IsSummarized(*kind)) {
+    s = audit::SummarizeRetentionRecord(record, *kind, *catalog_, &out);
   } else if (s.ok()) {
     audit::EventRecord rec;
     s = audit::DecodeEvent(record, &rec);

@@ -21,6 +21,7 @@
 
 #include "audit/catalog.h"
 #include "audit/emit_queue.h"
+#include "audit/forget.h"
 #include "audit/idempotency.h"
 #include "audit/index_open.h"
 #include "audit/index_purge.h"
@@ -63,6 +64,12 @@ class AuditStoreImpl final : public AuditStore {
                                   : audit::OpenIndexForReader(dir, &catalog_, options);
     if (!opened.ok()) return opened.status();
     index_ = std::move(*opened);
+    protector_ = std::make_unique<audit::Protector>(
+        options.keys, options.log.env != nullptr ? options.log.env : Env::Default(), dir,
+        log_ != nullptr);
+    QUIPU_RETURN_IF_ERROR(
+        audit::LoadForgotten(index_.db.get(), protector_.get(), /*finish=*/log_ != nullptr));
+    index_.applier->set_protector(protector_.get());
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
     auto purge = audit::FinishPurge(index_.db.get(), log_.get());
     if (!purge.ok()) return purge.status();
@@ -122,8 +129,9 @@ class AuditStoreImpl final : public AuditStore {
       // Hashing reads nothing write_mu_ guards, and a large event takes a
       // while: it is done before queueing. (SHA-256 was checked usable when
       // the log opened its tree.)
-      slot.idempotency =
-          audit::IdempotencyRecord{event.idempotency_key, audit::FingerprintOf(event), 0};
+      auto fingerprint = audit::FingerprintFor(catalog_, *protector_, event);
+      if (!fingerprint.ok()) return fingerprint.status();
+      slot.idempotency = audit::IdempotencyRecord{event.idempotency_key, *fingerprint, 0};
     }
     if (emit_queue_.Join(&slot)) LeadEmits();
     return std::move(slot.result);
@@ -133,7 +141,9 @@ class AuditStoreImpl final : public AuditStore {
     std::optional<audit::Fingerprint> fingerprint;
     if (!event.idempotency_key.empty()) {
       QUIPU_RETURN_IF_ERROR(audit::CheckIdempotencyKey(event.idempotency_key));
-      fingerprint = audit::FingerprintOf(event);
+      auto keyed = audit::FingerprintFor(catalog_, *protector_, event);
+      if (!keyed.ok()) return keyed.status();
+      fingerprint = *keyed;
     }
     std::unique_lock<std::mutex> lock(write_mu_);
     QUIPU_RETURN_IF_ERROR(UsableLocked());
@@ -146,7 +156,9 @@ class AuditStoreImpl final : public AuditStore {
         return KeyConflict(event.idempotency_key, (*seen)->log_id);
       }
     }
-    return audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), event, now).status();
+    return audit::PrepareEvent(catalog_, *index_.applier, protector_.get(), NextLogIdLocked(),
+                               event, now)
+        .status();
   }
 
   Lsn DurableLsn() const override { return log_ != nullptr ? log_->DurableLsn() : 0; }
@@ -199,6 +211,59 @@ class AuditStoreImpl final : public AuditStore {
     return Read().LsnOf(log_id);
   }
   uint64_t LastLogId() const override { return last_log_id_.load(std::memory_order_acquire); }
+  Result<ForgetReport> Forget(std::string_view type, std::string_view id) override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    auto view = catalog_.LookupType(type);
+    if (!view.ok()) return view.status();
+    const uint32_t ordinal = view->type->ordinal;
+    auto entity = index_.applier->Current(ordinal, id);
+    if (!entity.ok()) return entity.status();
+    if (!*entity) {
+      return Status::NotFound("no entity " + QuoteInput(id) + " of type " + QuoteInput(type));
+    }
+    auto rec = audit::PrepareForget(protector_.get(), ordinal, id, NowMicros());
+    if (!rec.ok()) return rec.status();
+    std::string payload;
+    audit::EncodeForget(*rec, &payload);
+    // Durable before any key goes, and the keys gone before the lock is
+    // released, so no write seals a new value with a key being destroyed.
+    auto lsn = AppendLocked(payload, Durability::kBuffered,
+                            [&](Lsn at) { return index_.applier->ApplyForget(*rec, payload, at); });
+    if (!lsn.ok()) return lsn.status();
+    QUIPU_RETURN_IF_ERROR(log_->WaitDurable(*lsn));
+    if (!rec->key_ids.empty()) {
+      auto keys = protector_->Keys(/*create=*/false);
+      if (!keys.ok()) return keys.status();
+      QUIPU_RETURN_IF_ERROR((*keys)->ForgetKeyIds(rec->key_ids));
+    }
+    return ForgetReport{*lsn, static_cast<uint32_t>(rec->key_ids.size())};
+  }
+
+  Result<KeyReport> KeyStatus() const override {
+    KeyReport report;
+    if (protector_->master() != nullptr) report.master_versions = protector_->master()->Versions();
+    auto keys = protector_->Keys(/*create=*/false);
+    if (!keys.ok()) return keys.status();
+    if (*keys == nullptr) return report;
+    const privacy::KeyUsage usage = (*keys)->Usage();
+    report.live_by_version = usage.live_by_version;
+    report.forgotten = usage.forgotten;
+    return report;
+  }
+
+  Result<uint64_t> RewrapKeys() override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    if (protector_->master() == nullptr) {
+      return Status::FailedPrecondition("re-wrapping data keys needs the master keys");
+    }
+    auto keys = protector_->Keys(/*create=*/false);
+    if (!keys.ok()) return keys.status();
+    if (*keys == nullptr) return uint64_t{0};
+    return (*keys)->Rewrap(privacy::Impl(*protector_->master()));
+  }
+
   const IndexReport& index_report() const override { return index_.report; }
   Result<Lsn> AppliedLsn() const override {
     QUIPU_RETURN_IF_ERROR(Readable());
@@ -303,13 +368,13 @@ class AuditStoreImpl final : public AuditStore {
       std::lock_guard<std::mutex> lock(self->write_mu_);
       if (!closed_ && broken_.ok()) (void)self->CommitLocked();  // an error is kept in broken_
     }
-    return audit::IndexRead(index_.db.get(), &catalog_);
+    return audit::IndexRead(index_.db.get(), &catalog_, protector_.get());
   }
 
   // The same for the writer, which holds write_mu_.
   audit::IndexRead ReadLocked() {
     if (Unwritten()) (void)CommitLocked();
-    return audit::IndexRead(index_.db.get(), &catalog_);
+    return audit::IndexRead(index_.db.get(), &catalog_, protector_.get());
   }
 
   // Whether something applied may not be in RocksDB yet. A batch is counted
@@ -439,7 +504,8 @@ class AuditStoreImpl final : public AuditStore {
       if (*seen) return AnswerRetryLocked(slot, **seen);
       idem->written_micros = now;
     }
-    auto rec = audit::PrepareEvent(catalog_, *index_.applier, NextLogIdLocked(), *slot->event, now);
+    auto rec = audit::PrepareEvent(catalog_, *index_.applier, protector_.get(), NextLogIdLocked(),
+                                   *slot->event, now);
     if (!rec.ok()) return rec.status();
     rec->idempotency = std::move(idem);
     std::string payload;
@@ -561,6 +627,8 @@ class AuditStoreImpl final : public AuditStore {
   // The catalog is loaded from the index; it is small and in memory.
   audit::Catalog catalog_;
   audit::OpenedIndex index_;
+  // Protected fields: master keys given, subject keys, forgotten key ids.
+  std::unique_ptr<audit::Protector> protector_;
   std::atomic<uint64_t> last_log_id_{0};
   std::atomic<uint64_t> purged_log_ids_{0};
   std::atomic<Lsn> first_lsn_{1};

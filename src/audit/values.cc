@@ -15,6 +15,8 @@ std::string_view FieldKindName(FieldKind kind) {
       return "number";
     case FieldKind::kJson:
       return "json";
+    case FieldKind::kSealed:
+      return "sealed";
   }
   return "unknown";
 }
@@ -37,8 +39,31 @@ std::string Value::ToString() const {
 }
 
 bool Value::operator==(const Value& other) const {
-  if (kind != other.kind) return false;
+  if (kind != other.kind || hidden != other.hidden) return false;
   return kind == FieldKind::kNumber ? number == other.number : text == other.text;
+}
+
+std::string_view ProtectionName(Protection p) {
+  switch (p) {
+    case Protection::kPlain:
+      return "plain";
+    case Protection::kHashed:
+      return "hashed";
+    case Protection::kEncrypted:
+      return "encrypted";
+    case Protection::kEncryptedIndexed:
+      return "encrypted+indexed";
+  }
+  return "unknown";
+}
+
+Result<Protection> ParseProtection(std::string_view name) {
+  if (name == "plain") return Protection::kPlain;
+  if (name == "hashed") return Protection::kHashed;
+  if (name == "encrypted") return Protection::kEncrypted;
+  if (name == "encrypted+indexed") return Protection::kEncryptedIndexed;
+  return Status::InvalidArgument("unknown protection " + QuoteInput(name) +
+                                 " (expected plain, hashed, encrypted or encrypted+indexed)");
 }
 
 std::string_view MatchOpName(MatchOp op) {

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "cli/key_flags.h"
+
 namespace quipu::cli {
 
 std::string VersionRef(const EntityVersion& version) {
@@ -19,6 +21,9 @@ Result<std::unique_ptr<AuditStore>> OpenStore(const std::string& dir, bool creat
   // sealed segments are checked by `quipu check` and `verify`, and by any
   // reader that reaches them (quipu/options.h).
   options.log.verify_sealed_segments = false;
+  auto keys = LoadKeys();
+  if (!keys.ok()) return keys.status();
+  options.keys = *keys;
   auto store = AuditStore::Open(dir, options);
   if (store.ok()) ReportIndex(dir, (*store)->index_report());
   return store;
@@ -49,6 +54,9 @@ void ReportIndex(const std::string& dir, const IndexReport& report) {
 Result<std::unique_ptr<AuditStore>> OpenStoreToRead(const std::string& dir) {
   AuditOptions options;
   options.read_only = true;
+  auto keys = LoadKeys();
+  if (!keys.ok()) return keys.status();
+  options.keys = *keys;
   return AuditStore::Open(dir, options);
 }
 

@@ -60,13 +60,18 @@ struct DefineColumnFlags {
   std::string dir;
   std::string name;
   std::string kind;
+  std::string protection = "plain";
+  std::string subject;
 };
 
 Status DefineColumn(const DefineColumnFlags& flags) {
   Result<FieldKind> kind = ParseFieldKind(flags.kind);
   if (!kind.ok()) return kind.status();
+  Result<Protection> protection = ParseProtection(flags.protection);
+  if (!protection.ok()) return protection.status();
   return WithStore(flags.dir, /*create=*/true, [&](AuditStore& store) -> Status {
-    QUIPU_RETURN_IF_ERROR(store.RegisterColumn(ColumnSpec{flags.name, *kind}));
+    QUIPU_RETURN_IF_ERROR(
+        store.RegisterColumn(ColumnSpec{flags.name, *kind, *protection, flags.subject}));
     return Print("defined column " + flags.name + "\n");
   });
 }
@@ -83,19 +88,24 @@ std::string TypesJson(const std::vector<TypeSchema>& types,
 
 std::string TypesText(const std::vector<TypeSchema>& types,
                       const std::vector<ColumnSpec>& columns) {
-  std::vector<std::vector<std::string>> rows = {{"type", "field", "kind", "required", "indexed"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"type", "field", "kind", "required", "indexed", "protection"}};
   for (const TypeSchema& t : types) {
-    if (t.fields.empty()) rows.push_back({t.name, "-", "", "", ""});
+    if (t.fields.empty()) rows.push_back({t.name, "-", "", "", "", ""});
     for (const FieldSpec& f : t.fields) {
+      std::string protection(ProtectionName(f.protection));
+      if (f.prefix_tokens > 0) protection += " (prefix " + std::to_string(f.prefix_tokens) + ")";
       rows.push_back({t.name, f.name, std::string(FieldKindName(f.kind)), f.required ? "yes" : "no",
-                      f.indexed ? "yes" : "no"});
+                      f.indexed ? "yes" : "no", protection});
     }
   }
   std::string text = FormatTable(rows, /*text_last=*/false);
   if (columns.empty()) return text + "\nno custom columns\n";
-  std::vector<std::vector<std::string>> column_rows = {{"column", "kind"}};
+  std::vector<std::vector<std::string>> column_rows = {{"column", "kind", "protection"}};
   for (const ColumnSpec& c : columns) {
-    column_rows.push_back({c.name, std::string(FieldKindName(c.kind))});
+    std::string protection(ProtectionName(c.protection));
+    if (!c.subject.empty()) protection += " (subject " + c.subject + ")";
+    column_rows.push_back({c.name, std::string(FieldKindName(c.kind)), protection});
   }
   return text + "\n" + FormatTable(column_rows, /*text_last=*/true);
 }
@@ -126,7 +136,9 @@ void RegisterDefineType(CLI::App& app) {
   verb->add_option("dir", flags->dir, "store directory (created if missing)")->required();
   verb->add_option("--json", flags->json,
                    "SCHEMA: {\"name\":\"user\",\"fields\":[{\"name\":\"email\",\"kind\":\"text\","
-                   "\"required\":true,\"indexed\":true}]} (kind text|number|json)")
+                   "\"required\":true,\"indexed\":true}]} (kind text|number|json; optional "
+                   "\"protection\": plain|hashed|encrypted|encrypted+indexed and "
+                   "\"prefix_tokens\": N, docs/privacy.md)")
       ->required();
   SetAction(verb, [flags] { return DefineType(*flags); });
 }
@@ -138,6 +150,11 @@ void RegisterDefineColumn(CLI::App& app) {
   verb->add_option("dir", flags->dir, "store directory (created if missing)")->required();
   verb->add_option("name", flags->name, "column name")->required();
   verb->add_option("kind", flags->kind, "text | number | json")->required();
+  verb->add_option("--protection", flags->protection,
+                   "plain (default) | hashed | encrypted (docs/privacy.md)");
+  verb->add_option("--subject", flags->subject,
+                   "whose key seals a protected column: a type whose first target in the event "
+                   "is the subject (default: the event's actor)");
   SetAction(verb, [flags] { return DefineColumn(*flags); });
 }
 

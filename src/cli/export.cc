@@ -76,6 +76,8 @@ OrderedJson RecordLine(const ExportedRecord& rec) {
       return OrderedJson{{"lsn", rec.lsn}, {"purge", json::PurgeToJson(rec.purge)}};
     case ExportedRecord::Kind::kCarry:
       return OrderedJson{{"lsn", rec.lsn}, {"carry", json::CarryToJson(rec.carry)}};
+    case ExportedRecord::Kind::kForget:
+      return OrderedJson{{"lsn", rec.lsn}, {"forget", json::ForgetToJson(rec.forget)}};
     case ExportedRecord::Kind::kEvent:
       break;
   }

@@ -137,7 +137,9 @@ Status ImportLine(AuditStore& store, std::string_view text, Counts* counts) {
   }
   // A retention purge of the exporting store is its own history, not the
   // importing one's.
-  if (line.contains("purge") || line.contains("carry")) return Status::OK();
+  if (line.contains("purge") || line.contains("carry") || line.contains("forget")) {
+    return Status::OK();
+  }
   if (line.contains("log_id")) return ImportEvent(store, line, counts);
   return Bad("a line must hold \"type\", \"column\" or an event (\"log_id\")");
 }

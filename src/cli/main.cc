@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/common.h"
+#include "cli/key_flags.h"
 #include "cli/verbs.h"
 
 #ifndef QUIPU_VERSION
@@ -90,7 +91,14 @@ int Run(int argc, char** argv) {
   quipu::cli::RegisterReindex(app);
   quipu::cli::RegisterRetain(app);
   quipu::cli::RegisterServe(app);
+  quipu::cli::RegisterKeys(app);
+  quipu::cli::RegisterForget(app);
   quipu::cli::RegisterBench(app);
+  // Verbs that open an audit store and may meet protected fields.
+  for (const char* name :
+       {"emit", "query", "history", "entities", "export", "import", "forget", "serve"}) {
+    quipu::cli::AddKeyFlags(app.get_subcommand(name));
+  }
 
   if (IsUnknownVerb(app, argc, argv)) {
     std::fprintf(stderr, "quipu: unknown command '%s' (see --help)\n", argv[1]);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/common.h"
+#include "cli/key_flags.h"
 #include "cli/retention_flags.h"
 #include "cli/verbs.h"
 #include "server/server.h"
@@ -64,6 +65,9 @@ Status Serve(ServeFlags& flags) {
   options.shutdown_grace = std::chrono::seconds(flags.grace_seconds);
   options.retention = flags.retention.Policy();
   options.retain_every = std::chrono::seconds(flags.retain_every_seconds);
+  auto keys = LoadKeys();
+  if (!keys.ok()) return keys.status();
+  options.keys = *keys;
   return server::RunServer(options);
 }
 

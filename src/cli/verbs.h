@@ -63,6 +63,9 @@ void RegisterReindex(CLI::App& app);
 void RegisterRetain(CLI::App& app);
 // serve DIR: the audit store over HTTP/JSON (docs/server.md).
 void RegisterServe(CLI::App& app);
+// keys new|status|rotate|rewrap|retire, and forget (cli/keys.cc).
+void RegisterKeys(CLI::App& app);
+void RegisterForget(CLI::App& app);
 
 }  // namespace quipu::cli
 

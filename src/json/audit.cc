@@ -77,6 +77,8 @@ Result<Value> ValueFromJson(const Json& j, std::optional<FieldKind> kind, const 
       // Canonical, which is what the store's "did this field change"
       // comparison and the queries on json fields need.
       return Value::Json(CanonicalJson(j));
+    case FieldKind::kSealed:
+      break;
   }
   return Status::InvalidArgument(what + " is " + std::string(FieldKindName(want)) + ", got " +
                                  JsonTypeName(j));
@@ -296,15 +298,27 @@ Result<Query> QueryFromJson(const Json& j, const AuditStore& store, bool paged) 
   return query;
 }
 
+Result<Protection> ProtectionFromJson(const Json& j, const std::string& what) {
+  Result<std::string> name = GetString(j, "protection", what, "plain");
+  if (!name.ok()) return name.status();
+  Result<Protection> p = ParseProtection(*name);
+  if (!p.ok()) return p.status().WithContext(what);
+  return p;
+}
+
 Result<ColumnSpec> ColumnFromJson(const Json& j) {
-  QUIPU_RETURN_IF_ERROR(CheckKeys(j, "column", {"name", "kind"}));
+  QUIPU_RETURN_IF_ERROR(CheckKeys(j, "column", {"name", "kind", "protection", "subject"}));
   Result<std::string> name = GetString(j, "name", "column", std::nullopt);
   if (!name.ok()) return name.status();
   Result<std::string> kind = GetString(j, "kind", "column", "text");
   if (!kind.ok()) return kind.status();
   Result<FieldKind> parsed = ParseFieldKind(*kind);
   if (!parsed.ok()) return parsed.status().WithContext("column \"kind\"");
-  return ColumnSpec{*name, *parsed};
+  Result<Protection> protection = ProtectionFromJson(j, "column");
+  if (!protection.ok()) return protection.status();
+  Result<std::string> subject = GetString(j, "subject", "column", "");
+  if (!subject.ok()) return subject.status();
+  return ColumnSpec{*name, *parsed, *protection, *subject};
 }
 
 Result<TypeSchema> SchemaFromJson(const Json& j) {
@@ -319,7 +333,8 @@ Result<TypeSchema> SchemaFromJson(const Json& j) {
   for (size_t i = 0; i < fields->size(); i++) {
     const Json& f = (*fields)[i];
     std::string what = "schema field " + std::to_string(i);
-    QUIPU_RETURN_IF_ERROR(CheckKeys(f, what, {"name", "kind", "required", "indexed"}));
+    QUIPU_RETURN_IF_ERROR(
+        CheckKeys(f, what, {"name", "kind", "required", "indexed", "protection", "prefix_tokens"}));
     Result<std::string> field_name = GetString(f, "name", what, std::nullopt);
     if (!field_name.ok()) return field_name.status();
     Result<std::string> kind_name = GetString(f, "kind", what, "text");
@@ -330,7 +345,18 @@ Result<TypeSchema> SchemaFromJson(const Json& j) {
     if (!required.ok()) return required.status();
     Result<bool> indexed = GetBool(f, "indexed", what);
     if (!indexed.ok()) return indexed.status();
-    schema.fields.push_back(FieldSpec{*field_name, *kind, *required, *indexed});
+    Result<Protection> protection = ProtectionFromJson(f, what);
+    if (!protection.ok()) return protection.status();
+    uint32_t prefix_tokens = 0;
+    if (auto p = f.find("prefix_tokens"); p != f.end()) {
+      if (!p->is_number_unsigned() || p->get<uint64_t>() > kMaxPrefixTokens) {
+        return Status::InvalidArgument(what + ": \"prefix_tokens\" must be an integer 0.." +
+                                       std::to_string(kMaxPrefixTokens));
+      }
+      prefix_tokens = p->get<uint32_t>();
+    }
+    schema.fields.push_back(
+        FieldSpec{*field_name, *kind, *required, *indexed, *protection, prefix_tokens});
   }
   return schema;
 }
@@ -349,11 +375,14 @@ Result<Value> ValueFromArgument(std::string_view text, FieldKind kind) {
       if (!parsed.ok()) return parsed.status();
       return Value::Json(CanonicalJson(*parsed));
     }
+    case FieldKind::kSealed:
+      break;
   }
   return Status::InvalidArgument("unknown field kind");
 }
 
 OrderedJson ValueToJson(const Value& value) {
+  if (value.hidden != Hidden::kNo) return HiddenToJson(value.hidden);
   switch (value.kind) {
     case FieldKind::kText:
       return value.text;
@@ -368,6 +397,8 @@ OrderedJson ValueToJson(const Value& value) {
       // The store validated it on write; should that ever fail, show the text.
       return parsed.is_discarded() ? OrderedJson(value.text) : parsed;
     }
+    case FieldKind::kSealed:
+      return HiddenToJson(Hidden::kLocked);
   }
   return nullptr;
 }
@@ -388,6 +419,8 @@ OrderedJson SchemaToJson(const TypeSchema& schema) {
     field["kind"] = FieldKindName(f.kind);
     field["required"] = f.required;
     field["indexed"] = f.indexed;
+    if (f.protection != Protection::kPlain) field["protection"] = ProtectionName(f.protection);
+    if (f.prefix_tokens > 0) field["prefix_tokens"] = f.prefix_tokens;
     out["fields"].push_back(std::move(field));
   }
   return out;
@@ -397,7 +430,34 @@ OrderedJson ColumnToJson(const ColumnSpec& column) {
   OrderedJson out;
   out["name"] = column.name;
   out["kind"] = FieldKindName(column.kind);
+  if (column.protection != Protection::kPlain) {
+    out["protection"] = ProtectionName(column.protection);
+  }
+  if (!column.subject.empty()) out["subject"] = column.subject;
   return out;
+}
+
+OrderedJson ForgetToJson(const ForgetSummary& forget) {
+  OrderedJson out;
+  out["type"] = forget.type;
+  out["id"] = forget.id;
+  out["keys"] = forget.keys;
+  out["time"] = FormatRfc3339Utc(forget.micros);
+  return out;
+}
+
+OrderedJson HiddenToJson(Hidden hidden) {
+  switch (hidden) {
+    case Hidden::kErased:
+      return OrderedJson{{"erased", true}};
+    case Hidden::kHashed:
+      return OrderedJson{{"hashed", true}};
+    case Hidden::kLocked:
+      return OrderedJson{{"encrypted", true}};
+    case Hidden::kNo:
+      break;
+  }
+  return nullptr;
 }
 
 OrderedJson PurgeToJson(const PurgeSummary& purge) {

@@ -65,6 +65,10 @@ OrderedJson ColumnToJson(const ColumnSpec& column);
 // A retention purge record and a carry record, as exports show them.
 OrderedJson PurgeToJson(const PurgeSummary& purge);
 OrderedJson CarryToJson(const CarrySummary& carry);
+OrderedJson ForgetToJson(const ForgetSummary& forget);
+// A hidden value (Value::hidden): {"erased": true}, {"hashed": true} or
+// {"encrypted": true} (a store opened without its master key).
+OrderedJson HiddenToJson(Hidden hidden);
 // {"type", "id", "version", "fields"}; with `provenance` also
 // "created_log_id" and "created_at" (for history and entities).
 OrderedJson VersionToJson(const EntityVersion& version, bool provenance);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -40,6 +41,8 @@ struct ServerOptions {
   std::chrono::seconds retain_every{3600};
   // Bytes per log segment: the unit retention drops.
   uint64_t segment_size = LogOptions().segment_size;
+  // Master keys of protected fields (docs/privacy.md); null: none.
+  std::shared_ptr<const MasterKeys> keys;
 };
 
 }  // namespace quipu::server

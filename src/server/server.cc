@@ -153,6 +153,7 @@ Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options
   audit.log.verify_sealed_segments = false;
   if (options.signing_key) audit.log.tree.signing_key_path = *options.signing_key;
   audit.retention = options.retention;
+  audit.keys = options.keys;
   audit.log.segment_size = options.segment_size;
   // Records may use up to half a segment (at most the default 1 MiB).
   audit.log.max_record_size = static_cast<uint32_t>(

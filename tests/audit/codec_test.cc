@@ -161,12 +161,15 @@ TEST(AuditRecordTest, TypeAndColumnRoundTrip) {
 }
 
 TEST(AuditRecordTest, HeaderVersionsAndKinds) {
-  EXPECT_EQ(PeekKind(std::string("\x04\x03", 2)).status().code(), Status::Code::kNotSupported);
+  EXPECT_EQ(PeekKind(std::string("\x05\x03", 2)).status().code(), Status::Code::kNotSupported);
   EXPECT_EQ(PeekKind(std::string("\x0f\x01", 2)).status().code(), Status::Code::kNotSupported);
   EXPECT_TRUE(PeekKind(std::string("\x10\x01", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x00\x01", 2)).status().IsCorruption());
-  // Version 3 defines every kind; version 2 all but purge and carry;
-  // version 1 also not the keyed event.
+  // Version 4 defines every kind; version 3 all but forget; version 2 also
+  // not purge and carry; version 1 also not the keyed event.
+  for (uint8_t kind = 1; kind <= 7; ++kind) {
+    EXPECT_EQ(*PeekKind(std::string{'\x04', static_cast<char>(kind)}), RecordKind(kind));
+  }
   for (uint8_t kind = 1; kind <= 6; ++kind) {
     EXPECT_EQ(*PeekKind(std::string{'\x03', static_cast<char>(kind)}), RecordKind(kind));
   }
@@ -178,9 +181,81 @@ TEST(AuditRecordTest, HeaderVersionsAndKinds) {
   EXPECT_TRUE(PeekKind(std::string("\x02\x05", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x02\x06", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x03\x07", 2)).status().IsCorruption());
+  EXPECT_TRUE(PeekKind(std::string("\x04\x08", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x01\x09", 2)).status().IsCorruption());
   EXPECT_TRUE(PeekKind("plain text").status().IsCorruption());
   EXPECT_TRUE(PeekKind(std::string("\x01", 1)).status().IsCorruption());
+}
+
+TEST(AuditRecordTest, ProtectionIsVersionFourAndRoundTrips) {
+  // A plain schema stays version 1; a protected one is version 4.
+  TypeRecord plain{TypeSchema{"t", {FieldSpec{"a", FieldKind::kText, true, true}}}};
+  std::string bytes;
+  EncodeType(plain, &bytes);
+  EXPECT_EQ(bytes[0], '\x01');
+  TypeRecord sealed = plain;
+  sealed.schema.fields.push_back(
+      FieldSpec{"e", FieldKind::kText, false, true, Protection::kEncryptedIndexed, 5});
+  sealed.schema.fields.push_back(
+      FieldSpec{"h", FieldKind::kNumber, false, true, Protection::kHashed, 0});
+  bytes.clear();
+  EncodeType(sealed, &bytes);
+  EXPECT_EQ(bytes[0], '\x04');
+  TypeRecord back;
+  ASSERT_TRUE(DecodeType(bytes, &back).ok());
+  ASSERT_EQ(back.schema.fields.size(), 3u);
+  EXPECT_EQ(back.schema.fields[1].protection, Protection::kEncryptedIndexed);
+  EXPECT_EQ(back.schema.fields[1].prefix_tokens, 5u);
+  EXPECT_EQ(back.schema.fields[2].protection, Protection::kHashed);
+  // Protection bits in a version-1 record were never written.
+  bytes[0] = '\x01';
+  EXPECT_TRUE(DecodeType(bytes, &back).IsCorruption());
+
+  ColumnRecord column{ColumnSpec{"ip", FieldKind::kText, Protection::kHashed, "user"}};
+  bytes.clear();
+  EncodeColumn(column, &bytes);
+  EXPECT_EQ(bytes[0], '\x04');
+  ColumnRecord column_back;
+  ASSERT_TRUE(DecodeColumn(bytes, &column_back).ok());
+  EXPECT_EQ(column_back.column.protection, Protection::kHashed);
+  EXPECT_EQ(column_back.column.subject, "user");
+
+  // An event holding a sealed value is version 4, and only then may one hold it.
+  EventRecord event;
+  event.log_id = 1;
+  event.versions.push_back(
+      VersionRecord{0, "x", 1, {{0, Value{FieldKind::kSealed, std::string("blob"), 0}}}});
+  event.actor = RefRecord{0, "x", 1};
+  bytes.clear();
+  EncodeEvent(event, &bytes);
+  EXPECT_EQ(bytes[0], '\x04');
+  EventRecord event_back;
+  ASSERT_TRUE(DecodeEvent(bytes, &event_back).ok());
+  EXPECT_EQ(event_back.versions[0].fields[0].second.kind, FieldKind::kSealed);
+  bytes[0] = '\x01';
+  EXPECT_TRUE(DecodeEvent(bytes, &event_back).IsCorruption());
+
+  ForgetRecord forget{3, "alice", {std::string(16, 'k'), std::string(16, 'l')}, -7};
+  bytes.clear();
+  EncodeForget(forget, &bytes);
+  EXPECT_EQ(*PeekKind(bytes), RecordKind::kForget);
+  ForgetRecord forget_back;
+  ASSERT_TRUE(DecodeForget(bytes, &forget_back).ok());
+  EXPECT_EQ(forget_back.type, 3u);
+  EXPECT_EQ(forget_back.id, "alice");
+  EXPECT_EQ(forget_back.key_ids, forget.key_ids);
+  EXPECT_EQ(forget_back.micros, -7);
+  EXPECT_TRUE(DecodeForget(bytes.substr(0, bytes.size() - 1), &forget_back).IsCorruption());
+
+  CarryRecord carry;
+  carry.first_kept = 9;
+  carry.forgotten = {std::string(16, 'z')};
+  bytes.clear();
+  EncodeCarry(carry, &bytes);
+  EXPECT_EQ(bytes[0], '\x04');
+  CarryRecord carry_back;
+  ASSERT_TRUE(DecodeCarry(bytes, &carry_back).ok());
+  EXPECT_EQ(carry_back.forgotten, carry.forgotten);
 }
 
 TEST(AuditRecordTest, PurgeAndCarryRoundTrip) {

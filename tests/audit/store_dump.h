@@ -14,7 +14,8 @@ namespace quipu::testing {
 inline void DumpFields(std::ostream& out, const Fields& fields) {
   out << "{";
   for (const auto& [name, v] : fields) {
-    out << name << "=" << static_cast<int>(v.kind) << ":" << v.ToString() << ";";
+    out << name << "=" << static_cast<int>(v.kind) << ":" << static_cast<int>(v.hidden) << ":"
+        << v.ToString() << ";";
   }
   out << "}";
 }

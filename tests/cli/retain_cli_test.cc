@@ -85,7 +85,7 @@ TEST_F(RetainCliTest, PurgesKeepsProofsAndSaysPurged) {
   WriteFile(Path("export.ndjson"), exported);
   RunResult checked = Run({"verify-proof", "--export", Path("export.ndjson"), "--root", root});
   EXPECT_EQ(Exit(checked), 0) << checked.err;
-  EXPECT_NE(checked.out.find("purge and carry: "), std::string::npos) << checked.out;
+  EXPECT_NE(checked.out.find("purge, carry and forget: "), std::string::npos) << checked.out;
   // Without its purge record, the export's later start is a claim only.
   std::string unjustified;
   for (const std::string& line : SplitLines(exported)) {

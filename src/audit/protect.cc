@@ -1,0 +1,310 @@
+// audit/protect.cc — sealing, showing and matching protected values.
+#include "audit/protect.h"
+
+#include <openssl/crypto.h>
+
+#include <bit>
+#include <cstring>
+
+#include "audit/index_keys.h"
+#include "crypto/aead.h"
+#include "crypto/mac.h"
+#include "privacy/master_keys.h"
+#include "util/coding.h"
+
+namespace quipu::audit {
+
+namespace {
+
+constexpr uint8_t kSealedFormat = 1;
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>((*in)[0]);
+    in->remove_prefix(1);
+    result |= uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view* in, size_t n, std::string_view* out) {
+  if (in->size() < n) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+bool Encrypts(Protection p) {
+  return p == Protection::kEncrypted || p == Protection::kEncryptedIndexed;
+}
+
+std::string ScopeBytes(Scope scope) {
+  std::string out(1, scope.where);
+  char buf[8];
+  EncodeFixed32(buf, scope.type);
+  EncodeFixed32(buf + 4, scope.ordinal);
+  out.append(buf, 8);
+  return out;
+}
+
+std::string Aad(Scope scope, FieldKind kind, std::string_view key_id) {
+  std::string aad = "quipu value v1";
+  aad += ScopeBytes(scope);
+  aad.push_back(static_cast<char>(kind));
+  aad.append(key_id);
+  return aad;
+}
+
+// The bytes a value's plaintext is sealed as.
+std::string PlainBytes(const Value& v) {
+  if (v.kind != FieldKind::kNumber) return v.text;
+  std::string out(8, '\0');
+  EncodeFixed64(out.data(), std::bit_cast<uint64_t>(v.number));
+  return out;
+}
+
+Value FromPlainBytes(FieldKind kind, std::string bytes) {
+  if (kind != FieldKind::kNumber) return Value{kind, std::move(bytes), 0};
+  return Value::Number(std::bit_cast<double>(DecodeFixed64(bytes.data())));
+}
+
+Value HiddenValue(FieldKind kind, Hidden why) {
+  Value v;
+  v.kind = kind;
+  v.hidden = why;
+  return v;
+}
+
+void Wipe(std::string* s) {
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
+}
+
+}  // namespace
+
+Status DecodeSealed(std::string_view text, SealedParts* out) {
+  auto bad = [] { return Status::Corruption("a protected value does not decode"); };
+  std::string_view in = text;
+  std::string_view head;
+  if (!GetBytes(&in, 3, &head) || static_cast<uint8_t>(head[0]) != kSealedFormat) return bad();
+  const uint8_t protection = static_cast<uint8_t>(head[1]);
+  const uint8_t kind = static_cast<uint8_t>(head[2]);
+  if (protection < 1 || protection > 3 || kind < 1 || kind > 3) return bad();
+  out->protection = static_cast<Protection>(protection);
+  out->kind = static_cast<FieldKind>(kind);
+  uint64_t version = 0;
+  if (!GetBytes(&in, privacy::kKeyIdSize, &out->key_id) || !GetVarint(&in, &version) ||
+      version == 0 || version > UINT32_MAX) {
+    return bad();
+  }
+  out->index_version = static_cast<uint32_t>(version);
+  out->nonce = {};
+  out->ciphertext = {};
+  if (Encrypts(out->protection)) {
+    uint64_t n = 0;
+    if (!GetBytes(&in, crypto::kAeadNonceSize, &out->nonce) || !GetVarint(&in, &n) ||
+        !GetBytes(&in, n, &out->ciphertext)) {
+      return bad();
+    }
+  }
+  uint64_t tokens = 0;
+  if (!GetVarint(&in, &tokens) || tokens > in.size() / kTokenSize) return bad();
+  out->tokens.resize(tokens);
+  for (std::string_view& t : out->tokens) GetBytes(&in, kTokenSize, &t);
+  return in.empty() ? Status::OK() : bad();
+}
+
+Result<Value> ShowSealedWithoutKeys(const Value& stored) {
+  if (stored.kind != FieldKind::kSealed) return stored;
+  SealedParts parts;
+  QUIPU_RETURN_IF_ERROR(DecodeSealed(stored.text, &parts));
+  return HiddenValue(parts.kind,
+                     parts.protection == Protection::kHashed ? Hidden::kHashed : Hidden::kLocked);
+}
+
+Protector::Protector(std::shared_ptr<const MasterKeys> master, Env* env, std::string dir,
+                     bool writable)
+    : master_(std::move(master)), env_(env), dir_(std::move(dir)), writable_(writable) {}
+
+Result<privacy::SubjectKeys*> Protector::Keys(bool create) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (keys_ != nullptr) return keys_.get();
+  auto exists = env_->FileExists(dir_ + "/" + std::string(privacy::kSubjectKeysFile));
+  if (!exists.ok()) return exists.status();
+  if (!*exists && !(create && writable_)) return static_cast<privacy::SubjectKeys*>(nullptr);
+  auto keys = privacy::SubjectKeys::Open(env_, dir_, writable_);
+  if (!keys.ok()) return keys.status();
+  keys_ = std::move(*keys);
+  return keys_.get();
+}
+
+Result<std::string> Protector::Token(uint32_t version, char tag, std::string_view bytes,
+                                     Scope scope) const {
+  auto key = privacy::Impl(*master_).Derived(version,
+                                             std::string(privacy::kIndexLabel) + ScopeBytes(scope));
+  if (!key.ok()) return key.status();
+  std::string input(1, tag);
+  input.append(bytes);
+  auto mac = crypto::HmacSha256((*key)->view(), input);
+  Wipe(&input);
+  if (!mac.ok()) return mac.status();
+  std::string token(1, tag);
+  token.append(reinterpret_cast<const char*>(mac->data()), kTokenSize - 1);
+  return token;
+}
+
+Result<Value> Protector::Seal(const Value& plain, Protection protection, uint32_t prefix_tokens,
+                              Scope scope, uint32_t subject_type, std::string_view subject_id) {
+  if (master_ == nullptr) {
+    return Status::FailedPrecondition(
+        "writing a protected field needs the master key (AuditOptions::keys, --key-file)");
+  }
+  auto keys = Keys(/*create=*/true);
+  if (!keys.ok()) return keys.status();
+  const auto& master = privacy::Impl(*master_);
+  std::string key_id;
+  auto key = (*keys)->KeyFor(master, subject_type, subject_id, &key_id);
+  if (!key.ok()) return key.status();
+  const uint32_t version = master.Newest();
+  std::string out;
+  out.push_back(static_cast<char>(kSealedFormat));
+  out.push_back(static_cast<char>(protection));
+  out.push_back(static_cast<char>(plain.kind));
+  out.append(key_id);
+  PutVarint(&out, version);
+  if (Encrypts(protection)) {
+    auto nonce = (*keys)->NextNonce();
+    if (!nonce.ok()) return nonce.status();
+    out.append(*nonce);
+    std::string plaintext = PlainBytes(plain);
+    std::string sealed;
+    Status s = crypto::AeadSeal((*key)->view(), *nonce, Aad(scope, plain.kind, key_id), plaintext,
+                                &sealed);
+    Wipe(&plaintext);
+    QUIPU_RETURN_IF_ERROR(s);
+    PutVarint(&out, sealed.size());
+    out.append(sealed);
+  }
+  std::vector<std::string> tokens;
+  if (protection == Protection::kHashed || protection == Protection::kEncryptedIndexed) {
+    const std::string bytes = keys::IndexBytes(plain);
+    auto exact = Token(version, kExactToken, bytes, scope);
+    if (!exact.ok()) return exact.status();
+    tokens.push_back(std::move(*exact));
+    if (plain.kind != FieldKind::kNumber) {
+      auto folded = Token(version, kFoldedToken, keys::Folded(bytes), scope);
+      if (!folded.ok()) return folded.status();
+      tokens.push_back(std::move(*folded));
+    }
+    if (protection == Protection::kEncryptedIndexed && plain.kind != FieldKind::kNumber) {
+      for (size_t n = 1; n <= prefix_tokens && n <= bytes.size(); ++n) {
+        auto prefix = Token(version, kPrefixToken, std::string_view(bytes).substr(0, n), scope);
+        if (!prefix.ok()) return prefix.status();
+        tokens.push_back(std::move(*prefix));
+      }
+    }
+  }
+  PutVarint(&out, tokens.size());
+  for (const std::string& t : tokens) out.append(t);
+  return Value{FieldKind::kSealed, std::move(out), 0};
+}
+
+Result<bool> Protector::Holds(const Value& sealed, const Value& plain, Scope scope) const {
+  if (sealed.kind != FieldKind::kSealed) return sealed == plain;
+  SealedParts parts;
+  QUIPU_RETURN_IF_ERROR(DecodeSealed(sealed.text, &parts));
+  if (parts.kind != plain.kind || Forgotten(parts.key_id) || master_ == nullptr) return false;
+  if (parts.protection == Protection::kHashed) {
+    auto token = Token(parts.index_version, kExactToken, keys::IndexBytes(plain), scope);
+    if (!token.ok()) return false;  // a retired version: written anew
+    return !parts.tokens.empty() && parts.tokens[0] == *token;
+  }
+  auto shown = Show(sealed, scope);
+  if (!shown.ok()) return shown.status();
+  return shown->hidden == Hidden::kNo && *shown == plain;
+}
+
+Result<Value> Protector::Show(const Value& stored, Scope scope) const {
+  if (stored.kind != FieldKind::kSealed) return stored;
+  SealedParts parts;
+  QUIPU_RETURN_IF_ERROR(DecodeSealed(stored.text, &parts));
+  if (Forgotten(parts.key_id)) return HiddenValue(parts.kind, Hidden::kErased);
+  if (parts.protection == Protection::kHashed) return HiddenValue(parts.kind, Hidden::kHashed);
+  auto keys = Keys(/*create=*/false);
+  if (!keys.ok()) return keys.status();
+  if (*keys == nullptr) return HiddenValue(parts.kind, Hidden::kErased);
+  if (master_ == nullptr) {
+    const bool dead = (*keys)->StateOf(parts.key_id) != privacy::SubjectKeys::State::kLive;
+    return HiddenValue(parts.kind, dead ? Hidden::kErased : Hidden::kLocked);
+  }
+  privacy::SubjectKeys::State state;
+  auto key = (*keys)->Unwrap(privacy::Impl(*master_), parts.key_id, &state);
+  if (!key.ok()) return key.status();
+  if (*key == nullptr) return HiddenValue(parts.kind, Hidden::kErased);
+  std::string plain;
+  Status s = crypto::AeadOpen((*key)->view(), parts.nonce, Aad(scope, parts.kind, parts.key_id),
+                              parts.ciphertext, &plain);
+  if (!s.ok()) return Status::Corruption("a protected value fails authentication: " + s.message());
+  if (parts.kind == FieldKind::kNumber && plain.size() != 8) {
+    return Status::Corruption("a protected number does not decode");
+  }
+  Value v = FromPlainBytes(parts.kind, std::move(plain));
+  return v;
+}
+
+Result<std::vector<std::string>> Protector::Needles(char tag, std::string_view bytes,
+                                                    Scope scope) const {
+  if (master_ == nullptr) {
+    return Status::FailedPrecondition(
+        "matching a protected field needs the master key (AuditOptions::keys, --key-file)");
+  }
+  std::vector<std::string> out;
+  for (uint32_t version : master_->Versions()) {
+    auto token = Token(version, tag, bytes, scope);
+    if (!token.ok()) return token.status();
+    out.push_back(std::move(*token));
+  }
+  return out;
+}
+
+bool Protector::Forgotten(std::string_view key_id) const {
+  privacy::SubjectKeys* keys = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (forgotten_.count(std::string(key_id)) > 0) return true;
+    keys = keys_.get();
+  }
+  return keys != nullptr && keys->StateOf(key_id) == privacy::SubjectKeys::State::kForgotten;
+}
+
+void Protector::AddForgotten(const std::string& key_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  forgotten_.insert(key_id);
+}
+
+Result<std::string> Protector::KeyedFingerprint(std::string_view input) const {
+  if (master_ == nullptr) {
+    return Status::FailedPrecondition(
+        "writing a protected field needs the master key (AuditOptions::keys, --key-file)");
+  }
+  auto key = privacy::Impl(*master_).Derived(master_->Newest(), privacy::kFingerprintLabel);
+  if (!key.ok()) return key.status();
+  auto mac = crypto::HmacSha256((*key)->view(), input);
+  if (!mac.ok()) return mac.status();
+  return std::string(reinterpret_cast<const char*>(mac->data()), mac->size());
+}
+
+}  // namespace quipu::audit

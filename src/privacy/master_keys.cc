@@ -1,0 +1,364 @@
+// privacy/master_keys.cc — parsing, reading and writing master key files.
+//
+// Key files live outside a store's directory and are the operator's, so they
+// are read and written with POSIX calls here rather than through the store's
+// Env. They are opened O_NOFOLLOW and created O_EXCL with mode 0600, and a
+// descriptor never stays on 0, 1 or 2 (a closed stdout must not become the
+// key file that a later print would write into).
+#include "privacy/master_keys.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "crypto/mac.h"
+#include "util/hex.h"
+
+namespace quipu::privacy {
+
+namespace {
+
+constexpr std::string_view kLineTag = "quipu-master-key";
+constexpr size_t kKeyBytes = 32;
+
+Status Errno(const std::string& what, int err) {
+  return Status::IOError(what + ": " + std::strerror(err), err);
+}
+
+// Moves a descriptor that landed on 0..2 above them.
+Result<int> AboveStdio(int fd, const std::string& path) {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  const int err = errno;
+  close(fd);
+  if (moved < 0) return Errno(path, err);
+  return moved;
+}
+
+void Wipe(std::string* s) {
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The text of `line_no` as the error names it: never the key.
+Status BadLine(size_t line_no, std::string_view why) {
+  return Status::InvalidArgument("master key line " + std::to_string(line_no) + ": " +
+                                 std::string(why) + " (expected '" + std::string(kLineTag) +
+                                 " <version> <64 hex digits>')");
+}
+
+std::string_view NextToken(std::string_view* rest) {
+  size_t b = 0;
+  while (b < rest->size() && ((*rest)[b] == ' ' || (*rest)[b] == '\t')) ++b;
+  size_t e = b;
+  while (e < rest->size() && (*rest)[e] != ' ' && (*rest)[e] != '\t') ++e;
+  std::string_view token = rest->substr(b, e - b);
+  rest->remove_prefix(e);
+  return token;
+}
+
+Result<std::map<uint32_t, crypto::Secret>> ParseText(std::string_view text) {
+  std::map<uint32_t, crypto::Secret> keys;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view rest = line;
+    const std::string_view tag = NextToken(&rest);
+    if (tag.empty() || tag[0] == '#') continue;
+    if (tag != kLineTag) return BadLine(line_no, "not a master key");
+    const std::string_view version_text = NextToken(&rest);
+    const std::string_view hex = NextToken(&rest);
+    if (!NextToken(&rest).empty()) return BadLine(line_no, "trailing text");
+    uint32_t version = 0;
+    for (char c : version_text) {
+      if (c < '0' || c > '9' || version > 100'000'000) return BadLine(line_no, "bad version");
+      version = version * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (version == 0) return BadLine(line_no, "bad version");
+    if (!keys.empty() && version <= keys.rbegin()->first) {
+      return BadLine(line_no, "versions must ascend");
+    }
+    std::string bytes;
+    if (hex.size() != 2 * kKeyBytes || !HexDecode(hex, &bytes)) {
+      return BadLine(line_no, "the key is not 64 hex digits");
+    }
+    keys.emplace(version, crypto::Secret::Copy(bytes));
+    Wipe(&bytes);
+  }
+  if (keys.empty()) return Status::InvalidArgument("no master key found");
+  return keys;
+}
+
+}  // namespace
+
+MasterKeysImpl::MasterKeysImpl(std::map<uint32_t, crypto::Secret> keys) : keys_(std::move(keys)) {}
+
+std::vector<uint32_t> MasterKeysImpl::Versions() const {
+  std::vector<uint32_t> out;
+  for (const auto& [version, key] : keys_) out.push_back(version);
+  return out;
+}
+
+uint32_t MasterKeysImpl::Newest() const { return keys_.rbegin()->first; }
+
+Result<std::shared_ptr<const crypto::Secret>> MasterKeysImpl::Derived(
+    uint32_t version, std::string_view label) const {
+  auto key = keys_.find(version);
+  if (key == keys_.end()) {
+    return Status::FailedPrecondition("master key version " + std::to_string(version) +
+                                      " is not among the keys given");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto slot = derived_.find({version, std::string(label)});
+  if (slot != derived_.end()) return slot->second;
+  auto derived = crypto::HkdfSha256(key->second.view(), "quipu", label, kKeyBytes);
+  if (!derived.ok()) return derived.status();
+  auto shared = std::make_shared<const crypto::Secret>(std::move(*derived));
+  derived_.emplace(std::make_pair(version, std::string(label)), shared);
+  return shared;
+}
+
+// Reads all of `fd`.
+Status ReadAll(int fd, const std::string& what, std::string* out) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno(what, errno);
+    if (n == 0) break;
+    out->append(buf, static_cast<size_t>(n));
+    if (out->size() > (1 << 20)) return Status::InvalidArgument(what + ": larger than 1 MiB");
+  }
+  OPENSSL_cleanse(buf, sizeof buf);
+  return Status::OK();
+}
+
+Status WriteAll(int fd, const std::string& what, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno(what, errno);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+Result<std::string> ReadKeyFile(const std::string& path) {
+  const int raw = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (raw < 0 && errno == ELOOP) {
+    return Status::IOError(path + " is a symbolic link; refusing to follow it", ELOOP);
+  }
+  if (raw < 0) return Errno(path, errno);
+  auto fd_or = AboveStdio(raw, path);
+  if (!fd_or.ok()) return fd_or.status();
+  Fd fd(*fd_or);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Errno(path, errno);
+  if ((st.st_mode & 077) != 0) {
+    return Status::FailedPrecondition(path +
+                                      ": a master key file must not be readable by group "
+                                      "or others (chmod 600 it)");
+  }
+  std::string text;
+  Status s = ReadAll(fd.get(), path, &text);
+  if (!s.ok()) {
+    Wipe(&text);
+    return s;
+  }
+  return text;
+}
+
+std::string DirOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status SyncDirOf(const std::string& path) {
+  const std::string dir = DirOf(path);
+  const int raw = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (raw < 0) return Errno(dir, errno);
+  auto fd_or = AboveStdio(raw, dir);
+  if (!fd_or.ok()) return fd_or.status();
+  Fd fd(*fd_or);
+  if (fsync(fd.get()) != 0) return Errno(dir, errno);
+  return Status::OK();
+}
+
+// Writes `text` to a new file `path` (mode 0600, O_EXCL) and fsyncs it.
+Status WriteNewKeyFile(const std::string& path, std::string_view text) {
+  const int raw = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0 && errno == EEXIST) return Status::FailedPrecondition(path + " already exists");
+  if (raw < 0) return Errno(path, errno);
+  auto fd_or = AboveStdio(raw, path);
+  if (!fd_or.ok()) return fd_or.status();
+  Fd fd(*fd_or);
+  QUIPU_RETURN_IF_ERROR(WriteAll(fd.get(), path, text));
+  if (fsync(fd.get()) != 0) return Errno(path, errno);
+  return Status::OK();
+}
+
+Result<std::string> KeyLine(uint32_t version) {
+  auto key = crypto::Secret::Random(kKeyBytes);
+  if (!key.ok()) return key.status();
+  return std::string(kLineTag) + " " + std::to_string(version) + " " + HexEncode(key->view()) +
+         "\n";
+}
+
+// Replaces the key file at `path` by `text`, atomically.
+Status ReplaceKeyFile(const std::string& path, std::string_view text) {
+  const std::string tmp = path + ".new";
+  (void)unlink(tmp.c_str());
+  QUIPU_RETURN_IF_ERROR(WriteNewKeyFile(tmp, text));
+  if (rename(tmp.c_str(), path.c_str()) != 0) return Errno(path, errno);
+  return SyncDirOf(path);
+}
+
+}  // namespace quipu::privacy
+
+namespace quipu {
+
+Result<std::shared_ptr<const MasterKeys>> MasterKeys::Parse(std::string_view text) {
+  auto keys = privacy::ParseText(text);
+  if (!keys.ok()) return keys.status();
+  return std::shared_ptr<const MasterKeys>(
+      std::make_shared<privacy::MasterKeysImpl>(std::move(*keys)));
+}
+
+Result<std::shared_ptr<const MasterKeys>> MasterKeys::FromFile(const std::string& path) {
+  auto text = privacy::ReadKeyFile(path);
+  if (!text.ok()) return text.status();
+  auto keys = Parse(*text);
+  privacy::Wipe(&*text);
+  if (!keys.ok()) return keys.status().WithContext(path);
+  return keys;
+}
+
+Result<std::shared_ptr<const MasterKeys>> MasterKeys::FromCommand(const std::string& command) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return privacy::Errno("pipe", errno);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int err = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return privacy::Errno("fork", err);
+  }
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  std::string text;
+  Status read = privacy::ReadAll(pipe_fds[0], "key command", &text);
+  close(pipe_fds[0]);
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (!read.ok()) {
+    privacy::Wipe(&text);
+    return read;
+  }
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    privacy::Wipe(&text);
+    return Status::IOError("key command failed (exit status " +
+                           std::to_string(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1) + ")");
+  }
+  auto keys = Parse(text);
+  privacy::Wipe(&text);
+  if (!keys.ok()) return keys.status().WithContext("key command output");
+  return keys;
+}
+
+Status CreateMasterKeyFile(const std::string& path) {
+  auto line = privacy::KeyLine(1);
+  if (!line.ok()) return line.status();
+  std::string text =
+      "# quipu master keys: keep this file secret, and backed up apart from the "
+      "store\n" +
+      *line;
+  privacy::Wipe(&*line);
+  Status s = privacy::WriteNewKeyFile(path, text);
+  privacy::Wipe(&text);
+  QUIPU_RETURN_IF_ERROR(s);
+  return privacy::SyncDirOf(path);
+}
+
+Result<uint32_t> AddMasterKeyVersion(const std::string& path) {
+  auto text = privacy::ReadKeyFile(path);
+  if (!text.ok()) return text.status();
+  auto keys = MasterKeys::Parse(*text);
+  if (!keys.ok()) {
+    privacy::Wipe(&*text);
+    return keys.status().WithContext(path);
+  }
+  const uint32_t version = (*keys)->Newest() + 1;
+  auto line = privacy::KeyLine(version);
+  if (!line.ok()) return line.status();
+  if (!text->empty() && text->back() != '\n') text->push_back('\n');
+  text->append(*line);
+  privacy::Wipe(&*line);
+  Status s = privacy::ReplaceKeyFile(path, *text);
+  privacy::Wipe(&*text);
+  QUIPU_RETURN_IF_ERROR(s);
+  return version;
+}
+
+Status RetireMasterKeyVersion(const std::string& path, uint32_t version) {
+  auto text = privacy::ReadKeyFile(path);
+  if (!text.ok()) return text.status();
+  auto keys = MasterKeys::Parse(*text);
+  if (!keys.ok()) {
+    privacy::Wipe(&*text);
+    return keys.status().WithContext(path);
+  }
+  Status s;
+  const std::vector<uint32_t> versions = (*keys)->Versions();
+  if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
+    s = Status::NotFound(path + " has no master key version " + std::to_string(version));
+  } else if (version == (*keys)->Newest()) {
+    s = Status::FailedPrecondition("version " + std::to_string(version) +
+                                   " is the newest master key; add a newer one first");
+  }
+  std::string kept;
+  const std::string prefix = std::string(privacy::kLineTag) + " " + std::to_string(version) + " ";
+  std::string_view rest = *text;
+  while (s.ok() && !rest.empty()) {
+    const size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
+    rest.remove_prefix(line.size());
+    if (!line.starts_with(prefix)) kept.append(line);
+  }
+  if (s.ok()) s = privacy::ReplaceKeyFile(path, kept);
+  privacy::Wipe(&kept);
+  privacy::Wipe(&*text);
+  return s;
+}
+
+}  // namespace quipu

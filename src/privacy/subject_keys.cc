@@ -1,0 +1,434 @@
+// privacy/subject_keys.cc — the subject key file (layout in subject_keys.h).
+#include "privacy/subject_keys.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "crypto/aead.h"
+#include "crypto/mac.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace quipu::privacy {
+
+namespace {
+
+constexpr size_t kSlotSize = 128;
+constexpr size_t kHeaderSlots = 2;
+constexpr uint64_t kDataStart = kHeaderSlots * kSlotSize;
+constexpr size_t kCrcAt = kSlotSize - 4;
+constexpr std::string_view kMagic = "QUIPUSK1";
+constexpr size_t kDataKeySize = 32;
+constexpr size_t kWrappedSize = kDataKeySize + crypto::kAeadTagSize;
+constexpr size_t kCacheLimit = 1024;
+
+constexpr uint8_t kLive = 1;
+constexpr uint8_t kForgotten = 2;
+constexpr uint8_t kDamaged = 0;  // in memory only
+
+void Seal(std::string* slot) {
+  const uint32_t crc = crc32c::Mask(crc32c::Value(slot->data(), kCrcAt));
+  EncodeFixed32(slot->data() + kCrcAt, crc);
+}
+
+bool Intact(std::string_view slot) {
+  return slot.size() == kSlotSize &&
+         crc32c::Unmask(DecodeFixed32(slot.data() + kCrcAt)) == crc32c::Value(slot.data(), kCrcAt);
+}
+
+std::string Header(uint64_t session) {
+  std::string h(kSlotSize, '\0');
+  h.replace(0, kMagic.size(), kMagic);
+  EncodeFixed64(h.data() + 8, session);
+  Seal(&h);
+  return h;
+}
+
+std::string BigEndian(uint64_t v, int bytes) {
+  std::string out(static_cast<size_t>(bytes), '\0');
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(v);
+  return out;
+}
+
+std::string SubjectHash(uint32_t type, std::string_view id) {
+  auto digest = crypto::HmacSha256("quipu subject v1", BigEndian(type, 4) + std::string(id));
+  if (!digest.ok()) return {};  // cannot happen with a working libcrypto; matches nothing
+  return std::string(reinterpret_cast<const char*>(digest->data()), digest->size());
+}
+
+std::string WrapAad(std::string_view key_id, std::string_view subject, uint32_t version,
+                    uint32_t type) {
+  std::string aad = "quipu data key v1";
+  aad.append(key_id);
+  aad.append(subject);
+  aad += BigEndian(version, 4);
+  aad += BigEndian(type, 4);
+  return aad;
+}
+
+void Wipe(std::string* s) {
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
+}
+
+}  // namespace
+
+SubjectKeys::SubjectKeys(Env* env, std::string dir, bool writable)
+    : env_(env),
+      dir_(std::move(dir)),
+      path_(dir_ + "/" + std::string(kSubjectKeysFile)),
+      writable_(writable) {}
+
+Result<std::unique_ptr<SubjectKeys>> SubjectKeys::Open(Env* env, const std::string& dir,
+                                                       bool writable) {
+  std::unique_ptr<SubjectKeys> keys(new SubjectKeys(env, dir, writable));
+  Status s = keys->Load();
+  if (!s.ok()) return s;
+  return keys;
+}
+
+// Encodes a data slot.
+static std::string EncodeSlot(uint8_t state, uint32_t version, uint32_t type,
+                              std::string_view key_id, std::string_view subject,
+                              std::string_view nonce, std::string_view wrapped) {
+  std::string s(kSlotSize, '\0');
+  s[0] = static_cast<char>(state);
+  EncodeFixed32(s.data() + 4, version);
+  EncodeFixed32(s.data() + 8, type);
+  // Fixed widths: a damaged slot being tombstoned may have lost its subject.
+  auto put = [&](size_t at, std::string_view bytes, size_t width) {
+    std::memcpy(s.data() + at, bytes.data(), std::min(bytes.size(), width));
+  };
+  put(12, key_id, kKeyIdSize);
+  put(28, subject, 32);
+  put(60, nonce, crypto::kAeadNonceSize);
+  put(72, wrapped, kWrappedSize);
+  Seal(&s);
+  return s;
+}
+
+Status SubjectKeys::Load() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto exists = env_->FileExists(path_);
+  if (!exists.ok()) return exists.status();
+  std::string bytes;
+  if (*exists) {
+    auto file = env_->NewRandomAccessFile(path_);
+    if (!file.ok()) return file.status();
+    auto size = (*file)->Size();
+    if (!size.ok()) return size.status();
+    QUIPU_RETURN_IF_ERROR((*file)->Read(0, *size, &bytes));
+  }
+  if (bytes.size() < kDataStart) {
+    // Missing, or torn while being created (before any key went in).
+    if (!writable_) return Status::OK();
+    if (*exists) QUIPU_RETURN_IF_ERROR(env_->RemoveFile(path_));
+    auto file = env_->NewWritableFile(path_);
+    if (!file.ok()) return file.status();
+    file_ = std::move(*file);
+    QUIPU_RETURN_IF_ERROR(file_->Append(Header(0) + Header(0)));
+    QUIPU_RETURN_IF_ERROR(file_->Sync());
+    QUIPU_RETURN_IF_ERROR(env_->SyncDir(dir_));
+    return StartSessionLocked();
+  }
+  bool any_header = false;
+  for (size_t h = 0; h < kHeaderSlots; ++h) {
+    std::string_view header = std::string_view(bytes).substr(h * kSlotSize, kSlotSize);
+    if (!Intact(header) || header.substr(0, kMagic.size()) != kMagic) continue;
+    any_header = true;
+    session_ = std::max(session_, DecodeFixed64(header.data() + 8));
+  }
+  if (!any_header) {
+    return Status::Corruption(path_ + ": no valid header at offset 0 or 128");
+  }
+  uint64_t end = kDataStart;
+  const uint64_t whole = kDataStart + (bytes.size() - kDataStart) / kSlotSize * kSlotSize;
+  for (uint64_t at = kDataStart; at < whole; at += kSlotSize) {
+    std::string_view raw = std::string_view(bytes).substr(at, kSlotSize);
+    Slot slot;
+    slot.key_id.assign(raw.substr(12, kKeyIdSize));
+    if (!Intact(raw)) {
+      if (at + kSlotSize == whole) break;  // a torn append: no record names it
+      damaged_.emplace(slot.key_id, at);
+      slot.state = kDamaged;
+    } else {
+      slot.state = static_cast<uint8_t>(raw[0]);
+      if (slot.state != kLive && slot.state != kForgotten) {
+        return Status::Corruption(path_ + ": slot at offset " + std::to_string(at) +
+                                  " has unknown state " + std::to_string(slot.state));
+      }
+      slot.version = DecodeFixed32(raw.data() + 4);
+      slot.type = DecodeFixed32(raw.data() + 8);
+      slot.subject.assign(raw.substr(28, 32));
+      slot.nonce.assign(raw.substr(60, crypto::kAeadNonceSize));
+      slot.wrapped.assign(raw.substr(72, kWrappedSize));
+    }
+    const size_t index = slots_.size();
+    by_key_id_[slot.key_id] = index;
+    if (slot.state == kLive) live_subject_[slot.subject] = index;
+    slots_.push_back(std::move(slot));
+    end = at + kSlotSize;
+  }
+  if (!writable_) return Status::OK();
+  auto file = env_->ReopenWritableFile(path_);
+  if (!file.ok()) return file.status();
+  file_ = std::move(*file);
+  if (end != bytes.size()) {
+    QUIPU_RETURN_IF_ERROR(file_->Truncate(end));
+    QUIPU_RETURN_IF_ERROR(file_->Sync());
+  }
+  return StartSessionLocked();
+}
+
+Status SubjectKeys::WriteHeaderLocked(uint64_t session) {
+  QUIPU_RETURN_IF_ERROR(file_->WriteAt((session % kHeaderSlots) * kSlotSize, Header(session)));
+  return file_->Sync();
+}
+
+Status SubjectKeys::StartSessionLocked() {
+  QUIPU_RETURN_IF_ERROR(WriteHeaderLocked(session_ + 1));
+  session_ += 1;
+  counter_ = 0;
+  return Status::OK();
+}
+
+Result<std::string> SubjectKeys::NextNonceLocked() {
+  if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  if (counter_ == UINT32_MAX) QUIPU_RETURN_IF_ERROR(StartSessionLocked());
+  return BigEndian(session_, 8) + BigEndian(counter_++, 4);
+}
+
+Result<std::string> SubjectKeys::NextNonce() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return NextNonceLocked();
+}
+
+Result<SubjectKeys::Slot> SubjectKeys::WrapLocked(const MasterKeysImpl& master,
+                                                  const crypto::Secret& key, uint32_t type,
+                                                  std::string subject, std::string key_id) {
+  Slot slot;
+  slot.state = kLive;
+  slot.version = master.Newest();
+  slot.type = type;
+  slot.key_id = std::move(key_id);
+  slot.subject = std::move(subject);
+  auto kek = master.Derived(slot.version, kWrapLabel);
+  if (!kek.ok()) return kek.status();
+  auto nonce = NextNonceLocked();
+  if (!nonce.ok()) return nonce.status();
+  slot.nonce = std::move(*nonce);
+  QUIPU_RETURN_IF_ERROR(crypto::AeadSeal(
+      (*kek)->view(), slot.nonce, WrapAad(slot.key_id, slot.subject, slot.version, slot.type),
+      key.view(), &slot.wrapped));
+  return slot;
+}
+
+Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::UnwrapSlot(const MasterKeysImpl& master,
+                                                                      const Slot& slot) const {
+  if (!master.Has(slot.version)) {
+    return Status::FailedPrecondition("a data key is wrapped by master key version " +
+                                      std::to_string(slot.version) + ", which the keys given lack");
+  }
+  auto kek = master.Derived(slot.version, kWrapLabel);
+  if (!kek.ok()) return kek.status();
+  std::string plain;
+  Status s = crypto::AeadOpen((*kek)->view(), slot.nonce,
+                              WrapAad(slot.key_id, slot.subject, slot.version, slot.type),
+                              slot.wrapped, &plain);
+  if (!s.ok()) {
+    return Status::Corruption(path_ + ": a data key does not unwrap with master key version " +
+                              std::to_string(slot.version) + " (" + s.message() + ")");
+  }
+  auto key = std::make_shared<const crypto::Secret>(crypto::Secret::Copy(plain));
+  Wipe(&plain);
+  return key;
+}
+
+void SubjectKeys::Remember(const std::string& key_id, std::shared_ptr<const crypto::Secret> key) {
+  if (auto it = cached_.find(key_id); it != cached_.end()) cache_.erase(it->second);
+  cache_.emplace_front(key_id, std::move(key));
+  cached_[key_id] = cache_.begin();
+  if (cache_.size() > kCacheLimit) {
+    cached_.erase(cache_.back().first);
+    cache_.pop_back();
+  }
+}
+
+Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::KeyFor(const MasterKeysImpl& master,
+                                                                  uint32_t type,
+                                                                  std::string_view id,
+                                                                  std::string* key_id) {
+  std::string subject = SubjectHash(type, id);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto live = live_subject_.find(subject); live != live_subject_.end()) {
+    const Slot& slot = slots_[live->second];
+    *key_id = slot.key_id;
+    if (auto it = cached_.find(slot.key_id); it != cached_.end()) return it->second->second;
+    auto key = UnwrapSlot(master, slot);
+    if (!key.ok()) return key.status();
+    Remember(slot.key_id, *key);
+    return *key;
+  }
+  if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  auto key = crypto::Secret::Random(kDataKeySize);
+  if (!key.ok()) return key.status();
+  std::string id_bytes(kKeyIdSize, '\0');
+  QUIPU_RETURN_IF_ERROR(crypto::RandomBytes(id_bytes.data(), id_bytes.size()));
+  auto slot = WrapLocked(master, *key, type, subject, id_bytes);
+  if (!slot.ok()) return slot.status();
+  QUIPU_RETURN_IF_ERROR(file_->Append(EncodeSlot(kLive, slot->version, type, slot->key_id,
+                                                 slot->subject, slot->nonce, slot->wrapped)));
+  QUIPU_RETURN_IF_ERROR(file_->Sync());
+  const size_t index = slots_.size();
+  by_key_id_[slot->key_id] = index;
+  live_subject_[slot->subject] = index;
+  slots_.push_back(std::move(*slot));
+  auto shared = std::make_shared<const crypto::Secret>(std::move(*key));
+  Remember(id_bytes, shared);
+  *key_id = id_bytes;
+  return shared;
+}
+
+SubjectKeys::State SubjectKeys::StateOf(std::string_view key_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_key_id_.find(std::string(key_id));
+  if (it == by_key_id_.end()) return State::kUnknown;
+  return slots_[it->second].state == kLive ? State::kLive : State::kForgotten;
+}
+
+Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::Unwrap(const MasterKeysImpl& master,
+                                                                  std::string_view key_id,
+                                                                  State* state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string id(key_id);
+  auto it = by_key_id_.find(id);
+  if (it == by_key_id_.end()) {
+    *state = State::kUnknown;
+    return std::shared_ptr<const crypto::Secret>();
+  }
+  const Slot& slot = slots_[it->second];
+  if (slot.state != kLive) {
+    *state = State::kForgotten;
+    return std::shared_ptr<const crypto::Secret>();
+  }
+  *state = State::kLive;
+  if (auto c = cached_.find(id); c != cached_.end()) return c->second->second;
+  auto key = UnwrapSlot(master, slot);
+  if (!key.ok()) return key.status();
+  Remember(id, *key);
+  return *key;
+}
+
+std::vector<std::string> SubjectKeys::LiveKeyIds(uint32_t type, std::string_view id) const {
+  const std::string subject = SubjectHash(type, id);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const Slot& slot : slots_) {
+    if (slot.state == kLive && slot.type == type && slot.subject == subject) {
+      out.push_back(slot.key_id);
+    }
+  }
+  return out;
+}
+
+Status SubjectKeys::ForgetKeyIds(const std::vector<std::string>& key_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  bool wrote = false;
+  for (const std::string& key_id : key_ids) {
+    auto it = by_key_id_.find(key_id);
+    if (it == by_key_id_.end()) continue;
+    Slot& slot = slots_[it->second];
+    if (slot.state == kForgotten) continue;
+    const uint64_t at = kDataStart + it->second * kSlotSize;
+    QUIPU_RETURN_IF_ERROR(file_->WriteAt(
+        at, EncodeSlot(kForgotten, 0, slot.type, slot.key_id, slot.subject, {}, {})));
+    wrote = true;
+    if (auto live = live_subject_.find(slot.subject);
+        live != live_subject_.end() && live->second == it->second) {
+      live_subject_.erase(live);
+    }
+    slot.state = kForgotten;
+    slot.version = 0;
+    Wipe(&slot.nonce);
+    Wipe(&slot.wrapped);
+    damaged_.erase(key_id);
+    if (auto c = cached_.find(key_id); c != cached_.end()) {
+      cache_.erase(c->second);
+      cached_.erase(c);
+    }
+  }
+  return wrote ? file_->Sync() : Status::OK();
+}
+
+std::vector<std::string> SubjectKeys::Damaged() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key_id, at] : damaged_) out.push_back(key_id);
+  return out;
+}
+
+uint64_t SubjectKeys::DamagedOffset(std::string_view key_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = damaged_.find(std::string(key_id));
+  return it == damaged_.end() ? 0 : it->second;
+}
+
+Result<uint64_t> SubjectKeys::Rewrap(const MasterKeysImpl& master) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  if (!damaged_.empty()) {
+    return Status::FailedPrecondition(path_ + " has a damaged slot; open the store to repair it");
+  }
+  std::vector<Slot> next = slots_;
+  uint64_t rewrapped = 0;
+  for (Slot& slot : next) {
+    if (slot.state != kLive || slot.version == master.Newest()) continue;
+    auto key = UnwrapSlot(master, slot);
+    if (!key.ok()) return key.status();
+    auto wrapped = WrapLocked(master, **key, slot.type, slot.subject, slot.key_id);
+    if (!wrapped.ok()) return wrapped.status();
+    slot = std::move(*wrapped);
+    ++rewrapped;
+  }
+  if (rewrapped == 0) return rewrapped;
+  std::string image = Header(session_) + Header(session_);
+  for (const Slot& slot : next) {
+    image += EncodeSlot(slot.state, slot.version, slot.type, slot.key_id, slot.subject, slot.nonce,
+                        slot.wrapped);
+  }
+  const std::string tmp = path_ + ".new";
+  auto exists = env_->FileExists(tmp);
+  if (!exists.ok()) return exists.status();
+  if (*exists) QUIPU_RETURN_IF_ERROR(env_->RemoveFile(tmp));
+  auto file = env_->NewWritableFile(tmp);
+  if (!file.ok()) return file.status();
+  QUIPU_RETURN_IF_ERROR((*file)->Append(image));
+  QUIPU_RETURN_IF_ERROR((*file)->Sync());
+  QUIPU_RETURN_IF_ERROR((*file)->Close());
+  QUIPU_RETURN_IF_ERROR(env_->RenameFile(tmp, path_));
+  QUIPU_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  auto reopened = env_->ReopenWritableFile(path_);
+  if (!reopened.ok()) return reopened.status();
+  file_ = std::move(*reopened);
+  slots_ = std::move(next);
+  return rewrapped;
+}
+
+KeyUsage SubjectKeys::Usage() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  KeyUsage usage;
+  usage.session = session_;
+  for (const Slot& slot : slots_) {
+    if (slot.state == kLive) {
+      usage.live_by_version[slot.version] += 1;
+    } else {
+      usage.forgotten += 1;
+    }
+  }
+  return usage;
+}
+
+}  // namespace quipu::privacy
