@@ -169,6 +169,11 @@ struct ForgetReport {
 struct KeyReport {
   // Live data keys by the master key version that wraps them.
   std::map<uint32_t, uint64_t> live_by_version;
+  // Stored hashed and blind-indexed values (versions' fields and rows'
+  // columns) by the master key version their tokens were made with: queries
+  // match them only while that version is given. (Counting reads every
+  // version and row of the store.)
+  std::map<uint32_t, uint64_t> tokens_by_version;
   uint64_t forgotten = 0;  // keys destroyed by Forget
   // The master key versions this store was opened with (empty: none).
   std::vector<uint32_t> master_versions;
@@ -393,7 +398,8 @@ class AuditStore {
   // durable forget record) or forgotten (Open finishes a recorded forget).
   // Holds the writer lock throughout. NotFound for an unknown entity.
   virtual Result<ForgetReport> Forget(std::string_view type, std::string_view id) = 0;
-  // What the subject key file holds, and which master versions were given.
+  // What the subject key file holds, which master versions were given, and
+  // what each version's index tokens still serve (a scan of the store).
   virtual Result<KeyReport> KeyStatus() const = 0;
   // Re-wraps every data key under the newest master key version given
   // (after MasterKeys gained one: `quipu keys rotate`), rewriting only the

@@ -180,7 +180,7 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
   e.count = v.number;
   Put(keys::Entity(v.type, v.id), EncodeEntity(e));
   Put(keys::Version(v.type, v.id, v.number), EncodeVersion(VersionEntry{log_id, micros, v.fields}));
-  PutFieldEntries(v.type, v.id, v.fields);
+  QUIPU_RETURN_IF_ERROR(PutFieldEntries(v.type, v.id, v.fields));
   Remember(v.type, v.id, EntityState{e.seq, e.count, v.fields});
   return Status::OK();
 }
@@ -189,18 +189,22 @@ Status IndexApplier::PutVersion(const VersionRecord& v, uint64_t log_id, int64_t
 // `indexed` today: a schema may mark it later, and matching covers every
 // version ever written. A sealed value's tokens name its data key, so that
 // a query can tell the tokens of a forgotten subject.
-void IndexApplier::PutFieldEntries(uint32_t type, std::string_view id,
-                                   const OrdinalValues& fields) {
+Status IndexApplier::PutFieldEntries(uint32_t type, std::string_view id,
+                                     const OrdinalValues& fields) {
   for (const auto& [ordinal, value] : fields) {
     std::string key_id;
     if (value.kind == FieldKind::kSealed) {
       SealedParts parts;
-      if (DecodeSealed(value.text, &parts).ok()) key_id.assign(parts.key_id);
+      QUIPU_RETURN_IF_ERROR(DecodeSealed(value.text, &parts));
+      key_id.assign(parts.key_id);
     }
-    for (const auto& [tag, bytes] : keys::FieldTerms(value)) {
+    auto terms = TermsOf(protector_, value, Scope{'f', type, ordinal});
+    if (!terms.ok()) return terms.status();
+    for (const auto& [tag, bytes] : *terms) {
       Put(keys::FieldEntry(tag, type, ordinal, bytes, id), key_id);
     }
   }
+  return Status::OK();
 }
 
 void IndexApplier::PutForgotten(const std::string& key_id, Lsn lsn) {
@@ -316,7 +320,7 @@ Status IndexApplier::ApplyPurge(const PurgeRecord& rec, std::string_view payload
   // losing an unlogged catch-up batch from before it.
   QUIPU_RETURN_IF_ERROR(Commit());
   QUIPU_RETURN_IF_ERROR(db_->Flush());
-  QUIPU_RETURN_IF_ERROR(DropPurgedEntries(db_, rec.last_log_id));
+  QUIPU_RETURN_IF_ERROR(DropPurgedEntries(db_, rec.last_log_id, protector_));
   QUIPU_RETURN_IF_ERROR(DropRetentionRecordsBefore(db_, rec.first_kept));
   Put(keys::Purge(lsn), payload);
   Applied(lsn, payload);
@@ -342,7 +346,7 @@ Status IndexApplier::ApplyCarried(const CarryRecord& c) {
     Put(keys::Entity(e.type, e.id), EncodeEntity(EntityEntry{e.seq, e.number}));
     Put(keys::Version(e.type, e.id, e.number),
         EncodeVersion(VersionEntry{e.log_id, e.micros, e.fields}));
-    PutFieldEntries(e.type, e.id, e.fields);
+    QUIPU_RETURN_IF_ERROR(PutFieldEntries(e.type, e.id, e.fields));
   }
   for (const std::string& key_id : c.forgotten) PutForgotten(key_id, 0);
   // Written as it goes, with a meta that still says "nothing applied": a

@@ -80,7 +80,8 @@ class IndexApplier final : public EntityLookup {
   // A forget record: its key ids as F entries (and into the protector's
   // set), the record kept verbatim under G.
   Status ApplyForget(const ForgetRecord& rec, std::string_view payload, Lsn lsn);
-  // Where forgotten keys are told (the store's; may stay null).
+  // Opens sealed values for their tokens, and is told forgotten keys (the
+  // store's; null: a record holding a sealed value fails to apply).
   void set_protector(Protector* protector) { protector_ = protector; }
   // Into an empty index, for each carry record of `purge` in log order,
   // then FinishBase: the state they carry, as if the purged records before
@@ -162,7 +163,7 @@ class IndexApplier final : public EntityLookup {
 
   // Field entries of a version's values (sealed ones by their tokens, with
   // the key id as the entry's value).
-  void PutFieldEntries(uint32_t type, std::string_view id, const OrdinalValues& fields);
+  Status PutFieldEntries(uint32_t type, std::string_view id, const OrdinalValues& fields);
   void PutForgotten(const std::string& key_id, Lsn lsn);
 
   IndexDb* db_;

@@ -102,7 +102,9 @@ Status IndexRead::Export(const Query& filter, Lsn last_lsn,
         }
         out.lsn = lsn;
         out.record.assign(payload);
-        out.event = ToHit(rec, lsn);
+        auto hit = ToHit(rec, lsn);
+        if (!hit.ok()) return hit.status();
+        out.event = std::move(*hit);
         out.written = std::move(*written);
         return sink(out);
       }));

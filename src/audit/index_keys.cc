@@ -3,8 +3,6 @@
 
 #include <bit>
 
-#include "audit/protect.h"
-
 namespace quipu::audit::keys {
 
 namespace {
@@ -115,14 +113,7 @@ std::string Folded(std::string_view s) {
 
 std::vector<std::pair<char, std::string>> FieldTerms(const Value& v) {
   std::vector<std::pair<char, std::string>> out;
-  if (v.kind == FieldKind::kSealed) {
-    SealedParts parts;
-    if (!DecodeSealed(v.text, &parts).ok()) return out;
-    for (std::string_view token : parts.tokens) {
-      out.emplace_back(token[0] == kFoldedToken ? kFolded : kExact, std::string(token));
-    }
-    return out;
-  }
+  if (v.kind == FieldKind::kSealed) return out;  // its tokens are sealed: audit/protect.h TermsOf
   std::string bytes = IndexBytes(v);
   if (v.kind != FieldKind::kNumber) out.emplace_back(kFolded, Folded(bytes));
   out.emplace_back(kExact, std::move(bytes));

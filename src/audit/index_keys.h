@@ -90,11 +90,10 @@ std::string IndexBytes(const Value& v);
 // ASCII lower case (exact_ci matches on it).
 std::string Folded(std::string_view s);
 
-// The field entries one value is indexed under, as (tag, bytes): kExact
+// The field entries a plain value is indexed under, as (tag, bytes): kExact
 // with its index bytes and, for text and json, kFolded with their folded
-// form. A sealed value (audit/protect.h) is indexed by its blind tokens
-// instead: exact and prefix tokens under kExact, folded ones under
-// kFolded; it yields nothing if it does not decode.
+// form. A sealed value yields nothing here: its blind tokens are inside its
+// sealed body (audit/protect.h, TermsOf).
 std::vector<std::pair<char, std::string>> FieldTerms(const Value& v);
 
 // (timestamp, log_id), 16 bytes: the order of rows in queries.

@@ -81,8 +81,14 @@ Result<bool> LogHasRecord(Log* log, Lsn lsn, std::string_view payload) {
 
 class WriterOpen {
  public:
-  WriterOpen(const std::string& dir, Log* log, Catalog* catalog, const AuditOptions& options)
-      : dir_(dir), path_(IndexPath(dir)), log_(log), catalog_(catalog), options_(options) {}
+  WriterOpen(const std::string& dir, Log* log, Catalog* catalog, Protector* protector,
+             const AuditOptions& options)
+      : dir_(dir),
+        path_(IndexPath(dir)),
+        log_(log),
+        catalog_(catalog),
+        protector_(protector),
+        options_(options) {}
 
   Result<OpenedIndex> Run() {
     if (options_.rebuild_index) {
@@ -117,6 +123,7 @@ class WriterOpen {
     if (!db.ok()) return db.status();
     out_.db = std::move(*db);
     out_.applier = std::make_unique<IndexApplier>(out_.db.get(), catalog_);
+    out_.applier->set_protector(protector_);
     return out_.applier->Load();
   }
 
@@ -151,7 +158,7 @@ class WriterOpen {
         if (!at.ok()) return at.status();
         crc = *at;
       }
-      auto undone = UndoAfter(out_.db.get(), trusted, crc);
+      auto undone = UndoAfter(out_.db.get(), trusted, crc, protector_);
       if (Damaged(undone.status())) return Fresh("damaged: " + undone.status().ToString());
       if (undone.status().code() == Status::Code::kFailedPrecondition) {
         return Fresh(undone.status().message());
@@ -242,6 +249,7 @@ class WriterOpen {
   const std::string path_;
   Log* log_;
   Catalog* catalog_;
+  Protector* protector_;
   const AuditOptions& options_;
   OpenedIndex out_;
 };
@@ -251,15 +259,15 @@ class WriterOpen {
 std::string IndexPath(const std::string& dir) { return dir + "/index"; }
 
 Result<OpenedIndex> OpenIndexForWriter(const std::string& dir, Log* log, Catalog* catalog,
-                                       const AuditOptions& options) {
-  WriterOpen open(dir, log, catalog, options);
+                                       Protector* protector, const AuditOptions& options) {
+  WriterOpen open(dir, log, catalog, protector, options);
   auto out = open.Run();
   if (!out.ok()) return out.status().WithContext("derived index " + IndexPath(dir));
   return out;
 }
 
 Result<OpenedIndex> OpenIndexForReader(const std::string& dir, Catalog* catalog,
-                                       const AuditOptions& options) {
+                                       Protector* protector, const AuditOptions& options) {
   const std::string path = IndexPath(dir);
   auto exists = EnvOf(options)->FileExists(path + "/CURRENT");
   if (!exists.ok()) return exists.status();
@@ -281,6 +289,7 @@ Result<OpenedIndex> OpenIndexForReader(const std::string& dir, Catalog* catalog,
   OpenedIndex out;
   out.db = std::move(*db);
   out.applier = std::make_unique<IndexApplier>(out.db.get(), catalog);
+  out.applier->set_protector(protector);
   Status s = out.applier->Load();
   if (s.ok()) s = out.applier->LoadCatalog();
   if (s.ok()) return out;

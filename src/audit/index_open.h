@@ -21,6 +21,7 @@
 #include "audit/catalog.h"
 #include "audit/index_apply.h"
 #include "audit/index_db.h"
+#include "audit/protect.h"
 #include "quipu/audit.h"
 #include "quipu/log.h"
 
@@ -35,10 +36,11 @@ struct OpenedIndex {
 // The index's directory inside the store's.
 std::string IndexPath(const std::string& dir);
 
+// `protector` opens the sealed values of records applied, for their tokens.
 Result<OpenedIndex> OpenIndexForWriter(const std::string& dir, Log* log, Catalog* catalog,
-                                       const AuditOptions& options);
+                                       Protector* protector, const AuditOptions& options);
 Result<OpenedIndex> OpenIndexForReader(const std::string& dir, Catalog* catalog,
-                                       const AuditOptions& options);
+                                       Protector* protector, const AuditOptions& options);
 
 }  // namespace quipu::audit
 

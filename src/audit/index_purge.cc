@@ -61,7 +61,7 @@ size_t BaseOf(const std::vector<std::pair<uint32_t, VersionEntry>>& versions,
 // Deletes the versions before the entity's base, and each field entry that
 // only they held.
 Status DropSuperseded(const IndexSnapshot& snap, const EntityKey& entity, uint64_t last_log_id,
-                      rocksdb::WriteBatch* batch) {
+                      const Protector* protector, rocksdb::WriteBatch* batch) {
   const auto& [type, id] = entity;
   auto versions = Versions(snap, type, id);
   if (!versions.ok()) return versions.status();
@@ -71,14 +71,18 @@ Status DropSuperseded(const IndexSnapshot& snap, const EntityKey& entity, uint64
   std::set<std::tuple<uint32_t, char, std::string>> kept;
   for (size_t i = base; i < versions->size(); ++i) {
     for (const auto& [ordinal, value] : (*versions)[i].second.fields) {
-      for (auto& [tag, bytes] : keys::FieldTerms(value)) kept.emplace(ordinal, tag, bytes);
+      auto terms = TermsOf(protector, value, Scope{'f', type, ordinal});
+      if (!terms.ok()) return terms.status();
+      for (auto& [tag, bytes] : *terms) kept.emplace(ordinal, tag, bytes);
     }
   }
   for (size_t i = 0; i < base; ++i) {
     const auto& [number, version] = (*versions)[i];
     batch->Delete(keys::Version(type, id, number));
     for (const auto& [ordinal, value] : version.fields) {
-      for (auto& [tag, bytes] : keys::FieldTerms(value)) {
+      auto terms = TermsOf(protector, value, Scope{'f', type, ordinal});
+      if (!terms.ok()) return terms.status();
+      for (auto& [tag, bytes] : *terms) {
         if (kept.emplace(ordinal, tag, bytes).second) {
           batch->Delete(keys::FieldEntry(tag, type, ordinal, bytes, id));
         }
@@ -90,7 +94,7 @@ Status DropSuperseded(const IndexSnapshot& snap, const EntityKey& entity, uint64
 
 // Drops up to kRowsPerWrite of the purged rows still present; false when
 // none was left.
-Result<bool> DropSomeRows(IndexDb* db, uint64_t last_log_id) {
+Result<bool> DropSomeRows(IndexDb* db, uint64_t last_log_id, const Protector* protector) {
   IndexSnapshot snap(db);
   BoundedIterator it(snap, keys::Row(0), keys::Row(last_log_id + 1));
   rocksdb::WriteBatch batch;
@@ -117,7 +121,7 @@ Result<bool> DropSomeRows(IndexDb* db, uint64_t last_log_id) {
   QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read purged rows"));
   if (rows == 0) return false;
   for (const EntityKey& e : touched) {
-    QUIPU_RETURN_IF_ERROR(DropSuperseded(snap, e, last_log_id, &batch));
+    QUIPU_RETURN_IF_ERROR(DropSuperseded(snap, e, last_log_id, protector, &batch));
   }
   QUIPU_RETURN_IF_ERROR(db->Write(&batch, /*sync=*/false));
   return true;
@@ -278,9 +282,9 @@ Result<std::optional<AppliedPurge>> FinishPurge(IndexDb* db, Log* log) {
   return purge;
 }
 
-Status DropPurgedEntries(IndexDb* db, uint64_t last_log_id) {
+Status DropPurgedEntries(IndexDb* db, uint64_t last_log_id, const Protector* protector) {
   for (;;) {
-    auto more = DropSomeRows(db, last_log_id);
+    auto more = DropSomeRows(db, last_log_id, protector);
     if (!more.ok()) return more.status();
     if (!*more) return Status::OK();
   }

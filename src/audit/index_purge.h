@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "audit/index_db.h"
+#include "audit/protect.h"
 #include "audit/record.h"
 #include "quipu/log.h"
 
@@ -55,7 +56,7 @@ Result<AppliedPurge> ReadRecordedPurge(Log* log, std::string_view note,
 // Removes rows 1..last_log_id and what names them, and the versions those
 // rows superseded (see above), in writes of a few thousand rows each. A
 // crash in between leaves some done: running it again finishes the job.
-Status DropPurgedEntries(IndexDb* db, uint64_t last_log_id);
+Status DropPurgedEntries(IndexDb* db, uint64_t last_log_id, const Protector* protector);
 
 // Removes the G entries (purge and carry records) before `first_kept`:
 // their records are purged too, and the newer purge carries all they did.

@@ -52,22 +52,6 @@ bool TextMatches(MatchOp op, std::string_view stored, std::string_view needle) {
   return false;
 }
 
-// Whether stored value `v` is sealed with one of `needles` among its tokens,
-// under a key not forgotten.
-bool SealedMatches(const Protector* protector, const Value& v,
-                   const std::vector<std::string>& needles) {
-  if (v.kind != FieldKind::kSealed) return false;
-  SealedParts parts;
-  if (!DecodeSealed(v.text, &parts).ok()) return false;
-  if (protector != nullptr && protector->Forgotten(parts.key_id)) return false;
-  for (std::string_view token : parts.tokens) {
-    for (const std::string& needle : needles) {
-      if (token == needle) return true;
-    }
-  }
-  return false;
-}
-
 // An entity filter resolved against the catalog and the snapshot.
 class Filter {
  public:
@@ -85,8 +69,8 @@ class Filter {
   char tag = 0;
   const Protector* protector = nullptr;
 
-  bool ValueMatches(const Value& v) const {
-    if (!tokens.empty()) return SealedMatches(protector, v, tokens);
+  Result<bool> ValueMatches(const Value& v) const {
+    if (!tokens.empty()) return protector->Matches(v, tokens, Scope{'f', type, *field});
     if (kind == FieldKind::kNumber) return v.kind == FieldKind::kNumber && v.number == number;
     return TextMatches(op, v.text, needle);
   }
@@ -110,7 +94,9 @@ class Filter {
       VersionEntry v;
       QUIPU_RETURN_IF_ERROR(DecodeVersion(View(it->value()), &v));
       for (const auto& [ordinal, value] : v.fields) {
-        if (ordinal == *field && ValueMatches(value)) return true;
+        if (ordinal != *field) continue;
+        auto matches = ValueMatches(value);
+        if (!matches.ok() || *matches) return matches;
       }
     }
     QUIPU_RETURN_IF_ERROR(FromRocks(it->status(), "read versions"));
@@ -427,7 +413,8 @@ struct Plan {
                              [&](const auto& c) { return c.first == ordinal; });
       if (it == rec.columns.end()) return false;
       if (auto tokens = column_tokens.find(ordinal); tokens != column_tokens.end()) {
-        if (!SealedMatches(protector, it->second, tokens->second)) return false;
+        auto matches = protector->Matches(it->second, tokens->second, Scope{'c', 0, ordinal});
+        if (!matches.ok() || !*matches) return matches;
       } else if (!(it->second == want)) {
         return false;
       }
@@ -571,7 +558,9 @@ Result<QueryPage> IndexRead::RunQuery(const Query& q) {
       page.next_cursor = EncodeCursor(q.order, *last);
       break;
     }
-    page.hits.push_back(ToHit(*rec, lsn));
+    auto hit = ToHit(*rec, lsn);
+    if (!hit.ok()) return hit.status();
+    page.hits.push_back(std::move(*hit));
     last = key;
   }
   return page;

@@ -66,23 +66,33 @@ Fields IndexRead::Named(const TypeSchema& schema, const OrdinalValues& fields) {
 
 Result<EntityVersion> IndexRead::Materialize(uint32_t type, const std::string& id,
                                              uint32_t number) {
-  auto key = std::make_tuple(type, id, number);
-  if (auto it = versions_.find(key); it != versions_.end()) return it->second;
-  auto view = catalog_->TypeAt(type);
-  if (!view)
-    return Status::Corruption("index: a pin of unknown type ordinal " + std::to_string(type));
-  auto version = ReadVersion(*this, type, id, number);
+  auto version = MaterializeIfPresent(type, id, number);
   if (!version.ok()) return version.status();
   if (!*version) {
     return Status::Corruption("index: version " + std::to_string(number) + " of " + QuoteInput(id) +
-                              " is missing");
+                              " of type ordinal " + std::to_string(type) + " is missing");
   }
+  return std::move(**version);
+}
+
+Result<std::optional<EntityVersion>> IndexRead::MaterializeIfPresent(uint32_t type,
+                                                                     const std::string& id,
+                                                                     uint32_t number) {
+  auto key = std::make_tuple(type, id, number);
+  if (auto it = versions_.find(key); it != versions_.end()) {
+    return std::optional<EntityVersion>(it->second);
+  }
+  auto view = catalog_->TypeAt(type);
+  if (!view) return std::optional<EntityVersion>();
+  auto version = ReadVersion(*this, type, id, number);
+  if (!version.ok()) return version.status();
+  if (!*version) return std::optional<EntityVersion>();
   auto fields = Shown(*view->schema, type, (*version)->fields);
   if (!fields.ok()) return fields.status();
   EntityVersion out{view->type->name,  id, number, (*version)->log_id, (*version)->micros,
                     std::move(*fields)};
   versions_.emplace(std::move(key), out);
-  return out;
+  return std::optional<EntityVersion>(std::move(out));
 }
 
 Result<EventRecord> IndexRead::Record(uint64_t log_id, Lsn* lsn) {
@@ -98,17 +108,22 @@ Result<EventRecord> IndexRead::Record(uint64_t log_id, Lsn* lsn) {
   return rec;
 }
 
-Hit IndexRead::ToHit(const EventRecord& rec, Lsn lsn) {
+Result<Hit> IndexRead::ToHit(const EventRecord& rec, Lsn lsn) {
   Hit hit;
   hit.log_id = rec.log_id;
   hit.lsn = lsn;
   hit.timestamp_micros = rec.micros;
   // The row's pins were checked when it was applied; a version missing now
   // would be damage that the read reports as an empty version rather than
-  // failing the whole page.
+  // failing the whole page. A protected value that cannot be opened (a
+  // wrong key, a value failing authentication) fails the read instead: it
+  // must not pass for an erased one.
+  Status failed;
   auto pinned = [&](const RefRecord& ref) {
-    auto v = Materialize(ref.type, ref.id, ref.number);
-    return v.ok() ? *v : EntityVersion{"", ref.id, ref.number, 0, 0, {}};
+    auto v = MaterializeIfPresent(ref.type, ref.id, ref.number);
+    if (v.ok() && *v) return std::move(**v);
+    if (!v.ok() && failed.ok()) failed = v.status();
+    return EntityVersion{"", ref.id, ref.number, 0, 0, {}};
   };
   hit.actor = pinned(rec.actor);
   hit.method = rec.method;
@@ -118,12 +133,11 @@ Hit IndexRead::ToHit(const EventRecord& rec, Lsn lsn) {
     auto column = catalog_->ColumnAt(ordinal);
     if (!column) continue;
     auto shown = ShowValue(value, Scope{'c', 0, ordinal});
-    Value hidden;
-    hidden.kind = column->kind;
-    hidden.hidden = Hidden::kErased;  // damage reads as unreadable, as a missing pin does
-    hit.columns[column->name] = shown.ok() ? std::move(*shown) : std::move(hidden);
+    if (!shown.ok()) return shown.status().WithContext("column " + QuoteInput(column->name));
+    hit.columns[column->name] = std::move(*shown);
   }
   for (const RefRecord& t : rec.targets) hit.targets.push_back(pinned(t));
+  if (!failed.ok()) return failed;
   return hit;
 }
 

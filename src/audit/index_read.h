@@ -60,7 +60,8 @@ class IndexRead final : public KeyReader {
   Result<Lsn> LsnOf(uint64_t log_id);
   // The row's decoded entry and record.
   Result<EventRecord> Record(uint64_t log_id, Lsn* lsn);
-  Hit ToHit(const EventRecord& rec, Lsn lsn);
+  // Errors when a protected value cannot be opened (audit/protect.h).
+  Result<Hit> ToHit(const EventRecord& rec, Lsn lsn);
 
   Result<std::vector<EntityVersion>> History(std::string_view type, std::string_view id);
   Result<EntityPage> Entities(std::string_view type, size_t limit, std::string_view cursor);
@@ -81,6 +82,9 @@ class IndexRead final : public KeyReader {
 
   // Version `number` of an entity as callers see it (cached per read).
   Result<EntityVersion> Materialize(uint32_t type, const std::string& id, uint32_t number);
+  // The same, nullopt when the version (or its type) is missing.
+  Result<std::optional<EntityVersion>> MaterializeIfPresent(uint32_t type, const std::string& id,
+                                                            uint32_t number);
   // `fields` named by `schema`, as stored (protected values sealed).
   static Fields Named(const TypeSchema& schema, const OrdinalValues& fields);
   // The same as a reader sees them (Protector::Show).

@@ -17,8 +17,10 @@ namespace {
 
 class Undo final : public KeyReader {
  public:
-  explicit Undo(IndexDb* db)
-      : db_(db), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+  Undo(IndexDb* db, const Protector* protector)
+      : db_(db),
+        protector_(protector),
+        batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
 
   Result<std::optional<std::string>> Get(std::string_view key) const override {
     std::string value;
@@ -88,7 +90,10 @@ class Undo final : public KeyReader {
     // A field entry goes only if no remaining version has that value (or,
     // for the case-folded entry, a value that folds alike).
     for (const auto& [ordinal, value] : v.fields) {
-      for (const auto& [tag, bytes] : keys::FieldTerms(value)) {
+      const Scope scope{'f', v.type, ordinal};
+      auto terms = TermsOf(protector_, value, scope);
+      if (!terms.ok()) return terms.status();
+      for (const auto& [tag, bytes] : *terms) {
         bool kept = false;
         for (uint32_t n = 1; n < v.number && !kept; ++n) {
           auto older = ReadVersion(*this, v.type, v.id, n);
@@ -96,7 +101,9 @@ class Undo final : public KeyReader {
           if (!*older) continue;
           for (const auto& [o, old_value] : (*older)->fields) {
             if (o != ordinal) continue;
-            for (const auto& term : keys::FieldTerms(old_value)) {
+            auto old_terms = TermsOf(protector_, old_value, scope);
+            if (!old_terms.ok()) return old_terms.status();
+            for (const auto& term : *old_terms) {
               kept = kept || (term.first == tag && term.second == bytes);
             }
           }
@@ -109,6 +116,7 @@ class Undo final : public KeyReader {
 
   std::map<std::pair<uint32_t, std::string>, uint64_t> touched_;  // -> creation seq
   IndexDb* db_;
+  const Protector* protector_;
   mutable rocksdb::WriteBatchWithIndex batch_;  // reads of it do not change it
 };
 
@@ -131,11 +139,11 @@ Status UndoForget(Undo* undo, std::string_view payload) {
   return Status::OK();
 }
 
-Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc) {
+Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc, const Protector* protector) {
   auto meta = db->ReadMeta();
   if (!meta.ok()) return meta.status();
   if (meta->applied_lsn <= keep) return uint64_t{0};
-  Undo undo(db);
+  Undo undo(db, protector);
   uint64_t undone = 0;
   IndexMeta next;
   next.applied_lsn = keep;

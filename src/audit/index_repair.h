@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "audit/index_db.h"
+#include "audit/protect.h"
 
 namespace quipu::audit {
 
@@ -28,7 +29,8 @@ namespace quipu::audit {
 // nothing, when the index's own copy of record `keep` differs from the
 // log's (an index of another log). Must run before the catalog is loaded
 // and before anything else writes.
-Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc);
+// `protector` opens sealed values for the tokens to take back.
+Result<uint64_t> UndoAfter(IndexDb* db, Lsn keep, uint32_t keep_crc, const Protector* protector);
 
 }  // namespace quipu::audit
 

@@ -105,26 +105,15 @@ Status DecodeSealed(std::string_view text, SealedParts* out) {
   if (protection < 1 || protection > 3 || kind < 1 || kind > 3) return bad();
   out->protection = static_cast<Protection>(protection);
   out->kind = static_cast<FieldKind>(kind);
-  uint64_t version = 0;
+  uint64_t version = 0, n = 0;
   if (!GetBytes(&in, privacy::kKeyIdSize, &out->key_id) || !GetVarint(&in, &version) ||
-      version == 0 || version > UINT32_MAX) {
+      version == 0 || version > UINT32_MAX || !GetBytes(&in, crypto::kAeadNonceSize, &out->nonce) ||
+      !GetVarint(&in, &n) || !GetBytes(&in, n, &out->body) || !in.empty() ||
+      n < crypto::kAeadTagSize) {
     return bad();
   }
   out->index_version = static_cast<uint32_t>(version);
-  out->nonce = {};
-  out->ciphertext = {};
-  if (Encrypts(out->protection)) {
-    uint64_t n = 0;
-    if (!GetBytes(&in, crypto::kAeadNonceSize, &out->nonce) || !GetVarint(&in, &n) ||
-        !GetBytes(&in, n, &out->ciphertext)) {
-      return bad();
-    }
-  }
-  uint64_t tokens = 0;
-  if (!GetVarint(&in, &tokens) || tokens > in.size() / kTokenSize) return bad();
-  out->tokens.resize(tokens);
-  for (std::string_view& t : out->tokens) GetBytes(&in, kTokenSize, &t);
-  return in.empty() ? Status::OK() : bad();
+  return Status::OK();
 }
 
 Result<Value> ShowSealedWithoutKeys(const Value& stored) {
@@ -179,25 +168,9 @@ Result<Value> Protector::Seal(const Value& plain, Protection protection, uint32_
   auto key = (*keys)->KeyFor(master, subject_type, subject_id, &key_id);
   if (!key.ok()) return key.status();
   const uint32_t version = master.Newest();
-  std::string out;
-  out.push_back(static_cast<char>(kSealedFormat));
-  out.push_back(static_cast<char>(protection));
-  out.push_back(static_cast<char>(plain.kind));
-  out.append(key_id);
-  PutVarint(&out, version);
-  if (Encrypts(protection)) {
-    auto nonce = (*keys)->NextNonce();
-    if (!nonce.ok()) return nonce.status();
-    out.append(*nonce);
-    std::string plaintext = PlainBytes(plain);
-    std::string sealed;
-    Status s = crypto::AeadSeal((*key)->view(), *nonce, Aad(scope, plain.kind, key_id), plaintext,
-                                &sealed);
-    Wipe(&plaintext);
-    QUIPU_RETURN_IF_ERROR(s);
-    PutVarint(&out, sealed.size());
-    out.append(sealed);
-  }
+  std::string body;
+  PutVarint(&body, Encrypts(protection) ? PlainBytes(plain).size() : 0);
+  if (Encrypts(protection)) body += PlainBytes(plain);
   std::vector<std::string> tokens;
   if (protection == Protection::kHashed || protection == Protection::kEncryptedIndexed) {
     const std::string bytes = keys::IndexBytes(plain);
@@ -217,52 +190,146 @@ Result<Value> Protector::Seal(const Value& plain, Protection protection, uint32_
       }
     }
   }
-  PutVarint(&out, tokens.size());
-  for (const std::string& t : tokens) out.append(t);
+  PutVarint(&body, tokens.size());
+  for (const std::string& t : tokens) body.append(t);
+  auto nonce = (*keys)->NextNonce();
+  if (!nonce.ok()) return nonce.status();
+  std::string out;
+  out.push_back(static_cast<char>(kSealedFormat));
+  out.push_back(static_cast<char>(protection));
+  out.push_back(static_cast<char>(plain.kind));
+  out.append(key_id);
+  PutVarint(&out, version);
+  out.append(*nonce);
+  std::string sealed;
+  Status s =
+      crypto::AeadSeal((*key)->view(), *nonce, Aad(scope, plain.kind, key_id), body, &sealed);
+  Wipe(&body);
+  QUIPU_RETURN_IF_ERROR(s);
+  PutVarint(&out, sealed.size());
+  out.append(sealed);
   return Value{FieldKind::kSealed, std::move(out), 0};
+}
+
+Status Protector::CheckMaster() const {
+  if (master_ == nullptr) return Status::OK();
+  auto keys = Keys(/*create=*/false);
+  if (!keys.ok()) return keys.status();
+  if (*keys == nullptr) return Status::OK();
+  return (*keys)->CheckMaster(privacy::Impl(*master_));
+}
+
+Result<OpenedValue> Protector::Open(const Value& stored, Scope scope, bool ignore_forgotten) const {
+  SealedParts parts;
+  QUIPU_RETURN_IF_ERROR(DecodeSealed(stored.text, &parts));
+  OpenedValue out;
+  if (!ignore_forgotten && Forgotten(parts.key_id)) {
+    out.state = OpenedValue::State::kForgotten;
+    return out;
+  }
+  if (master_ == nullptr) {
+    out.state = OpenedValue::State::kNoKey;
+    return out;
+  }
+  auto keys = Keys(/*create=*/false);
+  if (!keys.ok()) return keys.status();
+  std::shared_ptr<const crypto::Secret> key;
+  if (*keys != nullptr) {
+    privacy::SubjectKeys::State state;
+    auto unwrapped = (*keys)->Unwrap(privacy::Impl(*master_), parts.key_id, &state);
+    if (!unwrapped.ok()) return unwrapped.status();
+    key = std::move(*unwrapped);
+  }
+  if (key == nullptr) {
+    out.state = OpenedValue::State::kForgotten;
+    return out;
+  }
+  std::string body;
+  Status s = crypto::AeadOpen(key->view(), parts.nonce, Aad(scope, parts.kind, parts.key_id),
+                              parts.body, &body);
+  if (!s.ok()) return Status::Corruption("a protected value fails authentication: " + s.message());
+  std::string_view in = body;
+  uint64_t size = 0, count = 0;
+  std::string_view value;
+  bool ok = GetVarint(&in, &size) && GetBytes(&in, size, &value) && GetVarint(&in, &count) &&
+            count == in.size() / kTokenSize && in.size() % kTokenSize == 0 &&
+            (parts.kind != FieldKind::kNumber || !Encrypts(parts.protection) || size == 8);
+  if (ok) {
+    out.value.assign(value);
+    for (uint64_t i = 0; i < count; ++i)
+      out.tokens.emplace_back(in.substr(i * kTokenSize, kTokenSize));
+  }
+  Wipe(&body);
+  if (!ok) return Status::Corruption("a protected value's body does not decode");
+  return out;
 }
 
 Result<bool> Protector::Holds(const Value& sealed, const Value& plain, Scope scope) const {
   if (sealed.kind != FieldKind::kSealed) return sealed == plain;
   SealedParts parts;
   QUIPU_RETURN_IF_ERROR(DecodeSealed(sealed.text, &parts));
-  if (parts.kind != plain.kind || Forgotten(parts.key_id) || master_ == nullptr) return false;
+  if (parts.kind != plain.kind) return false;
+  auto opened = Open(sealed, scope);
+  if (!opened.ok()) return opened.status();
+  if (opened->state != OpenedValue::State::kOpen) return false;
   if (parts.protection == Protection::kHashed) {
     auto token = Token(parts.index_version, kExactToken, keys::IndexBytes(plain), scope);
     if (!token.ok()) return false;  // a retired version: written anew
-    return !parts.tokens.empty() && parts.tokens[0] == *token;
+    return !opened->tokens.empty() && opened->tokens[0] == *token;
   }
-  auto shown = Show(sealed, scope);
-  if (!shown.ok()) return shown.status();
-  return shown->hidden == Hidden::kNo && *shown == plain;
+  std::string given = PlainBytes(plain);
+  const bool same = opened->value == given;
+  Wipe(&given);
+  Wipe(&opened->value);
+  return same;
+}
+
+Result<bool> Protector::Matches(const Value& v, const std::vector<std::string>& needles,
+                                Scope scope) const {
+  if (v.kind != FieldKind::kSealed) return false;
+  auto opened = Open(v, scope);
+  if (!opened.ok()) return opened.status();
+  Wipe(&opened->value);
+  for (const std::string& token : opened->tokens) {
+    for (const std::string& needle : needles) {
+      if (token == needle) return true;
+    }
+  }
+  return false;
 }
 
 Result<Value> Protector::Show(const Value& stored, Scope scope) const {
   if (stored.kind != FieldKind::kSealed) return stored;
   SealedParts parts;
   QUIPU_RETURN_IF_ERROR(DecodeSealed(stored.text, &parts));
-  if (Forgotten(parts.key_id)) return HiddenValue(parts.kind, Hidden::kErased);
+  auto opened = Open(stored, scope);
+  if (!opened.ok()) return opened.status();
+  switch (opened->state) {
+    case OpenedValue::State::kForgotten:
+      return HiddenValue(parts.kind, Hidden::kErased);
+    case OpenedValue::State::kNoKey:
+      return ShowSealedWithoutKeys(stored);
+    case OpenedValue::State::kOpen:
+      break;
+  }
   if (parts.protection == Protection::kHashed) return HiddenValue(parts.kind, Hidden::kHashed);
-  auto keys = Keys(/*create=*/false);
-  if (!keys.ok()) return keys.status();
-  if (*keys == nullptr) return HiddenValue(parts.kind, Hidden::kErased);
-  if (master_ == nullptr) {
-    const bool dead = (*keys)->StateOf(parts.key_id) != privacy::SubjectKeys::State::kLive;
-    return HiddenValue(parts.kind, dead ? Hidden::kErased : Hidden::kLocked);
+  return FromPlainBytes(parts.kind, std::move(opened->value));
+}
+
+Result<Terms> TermsOf(const Protector* protector, const Value& v, Scope scope) {
+  if (v.kind != FieldKind::kSealed) return keys::FieldTerms(v);
+  if (protector == nullptr || !protector->has_master()) {
+    return Status::FailedPrecondition(
+        "indexing a protected value needs the master key (AuditOptions::keys, --key-file)");
   }
-  privacy::SubjectKeys::State state;
-  auto key = (*keys)->Unwrap(privacy::Impl(*master_), parts.key_id, &state);
-  if (!key.ok()) return key.status();
-  if (*key == nullptr) return HiddenValue(parts.kind, Hidden::kErased);
-  std::string plain;
-  Status s = crypto::AeadOpen((*key)->view(), parts.nonce, Aad(scope, parts.kind, parts.key_id),
-                              parts.ciphertext, &plain);
-  if (!s.ok()) return Status::Corruption("a protected value fails authentication: " + s.message());
-  if (parts.kind == FieldKind::kNumber && plain.size() != 8) {
-    return Status::Corruption("a protected number does not decode");
+  auto opened = protector->Open(v, scope);
+  if (!opened.ok()) return opened.status();
+  Terms terms;
+  for (std::string& token : opened->tokens) {
+    const char tag = token[0] == kFoldedToken ? keys::kFolded : keys::kExact;
+    terms.emplace_back(tag, std::move(token));
   }
-  Value v = FromPlainBytes(parts.kind, std::move(plain));
-  return v;
+  return terms;
 }
 
 Result<std::vector<std::string>> Protector::Needles(char tag, std::string_view bytes,

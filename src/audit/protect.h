@@ -5,21 +5,27 @@
 // A protected value is stored as a Value of kind kSealed whose text is:
 //
 //   sealed := format:u8 (1) protection:u8 kind:u8 key_id:16 bytes
-//             index_version:varint
-//             [nonce:12 bytes ciphertext:string]     (encrypted kinds)
-//             token_count:varint token*               (17 bytes each)
+//             index_version:varint nonce:12 bytes body:string
+//   body   := AES-256-GCM(data key, nonce, aad,
+//                         value:string token_count:varint token*)
 //   token  := tag:u8 HMAC-SHA-256(index key, tag ‖ bytes)[0..16)
 //
-// key_id names the subject's data key (privacy/subject_keys.h) that sealed
-// the ciphertext; hashed values have no ciphertext but still name it, so
-// that forgetting the subject also stops their tokens from matching.
+// key_id names the subject's data key (privacy/subject_keys.h). The body
+// holds the value's bytes (empty for hashed values) and its blind index
+// tokens, all sealed under that key: once the key is destroyed, neither the
+// value nor its tokens can be recovered from the log, even by a holder of
+// the master key, so a forgotten value cannot be confirmed by testing
+// guesses against its tokens. The derived index keeps the tokens in the
+// clear (that is what makes them searchable), each naming its key id, and
+// drops a subject's tokens when it is forgotten; a rebuild cannot bring
+// them back.
 // Tokens: 'x' of the value's index bytes (exact), 'y' of their ASCII
 // case-folded form (exact_ci; text and json), 'p' of each prefix of 1..
 // prefix_tokens bytes. The index key is derived from master key version
 // index_version for this field (its type and ordinal) or column, so equal
-// values in two fields have unrelated tokens. Plaintext: a text or json
-// value's bytes, a number's 8 IEEE-754 bytes (little-endian); the AAD binds
-// the ciphertext to its field, kind and key.
+// values in two fields have unrelated tokens. Value bytes: a text or json
+// value's text, a number's 8 IEEE-754 bytes (little-endian); the AAD binds
+// the body to its field, kind and key.
 #ifndef QUIPU_AUDIT_PROTECT_H_
 #define QUIPU_AUDIT_PROTECT_H_
 
@@ -52,15 +58,36 @@ struct SealedParts {
   std::string_view key_id;
   uint32_t index_version = 0;
   std::string_view nonce;
-  std::string_view ciphertext;
-  std::vector<std::string_view> tokens;
+  std::string_view body;  // ciphertext and tag
 };
 // Corruption when `text` is not a sealed value.
 Status DecodeSealed(std::string_view text, SealedParts* out);
 
+// A sealed value opened.
+struct OpenedValue {
+  enum class State {
+    kOpen,       // value and tokens below
+    kForgotten,  // its key is destroyed (or was never kept)
+    kNoKey,      // the store was opened without the master key
+  };
+  State state = State::kOpen;
+  std::string value;  // the value's bytes (encrypted kinds)
+  std::vector<std::string> tokens;
+};
+
+// Field entries of one value: (index tag, bytes).
+using Terms = std::vector<std::pair<char, std::string>>;
+
 // A sealed value as a reader without keys sees it: hidden, kHashed or
 // kLocked, of its kind; a value that is not sealed as it is.
 Result<Value> ShowSealedWithoutKeys(const Value& stored);
+
+class Protector;
+// The field entries `v` is indexed under (index_keys.h FieldTerms for a
+// plain value; a sealed one's tokens, none once its key is forgotten).
+// FailedPrecondition for a sealed value when `protector` is null or has no
+// master key: its tokens cannot be read.
+Result<Terms> TermsOf(const Protector* protector, const Value& v, Scope scope);
 
 inline constexpr char kExactToken = 'x';
 inline constexpr char kFoldedToken = 'y';
@@ -79,6 +106,9 @@ class Protector {
   // The subject key file: nullptr when it does not exist and `create` is
   // false (or the store is read-only).
   Result<privacy::SubjectKeys*> Keys(bool create) const;
+  // With a master key given and a subject key file present: whether the
+  // keys fit the file (SubjectKeys::CheckMaster).
+  Status CheckMaster() const;
 
   // Seals `plain` (already checked against the field's kind) under the
   // data key of subject (subject_type, subject_id), creating that key
@@ -86,10 +116,19 @@ class Protector {
   Result<Value> Seal(const Value& plain, Protection protection, uint32_t prefix_tokens, Scope scope,
                      uint32_t subject_type, std::string_view subject_id);
 
+  // Opens sealed value `stored` of `scope`. Corruption when its body fails
+  // authentication. With `ignore_forgotten`, a key marked forgotten but not
+  // yet destroyed still opens it (Forget's own clean-up).
+  Result<OpenedValue> Open(const Value& stored, Scope scope, bool ignore_forgotten = false) const;
+
   // Whether stored value `sealed` holds `plain` (to reuse an entity's
   // version): compares tokens for hashed values and plaintext for
   // encrypted ones; false when that cannot be known (erased, no key).
   Result<bool> Holds(const Value& sealed, const Value& plain, Scope scope) const;
+
+  // Whether stored value `v` holds one of `needles` among its tokens (a
+  // value whose key is forgotten holds none).
+  Result<bool> Matches(const Value& v, const std::vector<std::string>& needles, Scope scope) const;
 
   // What a reader sees of a stored value: itself if not sealed, else its
   // plaintext, or a hidden value (Hidden) of its kind.

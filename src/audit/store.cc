@@ -60,16 +60,18 @@ class AuditStoreImpl final : public AuditStore {
   }
 
   Status OpenIndex(const std::string& dir, const AuditOptions& options) {
-    auto opened = log_ != nullptr ? audit::OpenIndexForWriter(dir, log_.get(), &catalog_, options)
-                                  : audit::OpenIndexForReader(dir, &catalog_, options);
-    if (!opened.ok()) return opened.status();
-    index_ = std::move(*opened);
     protector_ = std::make_unique<audit::Protector>(
         options.keys, options.log.env != nullptr ? options.log.env : Env::Default(), dir,
         log_ != nullptr);
+    QUIPU_RETURN_IF_ERROR(protector_->CheckMaster());
+    auto opened =
+        log_ != nullptr
+            ? audit::OpenIndexForWriter(dir, log_.get(), &catalog_, protector_.get(), options)
+            : audit::OpenIndexForReader(dir, &catalog_, protector_.get(), options);
+    if (!opened.ok()) return opened.status();
+    index_ = std::move(*opened);
     QUIPU_RETURN_IF_ERROR(
         audit::LoadForgotten(index_.db.get(), protector_.get(), /*finish=*/log_ != nullptr));
-    index_.applier->set_protector(protector_.get());
     last_log_id_.store(index_.applier->meta().last_log_id, std::memory_order_release);
     auto purge = audit::FinishPurge(index_.db.get(), log_.get());
     if (!purge.ok()) return purge.status();
@@ -232,36 +234,19 @@ class AuditStoreImpl final : public AuditStore {
                             [&](Lsn at) { return index_.applier->ApplyForget(*rec, payload, at); });
     if (!lsn.ok()) return lsn.status();
     QUIPU_RETURN_IF_ERROR(log_->WaitDurable(*lsn));
-    if (!rec->key_ids.empty()) {
-      auto keys = protector_->Keys(/*create=*/false);
-      if (!keys.ok()) return keys.status();
-      QUIPU_RETURN_IF_ERROR((*keys)->ForgetKeyIds(rec->key_ids));
-    }
+    if (!rec->key_ids.empty()) QUIPU_RETURN_IF_ERROR(CommitLocked());
+    QUIPU_RETURN_IF_ERROR(audit::FinishForget(index_.db.get(), *protector_, *rec));
     return ForgetReport{*lsn, static_cast<uint32_t>(rec->key_ids.size())};
   }
 
   Result<KeyReport> KeyStatus() const override {
-    KeyReport report;
-    if (protector_->master() != nullptr) report.master_versions = protector_->master()->Versions();
-    auto keys = protector_->Keys(/*create=*/false);
-    if (!keys.ok()) return keys.status();
-    if (*keys == nullptr) return report;
-    const privacy::KeyUsage usage = (*keys)->Usage();
-    report.live_by_version = usage.live_by_version;
-    report.forgotten = usage.forgotten;
-    return report;
+    return audit::KeyStatusOf(index_.db.get(), *protector_);
   }
 
   Result<uint64_t> RewrapKeys() override {
     std::unique_lock<std::mutex> lock(write_mu_);
     QUIPU_RETURN_IF_ERROR(UsableLocked());
-    if (protector_->master() == nullptr) {
-      return Status::FailedPrecondition("re-wrapping data keys needs the master keys");
-    }
-    auto keys = protector_->Keys(/*create=*/false);
-    if (!keys.ok()) return keys.status();
-    if (*keys == nullptr) return uint64_t{0};
-    return (*keys)->Rewrap(privacy::Impl(*protector_->master()));
+    return audit::RewrapDataKeys(*protector_);
   }
 
   const IndexReport& index_report() const override { return index_.report; }

@@ -49,6 +49,10 @@ std::string StatusText(const KeyReport& r) {
     text += "master key version " + std::to_string(version) + ": " + std::to_string(keys) +
             " data key(s)\n";
   }
+  for (const auto& [version, values] : r.tokens_by_version) {
+    text += "master key version " + std::to_string(version) + ": index tokens of " +
+            std::to_string(values) + " value(s)\n";
+  }
   text += "forgotten subjects' keys: " + std::to_string(r.forgotten) + "\n";
   if (!r.master_versions.empty()) {
     std::string given;
@@ -63,6 +67,10 @@ std::string StatusJson(const KeyReport& r) {
   doc["live_by_version"] = json::OrderedJson::object();
   for (const auto& [version, keys] : r.live_by_version) {
     doc["live_by_version"][std::to_string(version)] = keys;
+  }
+  doc["tokens_by_version"] = json::OrderedJson::object();
+  for (const auto& [version, values] : r.tokens_by_version) {
+    doc["tokens_by_version"][std::to_string(version)] = values;
   }
   doc["forgotten"] = r.forgotten;
   doc["master_versions"] = r.master_versions;
@@ -90,6 +98,11 @@ Status Rewrap(const std::string& dir) {
 
 Status Rotate(const KeysFlags& flags) {
   if (KeyFilePath().empty()) return Status::InvalidArgument("rotate needs --key-file");
+  // The store must open with the keys before the key file changes.
+  {
+    auto store = OpenStoreToRead(flags.dir);
+    if (!store.ok()) return store.status();
+  }
   auto version = AddMasterKeyVersion(KeyFilePath());
   if (!version.ok()) return version.status();
   QUIPU_RETURN_IF_ERROR(Print("added master key version " + std::to_string(*version) + " to " +
@@ -109,6 +122,14 @@ Status Retire(const KeysFlags& flags) {
                                       " still wraps " + std::to_string(used->second) +
                                       " data key(s) of " + flags.dir +
                                       "; run `quipu keys rewrap` first");
+  }
+  if (auto used = report->tokens_by_version.find(flags.version);
+      used != report->tokens_by_version.end() && used->second > 0) {
+    return Status::FailedPrecondition(
+        "master key version " + std::to_string(flags.version) + " made the index tokens of " +
+        std::to_string(used->second) + " stored value(s) of " + flags.dir +
+        ": without it, queries would no longer match them (keep it for matching; retire it "
+        "once retention has dropped them)");
   }
   QUIPU_RETURN_IF_ERROR(RetireMasterKeyVersion(KeyFilePath(), flags.version));
   return Print("retired master key version " + std::to_string(flags.version) + " from " +

@@ -63,6 +63,15 @@ Result<bool> GetBool(const Json& object, const char* key, std::string_view what)
 // converted by its JSON type for Emit to judge).
 Result<Value> ValueFromJson(const Json& j, std::optional<FieldKind> kind, const std::string& what) {
   if (j.is_null()) return Status::InvalidArgument(what + " is null; give a value or leave it out");
+  if (j.is_object() && j.size() == 1 &&
+      (j.contains("erased") || j.contains("hashed") || j.contains("encrypted")) &&
+      kind != FieldKind::kJson) {
+    return Status::InvalidArgument(
+        what + " is " + j.dump() +
+        ": a protected value shown hidden has no value to write (an export holds the values "
+        "of encrypted fields only when made with the master key, and never of hashed or "
+        "erased ones)");
+  }
   FieldKind want = kind.value_or(j.is_string()   ? FieldKind::kText
                                  : j.is_number() ? FieldKind::kNumber
                                                  : FieldKind::kJson);

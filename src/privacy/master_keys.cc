@@ -78,6 +78,21 @@ std::string_view NextToken(std::string_view* rest) {
   return token;
 }
 
+// The version of a key line (0 for a comment, a blank or a line that does
+// not parse: Parse refuses those).
+uint32_t LineVersion(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::string_view rest = line;
+  if (NextToken(&rest) != kLineTag) return 0;
+  uint32_t version = 0;
+  for (char c : NextToken(&rest)) {
+    if (c < '0' || c > '9' || version > 100'000'000) return 0;
+    version = version * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return version;
+}
+
 Result<std::map<uint32_t, crypto::Secret>> ParseText(std::string_view text) {
   std::map<uint32_t, crypto::Secret> keys;
   size_t line_no = 0;
@@ -346,14 +361,15 @@ Status RetireMasterKeyVersion(const std::string& path, uint32_t version) {
     s = Status::FailedPrecondition("version " + std::to_string(version) +
                                    " is the newest master key; add a newer one first");
   }
+  // Lines are told apart with the tokenizer Parse uses, so that every
+  // spelling Parse accepts for this version goes.
   std::string kept;
-  const std::string prefix = std::string(privacy::kLineTag) + " " + std::to_string(version) + " ";
   std::string_view rest = *text;
   while (s.ok() && !rest.empty()) {
     const size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
     rest.remove_prefix(line.size());
-    if (!line.starts_with(prefix)) kept.append(line);
+    if (privacy::LineVersion(line) != version) kept.append(line);
   }
   if (s.ok()) s = privacy::ReplaceKeyFile(path, kept);
   privacy::Wipe(&kept);

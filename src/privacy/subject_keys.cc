@@ -183,8 +183,19 @@ Status SubjectKeys::Load() {
 }
 
 Status SubjectKeys::WriteHeaderLocked(uint64_t session) {
-  QUIPU_RETURN_IF_ERROR(file_->WriteAt((session % kHeaderSlots) * kSlotSize, Header(session)));
-  return file_->Sync();
+  QUIPU_RETURN_IF_ERROR(broken_);
+  Status s = file_->WriteAt((session % kHeaderSlots) * kSlotSize, Header(session));
+  if (s.ok()) s = file_->Sync();
+  return Poison(s);
+}
+
+Status SubjectKeys::Poison(const Status& s) {
+  if (!s.ok() && broken_.ok()) {
+    broken_ = s.WithContext(path_ +
+                            " (no later change to it is made until the store is "
+                            "reopened)");
+  }
+  return s;
 }
 
 Status SubjectKeys::StartSessionLocked() {
@@ -272,15 +283,19 @@ Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::KeyFor(const MasterKe
     return *key;
   }
   if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  QUIPU_RETURN_IF_ERROR(broken_);
   auto key = crypto::Secret::Random(kDataKeySize);
   if (!key.ok()) return key.status();
   std::string id_bytes(kKeyIdSize, '\0');
   QUIPU_RETURN_IF_ERROR(crypto::RandomBytes(id_bytes.data(), id_bytes.size()));
   auto slot = WrapLocked(master, *key, type, subject, id_bytes);
   if (!slot.ok()) return slot.status();
-  QUIPU_RETURN_IF_ERROR(file_->Append(EncodeSlot(kLive, slot->version, type, slot->key_id,
-                                                 slot->subject, slot->nonce, slot->wrapped)));
-  QUIPU_RETURN_IF_ERROR(file_->Sync());
+  // A failed append or sync leaves bytes whose place is unknown: later
+  // slots would be misplaced, so the file takes no further change.
+  Status written = file_->Append(EncodeSlot(kLive, slot->version, type, slot->key_id, slot->subject,
+                                            slot->nonce, slot->wrapped));
+  if (written.ok()) written = file_->Sync();
+  QUIPU_RETURN_IF_ERROR(Poison(written));
   const size_t index = slots_.size();
   by_key_id_[slot->key_id] = index;
   live_subject_[slot->subject] = index;
@@ -336,6 +351,7 @@ std::vector<std::string> SubjectKeys::LiveKeyIds(uint32_t type, std::string_view
 Status SubjectKeys::ForgetKeyIds(const std::vector<std::string>& key_ids) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  QUIPU_RETURN_IF_ERROR(broken_);
   bool wrote = false;
   for (const std::string& key_id : key_ids) {
     auto it = by_key_id_.find(key_id);
@@ -343,8 +359,8 @@ Status SubjectKeys::ForgetKeyIds(const std::vector<std::string>& key_ids) {
     Slot& slot = slots_[it->second];
     if (slot.state == kForgotten) continue;
     const uint64_t at = kDataStart + it->second * kSlotSize;
-    QUIPU_RETURN_IF_ERROR(file_->WriteAt(
-        at, EncodeSlot(kForgotten, 0, slot.type, slot.key_id, slot.subject, {}, {})));
+    QUIPU_RETURN_IF_ERROR(Poison(file_->WriteAt(
+        at, EncodeSlot(kForgotten, 0, slot.type, slot.key_id, slot.subject, {}, {}))));
     wrote = true;
     if (auto live = live_subject_.find(slot.subject);
         live != live_subject_.end() && live->second == it->second) {
@@ -360,7 +376,9 @@ Status SubjectKeys::ForgetKeyIds(const std::vector<std::string>& key_ids) {
       cached_.erase(c);
     }
   }
-  return wrote ? file_->Sync() : Status::OK();
+  // Memory already says forgotten: a failed sync must not let a retry
+  // report success for a tombstone that may not be durable.
+  return wrote ? Poison(file_->Sync()) : Status::OK();
 }
 
 std::vector<std::string> SubjectKeys::Damaged() const {
@@ -379,6 +397,7 @@ uint64_t SubjectKeys::DamagedOffset(std::string_view key_id) const {
 Result<uint64_t> SubjectKeys::Rewrap(const MasterKeysImpl& master) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
+  QUIPU_RETURN_IF_ERROR(broken_);
   if (!damaged_.empty()) {
     return Status::FailedPrecondition(path_ + " has a damaged slot; open the store to repair it");
   }
@@ -408,13 +427,33 @@ Result<uint64_t> SubjectKeys::Rewrap(const MasterKeysImpl& master) {
   QUIPU_RETURN_IF_ERROR((*file)->Append(image));
   QUIPU_RETURN_IF_ERROR((*file)->Sync());
   QUIPU_RETURN_IF_ERROR((*file)->Close());
-  QUIPU_RETURN_IF_ERROR(env_->RenameFile(tmp, path_));
-  QUIPU_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  // From the rename on, which file holds the keys is not known until the
+  // directory is synced: any failure ends changes through this handle.
+  QUIPU_RETURN_IF_ERROR(Poison(env_->RenameFile(tmp, path_)));
+  QUIPU_RETURN_IF_ERROR(Poison(env_->SyncDir(dir_)));
   auto reopened = env_->ReopenWritableFile(path_);
-  if (!reopened.ok()) return reopened.status();
+  if (!reopened.ok()) return Poison(reopened.status());
   file_ = std::move(*reopened);
   slots_ = std::move(next);
   return rewrapped;
+}
+
+Status SubjectKeys::CheckMaster(const MasterKeysImpl& master) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<uint32_t> checked;
+  for (const Slot& slot : slots_) {
+    if (slot.state != kLive || !master.Has(slot.version) || !checked.insert(slot.version).second) {
+      continue;
+    }
+    auto key = UnwrapSlot(master, slot);
+    if (!key.ok()) {
+      return Status::FailedPrecondition("master key version " + std::to_string(slot.version) +
+                                        " given does not open the data "
+                                        "keys of " +
+                                        path_ + ": is it this store's key file?");
+    }
+  }
+  return Status::OK();
 }
 
 KeyUsage SubjectKeys::Usage() const {

@@ -31,6 +31,9 @@
 // key, whatever crashes happen — unless this file is replaced by an older
 // copy (never restore it from a backup onto a store written since).
 //
+// Errors: a failed write or sync of the file fails every later change to it
+// with that error, as a failed fsync poisons the log (quipu/log.h).
+//
 // Thread safety: all methods may be called concurrently.
 #ifndef QUIPU_PRIVACY_SUBJECT_KEYS_H_
 #define QUIPU_PRIVACY_SUBJECT_KEYS_H_
@@ -103,6 +106,11 @@ class SubjectKeys {
   // Returns the number of keys re-wrapped.
   Result<uint64_t> Rewrap(const MasterKeysImpl& master);
 
+  // Unwraps one live key of each master version that `master` holds, so a
+  // wrong key file is refused at open rather than at the first read:
+  // FailedPrecondition naming the version that does not fit.
+  Status CheckMaster(const MasterKeysImpl& master) const;
+
   KeyUsage Usage() const;
   const std::string& path() const { return path_; }
 
@@ -127,6 +135,8 @@ class SubjectKeys {
   Result<std::shared_ptr<const crypto::Secret>> UnwrapSlot(const MasterKeysImpl& master,
                                                            const Slot& slot) const;
   void Remember(const std::string& key_id, std::shared_ptr<const crypto::Secret> key);
+  // Keeps the first failed write or sync (returns `s`).
+  Status Poison(const Status& s);
 
   Env* const env_;
   const std::string dir_;
@@ -135,6 +145,10 @@ class SubjectKeys {
 
   mutable std::mutex mu_;
   std::unique_ptr<WritableFile> file_;  // writers only
+  // A failed write or sync: every later change fails with it (a failed
+  // fsync cannot be retried safely, and a failed append leaves bytes of
+  // unknown extent that later slots would be misplaced behind).
+  Status broken_;
   uint64_t session_ = 0;
   uint32_t counter_ = 0;
   std::vector<Slot> slots_;                               // data slots, in file order

@@ -2,6 +2,7 @@
 // sealing, reading with and without the master key, blind-index queries,
 // forgetting a subject, rotation, and that no plaintext reaches a file.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <fstream>
@@ -104,6 +105,20 @@ class ProtectTest : public ::testing::Test {
     return AllPages(store, q);
   }
 
+  // Entries of the derived index whose key starts with `tag` (X, Y, F...).
+  size_t IndexEntries(char tag) const {
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s =
+        rocksdb::DB::OpenForReadOnly(rocksdb::Options(), dir_.log() + "/index", &raw);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) return 0;
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    size_t n = 0;
+    for (it->Seek(std::string(1, tag)); it->Valid() && it->key()[0] == tag; it->Next()) ++n;
+    return n;
+  }
+
   TestDir dir_;
 };
 
@@ -190,6 +205,8 @@ TEST_F(ProtectTest, ForgetErasesASubjectEverywhereAndProofsStillVerify) {
     buf << in.rdbuf();
     keys_before = buf.str();
   }
+  const size_t exact_before = IndexEntries('X');
+  const size_t folded_before = IndexEntries('Y');
   auto store = Open(Keys(kKey1));
   auto report = store->Forget("person", "alice");
   ASSERT_TRUE(report.ok()) << report.status().ToString();
@@ -234,6 +251,12 @@ TEST_F(ProtectTest, ForgetErasesASubjectEverywhereAndProofsStillVerify) {
   });
   EXPECT_TRUE(exported.ok()) << exported.ToString();
   ASSERT_TRUE(store->Close().ok());
+
+  // Alice's tokens left the index: exact and 3 prefix tokens of her email,
+  // her ssn's and age's; a folded token each of email and ssn.
+  EXPECT_EQ(IndexEntries('X'), exact_before - 6);
+  EXPECT_EQ(IndexEntries('Y'), folded_before - 2);
+  EXPECT_EQ(IndexEntries('F'), 1u);
 
   // The leaves are unchanged: the old root is a prefix of the new tree.
   auto tree = TreeView::Open(dir_.log());
