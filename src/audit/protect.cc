@@ -233,19 +233,25 @@ Result<OpenedValue> Protector::Open(const Value& stored, Scope scope, bool ignor
   }
   auto keys = Keys(/*create=*/false);
   if (!keys.ok()) return keys.status();
-  std::shared_ptr<const crypto::Secret> key;
-  if (*keys != nullptr) {
-    privacy::SubjectKeys::State state;
-    auto unwrapped = (*keys)->Unwrap(privacy::Impl(*master_), parts.key_id, &state);
-    if (!unwrapped.ok()) return unwrapped.status();
-    key = std::move(*unwrapped);
-  }
-  if (key == nullptr) {
+  // A value names a key synced before the value was appended: a key the
+  // file does not hold is damage (or a subject key file lost or replaced),
+  // never a quiet "erased".
+  auto missing = [&] {
+    return Status::Corruption("a protected value names a data key that " +
+                              std::string(privacy::kSubjectKeysFile) +
+                              " does not hold (lost or replaced?)");
+  };
+  if (*keys == nullptr) return missing();
+  privacy::SubjectKeys::State state;
+  auto key = (*keys)->Unwrap(privacy::Impl(*master_), parts.key_id, &state);
+  if (!key.ok()) return key.status();
+  if (state == privacy::SubjectKeys::State::kUnknown) return missing();
+  if (*key == nullptr) {
     out.state = OpenedValue::State::kForgotten;
     return out;
   }
   std::string body;
-  Status s = crypto::AeadOpen(key->view(), parts.nonce, Aad(scope, parts.kind, parts.key_id),
+  Status s = crypto::AeadOpen((*key)->view(), parts.nonce, Aad(scope, parts.kind, parts.key_id),
                               parts.body, &body);
   if (!s.ok()) return Status::Corruption("a protected value fails authentication: " + s.message());
   std::string_view in = body;

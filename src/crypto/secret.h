@@ -1,14 +1,15 @@
 // crypto/secret.h — a home for key bytes, and the randomness they come from.
 //
-// A Secret owns its bytes in a private anonymous mapping of its own (rounded
-// up to whole pages) rather than on the heap, so that:
+// A Secret owns its bytes in a private anonymous mapping (rounded up to
+// whole pages; secrets of up to 64 bytes share the pages of a pool, each in
+// a 64-byte slot of its own) rather than on the heap, so that:
 //   - the bytes are excluded from core dumps (madvise MADV_DONTDUMP);
 //   - they are locked in RAM when the process may lock memory (mlock), so
 //     they do not reach swap; a refused mlock (RLIMIT_MEMLOCK) is ignored,
 //     because a key that may be swapped beats no key;
-//   - they are wiped (OPENSSL_cleanse, which the compiler cannot elide) and
-//     unmapped when the Secret is destroyed or assigned over, never left
-//     behind in a free list.
+//   - they are wiped (OPENSSL_cleanse, which the compiler cannot elide) when
+//     the Secret is destroyed or assigned over, and their pages unmapped (a
+//     pool slot is wiped before it goes back to the pool).
 // A Secret is move-only: a copy would be one more place to wipe. A moved-from
 // Secret is empty. An empty Secret (size 0) maps nothing and data() is null.
 //

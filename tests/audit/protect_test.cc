@@ -1,11 +1,14 @@
 // Protected fields through the public AuditStore API (docs/privacy.md):
 // sealing, reading with and without the master key, blind-index queries,
 // forgetting a subject, rotation, and that no plaintext reaches a file.
+#include "audit/protect.h"
+
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -363,6 +366,44 @@ TEST_F(ProtectTest, AForgetPurgedByRetentionStaysForgottenInARebuild) {
   ASSERT_TRUE(history.ok()) << history.status().ToString();
   EXPECT_EQ(history->back().fields.at("email").hidden, Hidden::kErased);
   EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "a@example.org"), std::vector<uint64_t>{});
+}
+
+// Any change to a sealed value — its body, tag, nonce, key id, or the field
+// it is read as — fails authentication, never reads as another value.
+TEST(ProtectorTest, TamperingWithASealedValueIsDetected) {
+  TestDir dir;
+  std::filesystem::create_directories(dir.log());
+  audit::Protector protector(Keys(kKey1), Env::Default(), dir.log(), /*writable=*/true);
+  const audit::Scope scope{'f', 2, 0};
+  auto sealed = protector.Seal(Value::Text("ana@example.org"), Protection::kEncryptedIndexed, 2,
+                               scope, 2, "p-1");
+  ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+  auto shown = protector.Show(*sealed, scope);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(*shown, Value::Text("ana@example.org"));
+  // Read as another field, or another type: refused.
+  EXPECT_TRUE(protector.Show(*sealed, audit::Scope{'f', 2, 1}).status().IsCorruption());
+  EXPECT_TRUE(protector.Show(*sealed, audit::Scope{'c', 0, 0}).status().IsCorruption());
+  audit::SealedParts parts;
+  ASSERT_TRUE(audit::DecodeSealed(sealed->text, &parts).ok());
+  const size_t key_at = parts.key_id.data() - sealed->text.data();
+  const size_t nonce_at = parts.nonce.data() - sealed->text.data();
+  const size_t body_at = parts.body.data() - sealed->text.data();
+  for (size_t at : {key_at, nonce_at, nonce_at + 11, body_at, body_at + parts.body.size() - 1}) {
+    SCOPED_TRACE("byte " + std::to_string(at));
+    Value bad = *sealed;
+    bad.text[at] ^= 0x01;
+    auto read = protector.Show(bad, scope);
+    EXPECT_TRUE(read.status().IsCorruption()) << read.status().ToString();
+  }
+  // Nonces are never reused: every seal takes the next one of the session.
+  std::set<std::string> nonces;
+  for (int i = 0; i < 1000; ++i) {
+    auto v = protector.Seal(Value::Text("same"), Protection::kEncrypted, 0, scope, 2, "p-1");
+    ASSERT_TRUE(v.ok());
+    ASSERT_TRUE(audit::DecodeSealed(v->text, &parts).ok());
+    EXPECT_TRUE(nonces.insert(std::string(parts.nonce)).second);
+  }
 }
 
 TEST_F(ProtectTest, SchemaRulesOfProtection) {
