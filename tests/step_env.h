@@ -5,6 +5,8 @@
 #ifndef QUIPU_TESTS_STEP_ENV_H_
 #define QUIPU_TESTS_STEP_ENV_H_
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,6 +91,21 @@ class StepEnv final : public Env {
   int steps_left_ = -1;
   int taken_ = 0;
 };
+
+// One run of a drill: `open` makes the target (a store, say) over a StepEnv
+// on `disk`, `fill` fills it, and `act` — the change under test, returning
+// whether it succeeded — runs with the power cut before its step
+// `crash_at`, or right after it when it takes fewer steps. The target is
+// dropped before this returns; the caller then calls disk->PowerLoss().
+template <typename Open, typename Fill, typename Act>
+void CrashDuring(FaultEnv* disk, int crash_at, Open&& open, Fill&& fill, Act&& act) {
+  StepEnv stepper(disk, /*file_syncs=*/true);
+  auto target = open(&stepper);
+  ASSERT_NE(target, nullptr);
+  fill(target.get());
+  stepper.CrashBeforeStep(crash_at);
+  if (act(target.get())) disk->Crash();  // past the last step: cut the power after it
+}
 
 }  // namespace quipu::testing
 

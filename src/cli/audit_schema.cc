@@ -19,12 +19,6 @@ namespace quipu::cli {
 
 namespace {
 
-Status Print(const std::string& text) {
-  FdWriter out(STDOUT_FILENO);
-  QUIPU_RETURN_IF_ERROR(out.Write(text));
-  return out.Flush();
-}
-
 // Runs `write` on the store in `dir` and closes it, keeping the first error.
 // A store this run created is removed again if `write` fails (a refused
 // definition in a mistyped directory must not leave an empty store).
@@ -52,7 +46,7 @@ Status DefineType(const DefineTypeFlags& flags) {
   if (!schema.ok()) return schema.status();
   return WithStore(flags.dir, /*create=*/true, [&](AuditStore& store) -> Status {
     QUIPU_RETURN_IF_ERROR(store.DefineType(*schema));
-    return Print("defined " + schema->name + "\n");
+    return PrintStdout("defined " + schema->name + "\n");
   });
 }
 
@@ -72,7 +66,7 @@ Status DefineColumn(const DefineColumnFlags& flags) {
   return WithStore(flags.dir, /*create=*/true, [&](AuditStore& store) -> Status {
     QUIPU_RETURN_IF_ERROR(
         store.RegisterColumn(ColumnSpec{flags.name, *kind, *protection, flags.subject}));
-    return Print("defined column " + flags.name + "\n");
+    return PrintStdout("defined column " + flags.name + "\n");
   });
 }
 
@@ -122,7 +116,7 @@ Status Types(const TypesFlags& flags) {
     // Recorded before it is shown (cli/access.h).
     QUIPU_RETURN_IF_ERROR(
         RecordRead(flags.dir, "types", json::OrderedJson::object(), types.size() + columns.size()));
-    return Print(flags.json ? TypesJson(types, columns) : TypesText(types, columns));
+    return PrintStdout(flags.json ? TypesJson(types, columns) : TypesText(types, columns));
   });
 }
 

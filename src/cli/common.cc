@@ -267,4 +267,10 @@ Status FdWriter::Flush() {
   return error_;
 }
 
+Status PrintStdout(const std::string& text) {
+  FdWriter out(STDOUT_FILENO);
+  QUIPU_RETURN_IF_ERROR(out.Write(text));
+  return out.Flush();
+}
+
 }  // namespace quipu::cli

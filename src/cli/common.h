@@ -107,6 +107,9 @@ class FdWriter {
   Status error_;
 };
 
+// Writes `text` to stdout at once (FdWriter, flushed).
+Status PrintStdout(const std::string& text);
+
 }  // namespace quipu::cli
 
 #endif  // QUIPU_CLI_COMMON_H_

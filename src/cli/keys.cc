@@ -20,12 +20,6 @@ namespace quipu::cli {
 
 namespace {
 
-Status Print(const std::string& text) {
-  FdWriter out(STDOUT_FILENO);
-  QUIPU_RETURN_IF_ERROR(out.Write(text));
-  return out.Flush();
-}
-
 // Runs `use` on the store in `dir`, opened for writing with the keys named.
 template <typename Use>
 Status WithWriter(const std::string& dir, Use&& use) {
@@ -82,7 +76,7 @@ Status KeysStatus(const KeysFlags& flags) {
   if (!store.ok()) return store.status();
   auto report = (*store)->KeyStatus();
   if (!report.ok()) return report.status();
-  return Print(flags.json ? StatusJson(*report) : StatusText(*report));
+  return PrintStdout(flags.json ? StatusJson(*report) : StatusText(*report));
 }
 
 Status Rewrap(const std::string& dir) {
@@ -91,8 +85,8 @@ Status Rewrap(const std::string& dir) {
     if (!rewrapped.ok()) return rewrapped.status();
     auto report = store.KeyStatus();
     if (!report.ok()) return report.status();
-    return Print("re-wrapped " + std::to_string(*rewrapped) + " data key(s)\n" +
-                 StatusText(*report));
+    return PrintStdout("re-wrapped " + std::to_string(*rewrapped) + " data key(s)\n" +
+                       StatusText(*report));
   });
 }
 
@@ -105,8 +99,8 @@ Status Rotate(const KeysFlags& flags) {
   }
   auto version = AddMasterKeyVersion(KeyFilePath());
   if (!version.ok()) return version.status();
-  QUIPU_RETURN_IF_ERROR(Print("added master key version " + std::to_string(*version) + " to " +
-                              KeyFilePath() + "\n"));
+  QUIPU_RETURN_IF_ERROR(PrintStdout("added master key version " + std::to_string(*version) +
+                                    " to " + KeyFilePath() + "\n"));
   return Rewrap(flags.dir);
 }
 
@@ -132,8 +126,8 @@ Status Retire(const KeysFlags& flags) {
         "once retention has dropped them)");
   }
   QUIPU_RETURN_IF_ERROR(RetireMasterKeyVersion(KeyFilePath(), flags.version));
-  return Print("retired master key version " + std::to_string(flags.version) + " from " +
-               KeyFilePath() + "\n");
+  return PrintStdout("retired master key version " + std::to_string(flags.version) + " from " +
+                     KeyFilePath() + "\n");
 }
 
 struct ForgetFlags {
@@ -158,10 +152,11 @@ Status Forget(const ForgetFlags& flags) {
       doc["id"] = id;
       doc["lsn"] = report->lsn;
       doc["keys"] = report->keys;
-      return Print(JsonLine(doc));
+      return PrintStdout(JsonLine(doc));
     }
-    return Print("forgot " + type + "/" + id + ": " + std::to_string(report->keys) +
-                 " data key(s) destroyed; recorded at LSN " + std::to_string(report->lsn) + "\n");
+    return PrintStdout("forgot " + type + "/" + id + ": " + std::to_string(report->keys) +
+                       " data key(s) destroyed; recorded at LSN " + std::to_string(report->lsn) +
+                       "\n");
   });
 }
 
@@ -178,9 +173,9 @@ void RegisterKeys(CLI::App& app) {
   create->add_option("file", flags->file, "the key file to create")->required();
   SetAction(create, [flags] {
     QUIPU_RETURN_IF_ERROR(CreateMasterKeyFile(flags->file));
-    return Print("created " + flags->file +
-                 " (master key version 1); keep it secret, and "
-                 "backed up apart from the store\n");
+    return PrintStdout("created " + flags->file +
+                       " (master key version 1); keep it secret, and "
+                       "backed up apart from the store\n");
   });
 
   CLI::App* status = keys->add_subcommand(

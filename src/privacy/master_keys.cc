@@ -258,6 +258,24 @@ Status ReplaceKeyFile(const std::string& path, std::string_view text) {
 
 namespace quipu {
 
+namespace privacy {
+
+// Reads and parses the key file at `path`, keeping its text in *text (the
+// caller wipes it); on failure *text is wiped.
+Result<std::shared_ptr<const MasterKeys>> ReadParsed(const std::string& path, std::string* text) {
+  auto read = ReadKeyFile(path);
+  if (!read.ok()) return read.status();
+  *text = std::move(*read);
+  auto keys = MasterKeys::Parse(*text);
+  if (!keys.ok()) {
+    Wipe(text);
+    return keys.status().WithContext(path);
+  }
+  return keys;
+}
+
+}  // namespace privacy
+
 Result<std::shared_ptr<const MasterKeys>> MasterKeys::Parse(std::string_view text) {
   auto keys = privacy::ParseText(text);
   if (!keys.ok()) return keys.status();
@@ -326,33 +344,25 @@ Status CreateMasterKeyFile(const std::string& path) {
 }
 
 Result<uint32_t> AddMasterKeyVersion(const std::string& path) {
-  auto text = privacy::ReadKeyFile(path);
-  if (!text.ok()) return text.status();
-  auto keys = MasterKeys::Parse(*text);
-  if (!keys.ok()) {
-    privacy::Wipe(&*text);
-    return keys.status().WithContext(path);
-  }
+  std::string text;
+  auto keys = privacy::ReadParsed(path, &text);
+  if (!keys.ok()) return keys.status();
   const uint32_t version = (*keys)->Newest() + 1;
   auto line = privacy::KeyLine(version);
   if (!line.ok()) return line.status();
-  if (!text->empty() && text->back() != '\n') text->push_back('\n');
-  text->append(*line);
+  if (!text.empty() && text.back() != '\n') text.push_back('\n');
+  text.append(*line);
   privacy::Wipe(&*line);
-  Status s = privacy::ReplaceKeyFile(path, *text);
-  privacy::Wipe(&*text);
+  Status s = privacy::ReplaceKeyFile(path, text);
+  privacy::Wipe(&text);
   QUIPU_RETURN_IF_ERROR(s);
   return version;
 }
 
 Status RetireMasterKeyVersion(const std::string& path, uint32_t version) {
-  auto text = privacy::ReadKeyFile(path);
-  if (!text.ok()) return text.status();
-  auto keys = MasterKeys::Parse(*text);
-  if (!keys.ok()) {
-    privacy::Wipe(&*text);
-    return keys.status().WithContext(path);
-  }
+  std::string text;
+  auto keys = privacy::ReadParsed(path, &text);
+  if (!keys.ok()) return keys.status();
   Status s;
   const std::vector<uint32_t> versions = (*keys)->Versions();
   if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
@@ -364,7 +374,7 @@ Status RetireMasterKeyVersion(const std::string& path, uint32_t version) {
   // Lines are told apart with the tokenizer Parse uses, so that every
   // spelling Parse accepts for this version goes.
   std::string kept;
-  std::string_view rest = *text;
+  std::string_view rest = text;
   while (s.ok() && !rest.empty()) {
     const size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
@@ -373,7 +383,7 @@ Status RetireMasterKeyVersion(const std::string& path, uint32_t version) {
   }
   if (s.ok()) s = privacy::ReplaceKeyFile(path, kept);
   privacy::Wipe(&kept);
-  privacy::Wipe(&*text);
+  privacy::Wipe(&text);
   return s;
 }
 

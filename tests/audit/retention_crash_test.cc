@@ -90,16 +90,9 @@ TEST(RetentionCrashTest, APowerCutAtAnyStepLeavesTheStorePurgedOrNot) {
                  std::to_string(steps));
     std::filesystem::remove_all(dir.log());
     FaultEnv disk(Env::Default());
-    {
-      StepEnv stepper(&disk, /*file_syncs=*/true);
-      auto store = OpenStore(dir.log(), &stepper);
-      ASSERT_NE(store, nullptr);
-      Fill(store.get());
-      stepper.CrashBeforeStep(crash_at);
-      auto r = store->Retain(Policy());
-      if (r.ok()) disk.Crash();  // past the last step: cut the power after it
-      store.reset();
-    }
+    CrashDuring(
+        &disk, crash_at, [&](Env* env) { return OpenStore(dir.log(), env); }, Fill,
+        [](AuditStore* store) { return store->Retain(Policy()).ok(); });
     ASSERT_TRUE(disk.PowerLoss().ok());
     std::string reopened;
     {
