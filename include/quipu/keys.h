@@ -13,7 +13,16 @@
 //
 // Versions are positive and ascending; new data keys are wrapped by the
 // newest, and `quipu keys rotate` re-wraps older ones. Lines starting with
-// '#' and blank lines are ignored. Key material appears in no error, log
+// '#' and blank lines are ignored.
+//
+// A *writer* key file (`quipu keys writer`) holds instead, per version,
+//
+//   quipu-writer-key <version> <64 hex: index root> <64 hex: public value key>
+//
+// which lets a process seal protected values, index and match them, and
+// catch its index up — but not read a protected value back unless it
+// sealed it itself in this run: the shape for a server that must not read
+// what it stores (docs/privacy.md, "Write-only writers"). Key material appears in no error, log
 // line or metric, and the in-memory copies are kept out of core dumps and
 // zeroed when released.
 #ifndef QUIPU_KEYS_H_
@@ -46,7 +55,17 @@ class MasterKeys {
   // Ascending, never empty.
   virtual std::vector<uint32_t> Versions() const = 0;
   virtual uint32_t Newest() const = 0;
+  // False for writer keys (below): values can be sealed and matched, but
+  // only those this process sealed can be read back.
+  virtual bool CanRead() const = 0;
+  // The text of a writer key file for these keys: per version, the index
+  // root and the public value key (`quipu keys writer`).
+  virtual Result<std::string> WriterKeys() const = 0;
 };
+
+// Writes the writer key file of the master key file `master_path` to
+// `writer_path` (mode 0600, O_EXCL, fsynced with its directory).
+Status CreateWriterKeyFile(const std::string& master_path, const std::string& writer_path);
 
 // Creates a key file holding one fresh key, version 1: created with mode
 // 0600 and O_EXCL (no moment when another user could open it), written and

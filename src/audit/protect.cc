@@ -16,7 +16,7 @@ namespace quipu::audit {
 
 namespace {
 
-constexpr uint8_t kSealedFormat = 1;
+constexpr uint8_t kSealedFormat = 2;
 
 void PutVarint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
@@ -60,8 +60,10 @@ std::string ScopeBytes(Scope scope) {
   return out;
 }
 
-std::string Aad(Scope scope, FieldKind kind, std::string_view key_id) {
+// `purpose` 'v' for the value body, 't' for the token body.
+std::string Aad(char purpose, Scope scope, FieldKind kind, std::string_view key_id) {
   std::string aad = "quipu value v1";
+  aad.push_back(purpose);
   aad += ScopeBytes(scope);
   aad.push_back(static_cast<char>(kind));
   aad.append(key_id);
@@ -105,11 +107,18 @@ Status DecodeSealed(std::string_view text, SealedParts* out) {
   if (protection < 1 || protection > 3 || kind < 1 || kind > 3) return bad();
   out->protection = static_cast<Protection>(protection);
   out->kind = static_cast<FieldKind>(kind);
-  uint64_t version = 0, n = 0;
+  uint64_t version = 0, n = 0, m = 0;
   if (!GetBytes(&in, privacy::kKeyIdSize, &out->key_id) || !GetVarint(&in, &version) ||
       version == 0 || version > UINT32_MAX || !GetBytes(&in, crypto::kAeadNonceSize, &out->nonce) ||
-      !GetVarint(&in, &n) || !GetBytes(&in, n, &out->body) || !in.empty() ||
-      n < crypto::kAeadTagSize) {
+      !GetVarint(&in, &n) || !GetBytes(&in, n, &out->value_body) || !GetVarint(&in, &m) ||
+      !GetBytes(&in, m, &out->token_body) || !in.empty()) {
+    return bad();
+  }
+  // Each body is there exactly when its protection keeps it.
+  const bool values = Encrypts(out->protection);
+  const bool tokens = out->protection != Protection::kEncrypted;
+  if ((n >= crypto::kAeadTagSize) != values || (n == 0) == values ||
+      (m >= crypto::kAeadTagSize) != tokens || (m == 0) == tokens) {
     return bad();
   }
   out->index_version = static_cast<uint32_t>(version);
@@ -164,34 +173,28 @@ Result<Value> Protector::Seal(const Value& plain, Protection protection, uint32_
   auto keys = Keys(/*create=*/true);
   if (!keys.ok()) return keys.status();
   const auto& master = privacy::Impl(*master_);
-  std::string key_id;
-  auto key = (*keys)->KeyFor(master, subject_type, subject_id, &key_id);
+  auto key = (*keys)->KeyFor(master, subject_type, subject_id);
   if (!key.ok()) return key.status();
+  const std::string& key_id = key->key_id;
   const uint32_t version = master.Newest();
-  std::string body;
-  PutVarint(&body, Encrypts(protection) ? PlainBytes(plain).size() : 0);
-  if (Encrypts(protection)) body += PlainBytes(plain);
-  std::vector<std::string> tokens;
+  std::string tokens;
   if (protection == Protection::kHashed || protection == Protection::kEncryptedIndexed) {
     const std::string bytes = keys::IndexBytes(plain);
-    auto exact = Token(version, kExactToken, bytes, scope);
-    if (!exact.ok()) return exact.status();
-    tokens.push_back(std::move(*exact));
-    if (plain.kind != FieldKind::kNumber) {
-      auto folded = Token(version, kFoldedToken, keys::Folded(bytes), scope);
-      if (!folded.ok()) return folded.status();
-      tokens.push_back(std::move(*folded));
-    }
+    std::vector<std::pair<char, std::string>> inputs = {{kExactToken, bytes}};
+    if (plain.kind != FieldKind::kNumber) inputs.emplace_back(kFoldedToken, keys::Folded(bytes));
     if (protection == Protection::kEncryptedIndexed && plain.kind != FieldKind::kNumber) {
       for (size_t n = 1; n <= prefix_tokens && n <= bytes.size(); ++n) {
-        auto prefix = Token(version, kPrefixToken, std::string_view(bytes).substr(0, n), scope);
-        if (!prefix.ok()) return prefix.status();
-        tokens.push_back(std::move(*prefix));
+        inputs.emplace_back(kPrefixToken, bytes.substr(0, n));
       }
     }
+    PutVarint(&tokens, inputs.size());
+    for (auto& [tag, input] : inputs) {
+      auto token = Token(version, tag, input, scope);
+      Wipe(&input);
+      if (!token.ok()) return token.status();
+      tokens += *token;
+    }
   }
-  PutVarint(&body, tokens.size());
-  for (const std::string& t : tokens) body.append(t);
   auto nonce = (*keys)->NextNonce();
   if (!nonce.ok()) return nonce.status();
   std::string out;
@@ -201,13 +204,26 @@ Result<Value> Protector::Seal(const Value& plain, Protection protection, uint32_
   out.append(key_id);
   PutVarint(&out, version);
   out.append(*nonce);
-  std::string sealed;
-  Status s =
-      crypto::AeadSeal((*key)->view(), *nonce, Aad(scope, plain.kind, key_id), body, &sealed);
-  Wipe(&body);
-  QUIPU_RETURN_IF_ERROR(s);
-  PutVarint(&out, sealed.size());
-  out.append(sealed);
+  // Two bodies under one nonce and two keys: the value under the value key,
+  // the tokens under the token key (privacy/subject_keys.h).
+  std::string value_body, token_body;
+  if (Encrypts(protection)) {
+    std::string value = PlainBytes(plain);
+    Status s = crypto::AeadSeal(key->value_key->view(), *nonce, Aad('v', scope, plain.kind, key_id),
+                                value, &value_body);
+    Wipe(&value);
+    QUIPU_RETURN_IF_ERROR(s);
+  }
+  if (!tokens.empty()) {
+    Status s = crypto::AeadSeal(key->token_key->view(), *nonce, Aad('t', scope, plain.kind, key_id),
+                                tokens, &token_body);
+    Wipe(&tokens);
+    QUIPU_RETURN_IF_ERROR(s);
+  }
+  PutVarint(&out, value_body.size());
+  out.append(value_body);
+  PutVarint(&out, token_body.size());
+  out.append(token_body);
   return Value{FieldKind::kSealed, std::move(out), 0};
 }
 
@@ -246,27 +262,38 @@ Result<OpenedValue> Protector::Open(const Value& stored, Scope scope, bool ignor
   auto key = (*keys)->Unwrap(privacy::Impl(*master_), parts.key_id, &state);
   if (!key.ok()) return key.status();
   if (state == privacy::SubjectKeys::State::kUnknown) return missing();
-  if (*key == nullptr) {
+  if (key->token_key == nullptr) {
     out.state = OpenedValue::State::kForgotten;
     return out;
   }
-  std::string body;
-  Status s = crypto::AeadOpen((*key)->view(), parts.nonce, Aad(scope, parts.kind, parts.key_id),
-                              parts.body, &body);
-  if (!s.ok()) return Status::Corruption("a protected value fails authentication: " + s.message());
-  std::string_view in = body;
-  uint64_t size = 0, count = 0;
-  std::string_view value;
-  bool ok = GetVarint(&in, &size) && GetBytes(&in, size, &value) && GetVarint(&in, &count) &&
-            count == in.size() / kTokenSize && in.size() % kTokenSize == 0 &&
-            (parts.kind != FieldKind::kNumber || !Encrypts(parts.protection) || size == 8);
-  if (ok) {
-    out.value.assign(value);
-    for (uint64_t i = 0; i < count; ++i)
-      out.tokens.emplace_back(in.substr(i * kTokenSize, kTokenSize));
+  auto failed = [](const Status& s) {
+    return Status::Corruption("a protected value fails authentication: " + s.message());
+  };
+  if (!parts.value_body.empty() && key->value_key != nullptr) {
+    Status s =
+        crypto::AeadOpen(key->value_key->view(), parts.nonce,
+                         Aad('v', scope, parts.kind, parts.key_id), parts.value_body, &out.value);
+    if (!s.ok()) return failed(s);
+    if (parts.kind == FieldKind::kNumber && out.value.size() != 8) {
+      Wipe(&out.value);
+      return Status::Corruption("a protected number does not decode");
+    }
+    out.value_known = true;
   }
-  Wipe(&body);
-  if (!ok) return Status::Corruption("a protected value's body does not decode");
+  if (!parts.token_body.empty()) {
+    std::string body;
+    Status s = crypto::AeadOpen(key->token_key->view(), parts.nonce,
+                                Aad('t', scope, parts.kind, parts.key_id), parts.token_body, &body);
+    if (!s.ok()) return failed(s);
+    std::string_view in = body;
+    uint64_t count = 0;
+    if (!GetVarint(&in, &count) || count != in.size() / kTokenSize || in.size() % kTokenSize != 0) {
+      return Status::Corruption("a protected value's tokens do not decode");
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+      out.tokens.emplace_back(in.substr(i * kTokenSize, kTokenSize));
+    }
+  }
   return out;
 }
 
@@ -283,6 +310,7 @@ Result<bool> Protector::Holds(const Value& sealed, const Value& plain, Scope sco
     if (!token.ok()) return false;  // a retired version: written anew
     return !opened->tokens.empty() && opened->tokens[0] == *token;
   }
+  if (!opened->value_known) return false;  // writer keys: written anew
   std::string given = PlainBytes(plain);
   const bool same = opened->value == given;
   Wipe(&given);
@@ -319,6 +347,7 @@ Result<Value> Protector::Show(const Value& stored, Scope scope) const {
       break;
   }
   if (parts.protection == Protection::kHashed) return HiddenValue(parts.kind, Hidden::kHashed);
+  if (!opened->value_known) return HiddenValue(parts.kind, Hidden::kLocked);
   return FromPlainBytes(parts.kind, std::move(opened->value));
 }
 

@@ -4,28 +4,29 @@
 //
 // A protected value is stored as a Value of kind kSealed whose text is:
 //
-//   sealed := format:u8 (1) protection:u8 kind:u8 key_id:16 bytes
-//             index_version:varint nonce:12 bytes body:string
-//   body   := AES-256-GCM(data key, nonce, aad,
-//                         value:string token_count:varint token*)
+//   sealed := format:u8 (2) protection:u8 kind:u8 key_id:16 bytes
+//             index_version:varint nonce:12 bytes
+//             value_body:string token_body:string
+//   value_body := AES-256-GCM(value key, nonce, aad 'v', value)  (encrypted kinds)
+//   token_body := AES-256-GCM(token key, nonce, aad 't',
+//                             token_count:varint token*)         (hashed, indexed)
 //   token  := tag:u8 HMAC-SHA-256(index key, tag ‖ bytes)[0..16)
 //
-// key_id names the subject's data key (privacy/subject_keys.h). The body
-// holds the value's bytes (empty for hashed values) and its blind index
-// tokens, all sealed under that key: once the key is destroyed, neither the
-// value nor its tokens can be recovered from the log, even by a holder of
-// the master key, so a forgotten value cannot be confirmed by testing
-// guesses against its tokens. The derived index keeps the tokens in the
-// clear (that is what makes them searchable), each naming its key id, and
-// drops a subject's tokens when it is forgotten; a rebuild cannot bring
-// them back.
+// key_id names the subject's data key pair (privacy/subject_keys.h): a
+// value key only the master secret unwraps, and a token key that writer
+// keys unwrap too. Both are destroyed by a forget, so neither the value nor
+// its tokens can be recovered from the log afterwards, even by a holder of
+// the master key: a forgotten value cannot be confirmed by testing guesses
+// against its tokens. The derived index keeps the tokens in the clear (that
+// is what makes them searchable), each naming its key id, and drops a
+// subject's tokens when it is forgotten; a rebuild cannot bring them back.
 // Tokens: 'x' of the value's index bytes (exact), 'y' of their ASCII
 // case-folded form (exact_ci; text and json), 'p' of each prefix of 1..
 // prefix_tokens bytes. The index key is derived from master key version
 // index_version for this field (its type and ordinal) or column, so equal
 // values in two fields have unrelated tokens. Value bytes: a text or json
 // value's text, a number's 8 IEEE-754 bytes (little-endian); the AAD binds
-// the body to its field, kind and key.
+// each body to its field, kind, key and purpose.
 #ifndef QUIPU_AUDIT_PROTECT_H_
 #define QUIPU_AUDIT_PROTECT_H_
 
@@ -58,7 +59,8 @@ struct SealedParts {
   std::string_view key_id;
   uint32_t index_version = 0;
   std::string_view nonce;
-  std::string_view body;  // ciphertext and tag
+  std::string_view value_body;  // ciphertext and tag; empty for hashed
+  std::string_view token_body;  // ciphertext and tag; empty for encrypted
 };
 // Corruption when `text` is not a sealed value.
 Status DecodeSealed(std::string_view text, SealedParts* out);
@@ -71,7 +73,10 @@ struct OpenedValue {
     kNoKey,      // the store was opened without the master key
   };
   State state = State::kOpen;
-  std::string value;  // the value's bytes (encrypted kinds)
+  // The value's bytes (encrypted kinds), when this process can read them:
+  // writer keys open only the values this process sealed itself.
+  bool value_known = false;
+  std::string value;
   std::vector<std::string> tokens;
 };
 

@@ -1,5 +1,6 @@
 // The verbs of protected fields (docs/privacy.md):
 //   quipu keys new FILE                       a master key file (0600, one key)
+//   quipu keys writer FILE OUT                its writer key file: seal and match, not read
 //   quipu keys status DIR                     what each master version protects
 //   quipu keys rotate DIR --key-file FILE     add a master version, re-wrap to it
 //   quipu keys rewrap DIR (--key-file|--key-cmd)  re-wrap to the newest given
@@ -176,6 +177,18 @@ void RegisterKeys(CLI::App& app) {
     return PrintStdout("created " + flags->file +
                        " (master key version 1); keep it secret, and "
                        "backed up apart from the store\n");
+  });
+
+  CLI::App* writer = keys->add_subcommand(
+      "writer",
+      "Write the writer key file of a master key file: it lets a process (a server) "
+      "seal protected fields and match them, but not read them back "
+      "(docs/privacy.md).");
+  writer->add_option("file", flags->file, "the master key file")->required();
+  writer->add_option("out", flags->dir, "the writer key file to create")->required();
+  SetAction(writer, [flags] {
+    QUIPU_RETURN_IF_ERROR(CreateWriterKeyFile(flags->file, flags->dir));
+    return PrintStdout("created " + flags->dir + " (writer keys of " + flags->file + ")\n");
   });
 
   CLI::App* status = keys->add_subcommand(

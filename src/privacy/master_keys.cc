@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "crypto/mac.h"
+#include "crypto/x25519.h"
 #include "util/hex.h"
 
 namespace quipu::privacy {
@@ -26,6 +27,9 @@ namespace quipu::privacy {
 namespace {
 
 constexpr std::string_view kLineTag = "quipu-master-key";
+constexpr std::string_view kWriterTag = "quipu-writer-key";
+constexpr std::string_view kIndexRootLabel = "quipu index root v1";
+constexpr std::string_view kValueKeyLabel = "quipu value key x25519 v1";
 constexpr size_t kKeyBytes = 32;
 
 Status Errno(const std::string& what, int err) {
@@ -84,7 +88,8 @@ uint32_t LineVersion(std::string_view line) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::string_view rest = line;
-  if (NextToken(&rest) != kLineTag) return 0;
+  const std::string_view tag = NextToken(&rest);
+  if (tag != kLineTag && tag != kWriterTag) return 0;
   uint32_t version = 0;
   for (char c : NextToken(&rest)) {
     if (c < '0' || c > '9' || version > 100'000'000) return 0;
@@ -93,8 +98,45 @@ uint32_t LineVersion(std::string_view line) {
   return version;
 }
 
-Result<std::map<uint32_t, crypto::Secret>> ParseText(std::string_view text) {
-  std::map<uint32_t, crypto::Secret> keys;
+Result<uint32_t> ParseVersion(std::string_view text, size_t line_no) {
+  uint32_t version = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || version > 100'000'000) return BadLine(line_no, "bad version");
+    version = version * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (version == 0) return BadLine(line_no, "bad version");
+  return version;
+}
+
+// 32 bytes from 64 hex digits, in a Secret.
+Result<crypto::Secret> ParseKey(std::string_view hex, size_t line_no) {
+  std::string bytes;
+  if (hex.size() != 2 * kKeyBytes || !HexDecode(hex, &bytes)) {
+    Wipe(&bytes);
+    return BadLine(line_no, "the key is not 64 hex digits");
+  }
+  crypto::Secret key = crypto::Secret::Copy(bytes);
+  Wipe(&bytes);
+  return key;
+}
+
+// A full version's keys from its secret.
+Result<VersionKeys> FromSecret(const crypto::Secret& secret) {
+  VersionKeys out;
+  auto root = crypto::HkdfSha256(secret.view(), "quipu", kIndexRootLabel, kKeyBytes);
+  if (!root.ok()) return root.status();
+  auto value = crypto::HkdfSha256(secret.view(), "quipu", kValueKeyLabel, kKeyBytes);
+  if (!value.ok()) return value.status();
+  auto pub = crypto::X25519PublicKey(value->view());
+  if (!pub.ok()) return pub.status();
+  out.index_root = std::move(*root);
+  out.value_private = std::move(*value);
+  out.value_public = std::move(*pub);
+  return out;
+}
+
+Result<std::map<uint32_t, VersionKeys>> ParseText(std::string_view text) {
+  std::map<uint32_t, VersionKeys> keys;
   size_t line_no = 0;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
@@ -105,25 +147,28 @@ Result<std::map<uint32_t, crypto::Secret>> ParseText(std::string_view text) {
     std::string_view rest = line;
     const std::string_view tag = NextToken(&rest);
     if (tag.empty() || tag[0] == '#') continue;
-    if (tag != kLineTag) return BadLine(line_no, "not a master key");
-    const std::string_view version_text = NextToken(&rest);
-    const std::string_view hex = NextToken(&rest);
-    if (!NextToken(&rest).empty()) return BadLine(line_no, "trailing text");
-    uint32_t version = 0;
-    for (char c : version_text) {
-      if (c < '0' || c > '9' || version > 100'000'000) return BadLine(line_no, "bad version");
-      version = version * 10 + static_cast<uint32_t>(c - '0');
-    }
-    if (version == 0) return BadLine(line_no, "bad version");
-    if (!keys.empty() && version <= keys.rbegin()->first) {
+    const bool writer = tag == kWriterTag;
+    if (tag != kLineTag && !writer) return BadLine(line_no, "not a master key");
+    auto version = ParseVersion(NextToken(&rest), line_no);
+    if (!version.ok()) return version.status();
+    if (!keys.empty() && *version <= keys.rbegin()->first) {
       return BadLine(line_no, "versions must ascend");
     }
-    std::string bytes;
-    if (hex.size() != 2 * kKeyBytes || !HexDecode(hex, &bytes)) {
-      return BadLine(line_no, "the key is not 64 hex digits");
+    auto first = ParseKey(NextToken(&rest), line_no);
+    if (!first.ok()) return first.status();
+    VersionKeys entry;
+    if (writer) {
+      auto pub = ParseKey(NextToken(&rest), line_no);
+      if (!pub.ok()) return pub.status();
+      entry.index_root = std::move(*first);
+      entry.value_public = std::string(pub->view());
+    } else {
+      auto full = FromSecret(*first);
+      if (!full.ok()) return full.status();
+      entry = std::move(*full);
     }
-    keys.emplace(version, crypto::Secret::Copy(bytes));
-    Wipe(&bytes);
+    if (!NextToken(&rest).empty()) return BadLine(line_no, "trailing text");
+    keys.emplace(*version, std::move(entry));
   }
   if (keys.empty()) return Status::InvalidArgument("no master key found");
   return keys;
@@ -131,7 +176,7 @@ Result<std::map<uint32_t, crypto::Secret>> ParseText(std::string_view text) {
 
 }  // namespace
 
-MasterKeysImpl::MasterKeysImpl(std::map<uint32_t, crypto::Secret> keys) : keys_(std::move(keys)) {}
+MasterKeysImpl::MasterKeysImpl(std::map<uint32_t, VersionKeys> keys) : keys_(std::move(keys)) {}
 
 std::vector<uint32_t> MasterKeysImpl::Versions() const {
   std::vector<uint32_t> out;
@@ -140,6 +185,42 @@ std::vector<uint32_t> MasterKeysImpl::Versions() const {
 }
 
 uint32_t MasterKeysImpl::Newest() const { return keys_.rbegin()->first; }
+
+bool MasterKeysImpl::CanRead() const {
+  for (const auto& [version, key] : keys_) {
+    if (key.value_private.empty()) return false;
+  }
+  return true;
+}
+
+bool MasterKeysImpl::CanUnwrap(uint32_t version) const {
+  auto key = keys_.find(version);
+  return key != keys_.end() && !key->second.value_private.empty();
+}
+
+Result<std::string> MasterKeysImpl::WriterKeys() const {
+  std::string text = "# quipu writer keys: seal and match protected fields, never read them back\n";
+  for (const auto& [version, key] : keys_) {
+    text += std::string(kWriterTag) + " " + std::to_string(version) + " " +
+            HexEncode(key.index_root.view()) + " " + HexEncode(key.value_public) + "\n";
+  }
+  return text;
+}
+
+Result<std::string_view> MasterKeysImpl::ValuePublic(uint32_t version) const {
+  auto key = keys_.find(version);
+  if (key == keys_.end()) {
+    return Status::FailedPrecondition("master key version " + std::to_string(version) +
+                                      " is not among the keys given");
+  }
+  return std::string_view(key->second.value_public);
+}
+
+const crypto::Secret* MasterKeysImpl::ValuePrivate(uint32_t version) const {
+  auto key = keys_.find(version);
+  if (key == keys_.end() || key->second.value_private.empty()) return nullptr;
+  return &key->second.value_private;
+}
 
 Result<std::shared_ptr<const crypto::Secret>> MasterKeysImpl::Derived(
     uint32_t version, std::string_view label) const {
@@ -151,7 +232,7 @@ Result<std::shared_ptr<const crypto::Secret>> MasterKeysImpl::Derived(
   std::lock_guard<std::mutex> lock(mu_);
   auto slot = derived_.find({version, std::string(label)});
   if (slot != derived_.end()) return slot->second;
-  auto derived = crypto::HkdfSha256(key->second.view(), "quipu", label, kKeyBytes);
+  auto derived = crypto::HkdfSha256(key->second.index_root.view(), "quipu", label, kKeyBytes);
   if (!derived.ok()) return derived.status();
   auto shared = std::make_shared<const crypto::Secret>(std::move(*derived));
   derived_.emplace(std::make_pair(version, std::string(label)), shared);
@@ -327,6 +408,20 @@ Result<std::shared_ptr<const MasterKeys>> MasterKeys::FromCommand(const std::str
   privacy::Wipe(&text);
   if (!keys.ok()) return keys.status().WithContext("key command output");
   return keys;
+}
+
+Status CreateWriterKeyFile(const std::string& master_path, const std::string& writer_path) {
+  auto keys = MasterKeys::FromFile(master_path);
+  if (!keys.ok()) return keys.status();
+  if (!(*keys)->CanRead()) {
+    return Status::InvalidArgument(master_path + " is a writer key file already");
+  }
+  auto text = (*keys)->WriterKeys();
+  if (!text.ok()) return text.status();
+  Status s = privacy::WriteNewKeyFile(writer_path, *text);
+  privacy::Wipe(&*text);
+  QUIPU_RETURN_IF_ERROR(s);
+  return privacy::SyncDirOf(writer_path);
 }
 
 Status CreateMasterKeyFile(const std::string& path) {

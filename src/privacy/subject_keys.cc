@@ -8,6 +8,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/mac.h"
+#include "crypto/x25519.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 
@@ -15,13 +16,16 @@ namespace quipu::privacy {
 
 namespace {
 
-constexpr size_t kSlotSize = 128;
+constexpr size_t kSlotSize = 256;
 constexpr size_t kHeaderSlots = 2;
 constexpr uint64_t kDataStart = kHeaderSlots * kSlotSize;
 constexpr size_t kCrcAt = kSlotSize - 4;
-constexpr std::string_view kMagic = "QUIPUSK1";
+constexpr std::string_view kMagic = "QUIPUSK2";
 constexpr size_t kDataKeySize = 32;
 constexpr size_t kWrappedSize = kDataKeySize + crypto::kAeadTagSize;
+// Offsets in a data slot (subject_keys.h).
+constexpr size_t kAtKeyId = 12, kAtSubject = 28, kAtEphemeral = 60, kAtValueWrapped = 92,
+                 kAtTokenNonce = 140, kAtTokenWrapped = 152;
 constexpr size_t kCacheLimit = 1024;
 
 constexpr uint8_t kLive = 1;
@@ -92,7 +96,8 @@ Result<std::unique_ptr<SubjectKeys>> SubjectKeys::Open(Env* env, const std::stri
 // Encodes a data slot.
 static std::string EncodeSlot(uint8_t state, uint32_t version, uint32_t type,
                               std::string_view key_id, std::string_view subject,
-                              std::string_view nonce, std::string_view wrapped) {
+                              std::string_view ephemeral, std::string_view value_wrapped,
+                              std::string_view token_nonce, std::string_view token_wrapped) {
   std::string s(kSlotSize, '\0');
   s[0] = static_cast<char>(state);
   EncodeFixed32(s.data() + 4, version);
@@ -101,10 +106,12 @@ static std::string EncodeSlot(uint8_t state, uint32_t version, uint32_t type,
   auto put = [&](size_t at, std::string_view bytes, size_t width) {
     std::memcpy(s.data() + at, bytes.data(), std::min(bytes.size(), width));
   };
-  put(12, key_id, kKeyIdSize);
-  put(28, subject, 32);
-  put(60, nonce, crypto::kAeadNonceSize);
-  put(72, wrapped, kWrappedSize);
+  put(kAtKeyId, key_id, kKeyIdSize);
+  put(kAtSubject, subject, 32);
+  put(kAtEphemeral, ephemeral, crypto::kX25519KeySize);
+  put(kAtValueWrapped, value_wrapped, kWrappedSize);
+  put(kAtTokenNonce, token_nonce, crypto::kAeadNonceSize);
+  put(kAtTokenWrapped, token_wrapped, kWrappedSize);
   Seal(&s);
   return s;
 }
@@ -148,7 +155,7 @@ Status SubjectKeys::Load() {
   for (uint64_t at = kDataStart; at < whole; at += kSlotSize) {
     std::string_view raw = std::string_view(bytes).substr(at, kSlotSize);
     Slot slot;
-    slot.key_id.assign(raw.substr(12, kKeyIdSize));
+    slot.key_id.assign(raw.substr(kAtKeyId, kKeyIdSize));
     if (!Intact(raw)) {
       if (at + kSlotSize == whole) break;  // a torn append: no record names it
       damaged_.emplace(slot.key_id, at);
@@ -161,9 +168,11 @@ Status SubjectKeys::Load() {
       }
       slot.version = DecodeFixed32(raw.data() + 4);
       slot.type = DecodeFixed32(raw.data() + 8);
-      slot.subject.assign(raw.substr(28, 32));
-      slot.nonce.assign(raw.substr(60, crypto::kAeadNonceSize));
-      slot.wrapped.assign(raw.substr(72, kWrappedSize));
+      slot.subject.assign(raw.substr(kAtSubject, 32));
+      slot.ephemeral.assign(raw.substr(kAtEphemeral, crypto::kX25519KeySize));
+      slot.value_wrapped.assign(raw.substr(kAtValueWrapped, kWrappedSize));
+      slot.token_nonce.assign(raw.substr(kAtTokenNonce, crypto::kAeadNonceSize));
+      slot.token_wrapped.assign(raw.substr(kAtTokenWrapped, kWrappedSize));
     }
     const size_t index = slots_.size();
     by_key_id_[slot.key_id] = index;
@@ -216,94 +225,146 @@ Result<std::string> SubjectKeys::NextNonce() {
   return NextNonceLocked();
 }
 
-Result<SubjectKeys::Slot> SubjectKeys::WrapLocked(const MasterKeysImpl& master,
-                                                  const crypto::Secret& key, uint32_t type,
-                                                  std::string subject, std::string key_id) {
+namespace {
+
+// The key that wraps a value key: HKDF of an X25519 agreement between an
+// ephemeral key and the master version's value key pair.
+Result<crypto::Secret> ValueKek(const crypto::Secret& shared, std::string_view ephemeral,
+                                std::string_view master_public) {
+  std::string salt(ephemeral);
+  salt.append(master_public);
+  return crypto::HkdfSha256(shared.view(), salt, "quipu value key wrap v1", kDataKeySize);
+}
+
+// Each value kek wraps one key only (a fresh ephemeral key each time), so
+// its nonce may be fixed.
+const std::string kZeroNonce(crypto::kAeadNonceSize, '\0');
+
+}  // namespace
+
+Result<SubjectKeys::Slot> SubjectKeys::WrapLocked(const MasterKeysImpl& master, const DataKey& key,
+                                                  uint32_t type, std::string subject) {
   Slot slot;
   slot.state = kLive;
   slot.version = master.Newest();
   slot.type = type;
-  slot.key_id = std::move(key_id);
+  slot.key_id = key.key_id;
   slot.subject = std::move(subject);
-  auto kek = master.Derived(slot.version, kWrapLabel);
-  if (!kek.ok()) return kek.status();
+  auto pub = master.ValuePublic(slot.version);
+  if (!pub.ok()) return pub.status();
+  auto ephemeral = crypto::X25519Generate();
+  if (!ephemeral.ok()) return ephemeral.status();
+  auto shared = crypto::X25519Shared(ephemeral->private_key.view(), *pub);
+  if (!shared.ok()) return shared.status();
+  auto value_kek = ValueKek(*shared, ephemeral->public_key, *pub);
+  if (!value_kek.ok()) return value_kek.status();
+  slot.ephemeral = ephemeral->public_key;
+  const std::string aad = WrapAad(slot.key_id, slot.subject, slot.version, slot.type);
+  QUIPU_RETURN_IF_ERROR(crypto::AeadSeal(value_kek->view(), kZeroNonce, aad + "v",
+                                         key.value_key->view(), &slot.value_wrapped));
+  auto token_kek = master.Derived(slot.version, kWrapLabel);
+  if (!token_kek.ok()) return token_kek.status();
   auto nonce = NextNonceLocked();
   if (!nonce.ok()) return nonce.status();
-  slot.nonce = std::move(*nonce);
-  QUIPU_RETURN_IF_ERROR(crypto::AeadSeal(
-      (*kek)->view(), slot.nonce, WrapAad(slot.key_id, slot.subject, slot.version, slot.type),
-      key.view(), &slot.wrapped));
+  slot.token_nonce = std::move(*nonce);
+  QUIPU_RETURN_IF_ERROR(crypto::AeadSeal((*token_kek)->view(), slot.token_nonce, aad + "t",
+                                         key.token_key->view(), &slot.token_wrapped));
   return slot;
 }
 
-Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::UnwrapSlot(const MasterKeysImpl& master,
-                                                                      const Slot& slot) const {
+Result<SubjectKeys::DataKey> SubjectKeys::UnwrapSlot(const MasterKeysImpl& master,
+                                                     const Slot& slot) const {
   if (!master.Has(slot.version)) {
     return Status::FailedPrecondition("a data key is wrapped by master key version " +
                                       std::to_string(slot.version) + ", which the keys given lack");
   }
-  auto kek = master.Derived(slot.version, kWrapLabel);
-  if (!kek.ok()) return kek.status();
-  std::string plain;
-  Status s = crypto::AeadOpen((*kek)->view(), slot.nonce,
-                              WrapAad(slot.key_id, slot.subject, slot.version, slot.type),
-                              slot.wrapped, &plain);
-  if (!s.ok()) {
+  auto damaged = [&](const Status& s) {
     return Status::Corruption(path_ + ": a data key does not unwrap with master key version " +
                               std::to_string(slot.version) + " (" + s.message() + ")");
-  }
-  auto key = std::make_shared<const crypto::Secret>(crypto::Secret::Copy(plain));
+  };
+  const std::string aad = WrapAad(slot.key_id, slot.subject, slot.version, slot.type);
+  DataKey out;
+  out.key_id = slot.key_id;
+  std::string plain;
+  auto token_kek = master.Derived(slot.version, kWrapLabel);
+  if (!token_kek.ok()) return token_kek.status();
+  Status s = crypto::AeadOpen((*token_kek)->view(), slot.token_nonce, aad + "t", slot.token_wrapped,
+                              &plain);
+  if (!s.ok()) return damaged(s);
+  out.token_key = std::make_shared<const crypto::Secret>(crypto::Secret::Copy(plain));
   Wipe(&plain);
-  return key;
+  const crypto::Secret* priv = master.ValuePrivate(slot.version);
+  if (priv == nullptr) return out;  // writer keys: the value key stays sealed
+  auto pub = master.ValuePublic(slot.version);
+  if (!pub.ok()) return pub.status();
+  auto shared = crypto::X25519Shared(priv->view(), slot.ephemeral);
+  if (!shared.ok()) return damaged(shared.status());
+  auto value_kek = ValueKek(*shared, slot.ephemeral, *pub);
+  if (!value_kek.ok()) return value_kek.status();
+  s = crypto::AeadOpen(value_kek->view(), kZeroNonce, aad + "v", slot.value_wrapped, &plain);
+  if (!s.ok()) return damaged(s);
+  out.value_key = std::make_shared<const crypto::Secret>(crypto::Secret::Copy(plain));
+  Wipe(&plain);
+  return out;
 }
 
-void SubjectKeys::Remember(const std::string& key_id, std::shared_ptr<const crypto::Secret> key) {
-  if (auto it = cached_.find(key_id); it != cached_.end()) cache_.erase(it->second);
-  cache_.emplace_front(key_id, std::move(key));
-  cached_[key_id] = cache_.begin();
+void SubjectKeys::Remember(const DataKey& key) {
+  if (auto it = cached_.find(key.key_id); it != cached_.end()) cache_.erase(it->second);
+  cache_.push_front(key);
+  cached_[key.key_id] = cache_.begin();
   if (cache_.size() > kCacheLimit) {
-    cached_.erase(cache_.back().first);
+    cached_.erase(cache_.back().key_id);
     cache_.pop_back();
   }
 }
 
-Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::KeyFor(const MasterKeysImpl& master,
-                                                                  uint32_t type,
-                                                                  std::string_view id,
-                                                                  std::string* key_id) {
-  std::string subject = SubjectHash(type, id);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (auto live = live_subject_.find(subject); live != live_subject_.end()) {
-    const Slot& slot = slots_[live->second];
-    *key_id = slot.key_id;
-    if (auto it = cached_.find(slot.key_id); it != cached_.end()) return it->second->second;
-    auto key = UnwrapSlot(master, slot);
-    if (!key.ok()) return key.status();
-    Remember(slot.key_id, *key);
-    return *key;
-  }
+Result<SubjectKeys::DataKey> SubjectKeys::CreateLocked(const MasterKeysImpl& master, uint32_t type,
+                                                       std::string subject) {
   if (!writable_) return Status::FailedPrecondition("subject keys are open for reading only");
   QUIPU_RETURN_IF_ERROR(broken_);
-  auto key = crypto::Secret::Random(kDataKeySize);
-  if (!key.ok()) return key.status();
-  std::string id_bytes(kKeyIdSize, '\0');
-  QUIPU_RETURN_IF_ERROR(crypto::RandomBytes(id_bytes.data(), id_bytes.size()));
-  auto slot = WrapLocked(master, *key, type, subject, id_bytes);
+  DataKey key;
+  key.key_id.assign(kKeyIdSize, '\0');
+  QUIPU_RETURN_IF_ERROR(crypto::RandomBytes(key.key_id.data(), key.key_id.size()));
+  auto value_key = crypto::Secret::Random(kDataKeySize);
+  if (!value_key.ok()) return value_key.status();
+  auto token_key = crypto::Secret::Random(kDataKeySize);
+  if (!token_key.ok()) return token_key.status();
+  key.value_key = std::make_shared<const crypto::Secret>(std::move(*value_key));
+  key.token_key = std::make_shared<const crypto::Secret>(std::move(*token_key));
+  auto slot = WrapLocked(master, key, type, subject);
   if (!slot.ok()) return slot.status();
   // A failed append or sync leaves bytes whose place is unknown: later
   // slots would be misplaced, so the file takes no further change.
   Status written = file_->Append(EncodeSlot(kLive, slot->version, type, slot->key_id, slot->subject,
-                                            slot->nonce, slot->wrapped));
+                                            slot->ephemeral, slot->value_wrapped, slot->token_nonce,
+                                            slot->token_wrapped));
   if (written.ok()) written = file_->Sync();
   QUIPU_RETURN_IF_ERROR(Poison(written));
   const size_t index = slots_.size();
   by_key_id_[slot->key_id] = index;
   live_subject_[slot->subject] = index;
   slots_.push_back(std::move(*slot));
-  auto shared = std::make_shared<const crypto::Secret>(std::move(*key));
-  Remember(id_bytes, shared);
-  *key_id = id_bytes;
-  return shared;
+  Remember(key);
+  return key;
+}
+
+Result<SubjectKeys::DataKey> SubjectKeys::KeyFor(const MasterKeysImpl& master, uint32_t type,
+                                                 std::string_view id) {
+  std::string subject = SubjectHash(type, id);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto live = live_subject_.find(subject); live != live_subject_.end()) {
+    const Slot& slot = slots_[live->second];
+    if (auto it = cached_.find(slot.key_id); it != cached_.end() && it->second->value_key) {
+      return *it->second;
+    }
+    if (master.CanUnwrap(slot.version)) {
+      auto key = UnwrapSlot(master, slot);
+      if (!key.ok()) return key.status();
+      Remember(*key);
+      return *key;
+    }
+  }
+  return CreateLocked(master, type, std::move(subject));
 }
 
 SubjectKeys::State SubjectKeys::StateOf(std::string_view key_id) const {
@@ -313,26 +374,25 @@ SubjectKeys::State SubjectKeys::StateOf(std::string_view key_id) const {
   return slots_[it->second].state == kLive ? State::kLive : State::kForgotten;
 }
 
-Result<std::shared_ptr<const crypto::Secret>> SubjectKeys::Unwrap(const MasterKeysImpl& master,
-                                                                  std::string_view key_id,
-                                                                  State* state) {
+Result<SubjectKeys::DataKey> SubjectKeys::Unwrap(const MasterKeysImpl& master,
+                                                 std::string_view key_id, State* state) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string id(key_id);
   auto it = by_key_id_.find(id);
   if (it == by_key_id_.end()) {
     *state = State::kUnknown;
-    return std::shared_ptr<const crypto::Secret>();
+    return DataKey{};
   }
   const Slot& slot = slots_[it->second];
   if (slot.state != kLive) {
     *state = State::kForgotten;
-    return std::shared_ptr<const crypto::Secret>();
+    return DataKey{};
   }
   *state = State::kLive;
-  if (auto c = cached_.find(id); c != cached_.end()) return c->second->second;
+  if (auto c = cached_.find(id); c != cached_.end()) return *c->second;
   auto key = UnwrapSlot(master, slot);
   if (!key.ok()) return key.status();
-  Remember(id, *key);
+  Remember(*key);
   return *key;
 }
 
@@ -360,7 +420,7 @@ Status SubjectKeys::ForgetKeyIds(const std::vector<std::string>& key_ids) {
     if (slot.state == kForgotten) continue;
     const uint64_t at = kDataStart + it->second * kSlotSize;
     QUIPU_RETURN_IF_ERROR(Poison(file_->WriteAt(
-        at, EncodeSlot(kForgotten, 0, slot.type, slot.key_id, slot.subject, {}, {}))));
+        at, EncodeSlot(kForgotten, 0, slot.type, slot.key_id, slot.subject, {}, {}, {}, {}))));
     wrote = true;
     if (auto live = live_subject_.find(slot.subject);
         live != live_subject_.end() && live->second == it->second) {
@@ -368,8 +428,10 @@ Status SubjectKeys::ForgetKeyIds(const std::vector<std::string>& key_ids) {
     }
     slot.state = kForgotten;
     slot.version = 0;
-    Wipe(&slot.nonce);
-    Wipe(&slot.wrapped);
+    Wipe(&slot.ephemeral);
+    Wipe(&slot.value_wrapped);
+    Wipe(&slot.token_nonce);
+    Wipe(&slot.token_wrapped);
     damaged_.erase(key_id);
     if (auto c = cached_.find(key_id); c != cached_.end()) {
       cache_.erase(c->second);
@@ -401,13 +463,17 @@ Result<uint64_t> SubjectKeys::Rewrap(const MasterKeysImpl& master) {
   if (!damaged_.empty()) {
     return Status::FailedPrecondition(path_ + " has a damaged slot; open the store to repair it");
   }
+  if (!master.CanRead()) {
+    return Status::FailedPrecondition(
+        "re-wrapping data keys needs the master keys, not writer keys");
+  }
   std::vector<Slot> next = slots_;
   uint64_t rewrapped = 0;
   for (Slot& slot : next) {
     if (slot.state != kLive || slot.version == master.Newest()) continue;
     auto key = UnwrapSlot(master, slot);
     if (!key.ok()) return key.status();
-    auto wrapped = WrapLocked(master, **key, slot.type, slot.subject, slot.key_id);
+    auto wrapped = WrapLocked(master, *key, slot.type, slot.subject);
     if (!wrapped.ok()) return wrapped.status();
     slot = std::move(*wrapped);
     ++rewrapped;
@@ -415,8 +481,8 @@ Result<uint64_t> SubjectKeys::Rewrap(const MasterKeysImpl& master) {
   if (rewrapped == 0) return rewrapped;
   std::string image = Header(session_) + Header(session_);
   for (const Slot& slot : next) {
-    image += EncodeSlot(slot.state, slot.version, slot.type, slot.key_id, slot.subject, slot.nonce,
-                        slot.wrapped);
+    image += EncodeSlot(slot.state, slot.version, slot.type, slot.key_id, slot.subject,
+                        slot.ephemeral, slot.value_wrapped, slot.token_nonce, slot.token_wrapped);
   }
   const std::string tmp = path_ + ".new";
   auto exists = env_->FileExists(tmp);

@@ -1,20 +1,29 @@
 // privacy/subject_keys.h — the data keys of an audit store's subjects: the
 // file `subject-keys` in the store's directory (docs/privacy.md).
 //
-// Every subject (an entity) whose protected values were written has one
-// live data key: 32 random bytes, kept wrapped (AES-256-GCM) by a master
-// key version. Forgetting a subject overwrites its key's slot in place with
-// a tombstone and fsyncs, after which no copy of the key exists in the
-// store; a later write for the same subject gets a new key.
+// Every subject (an entity) whose protected values were written has a
+// live data key — usually one; a writer holding only writer keys makes one
+// per run — and each data key is a pair of 32-byte random keys:
+//   value key  seals values; wrapped to the master version's public X25519
+//              key (an ephemeral key agreement, HKDF, AES-256-GCM), so only
+//              a holder of the master secret unwraps it;
+//   token key  seals blind tokens; wrapped (AES-256-GCM) by a key derived
+//              from the version's index root, which writers hold too, so a
+//              writer can read tokens back (to catch its index up) but not
+//              values.
+// Forgetting a subject overwrites its slots in place with tombstones and
+// fsyncs, after which no copy of either key exists in the store; a later
+// write for the same subject gets new keys.
 //
-// Layout: 128-byte slots. Slots 0 and 1 are headers (the newest valid one
-// counts): magic, then the session number. Data slots follow:
+// Layout: 256-byte slots. Slots 0 and 1 are headers (the newest valid one
+// counts): magic "QUIPUSK2", then the session number. Data slots follow:
 //
 //   0   state u8 (1 live, 2 forgotten), 3 bytes 0
 //   4   master key version u32       8   type ordinal u32
 //   12  key id [16]                  28  subject hash [32]
-//   60  wrap nonce [12]              72  wrapped key [48] (ciphertext, tag)
-//   120 u32 0                        124 masked CRC-32C of bytes 0..123
+//   60  ephemeral public key [32]    92  wrapped value key [48]
+//   140 token wrap nonce [12]        152 wrapped token key [48]
+//   200 zeros                        252 masked CRC-32C of bytes 0..251
 //
 // Durability: a new key's slot is appended and synced before any record
 // sealed with it is appended, so no acknowledged value names a key a power
@@ -73,18 +82,26 @@ class SubjectKeys {
   // missing file reads as empty.
   static Result<std::unique_ptr<SubjectKeys>> Open(Env* env, const std::string& dir, bool writable);
 
-  // The live data key of subject (type, id), creating (and syncing) one
-  // wrapped by `master`'s newest version when it has none. Sets *key_id.
-  Result<std::shared_ptr<const crypto::Secret>> KeyFor(const MasterKeysImpl& master, uint32_t type,
-                                                       std::string_view id, std::string* key_id);
+  // A data key as this process holds it.
+  struct DataKey {
+    std::string key_id;
+    std::shared_ptr<const crypto::Secret> value_key;  // null: not readable here
+    std::shared_ptr<const crypto::Secret> token_key;
+  };
+
+  // The live data key of subject (type, id) to seal with: its value key
+  // must be known here, so when `master` cannot unwrap the subject's live
+  // key (writer keys) and this handle did not make it, a new one is made
+  // (appended and synced), wrapped by `master`'s newest version.
+  Result<DataKey> KeyFor(const MasterKeysImpl& master, uint32_t type, std::string_view id);
 
   enum class State { kLive, kForgotten, kUnknown };
   State StateOf(std::string_view key_id) const;
-  // The data key `key_id`, unwrapped by `master`. nullptr with *state
-  // kForgotten or kUnknown when there is no such live key; an error when
-  // unwrapping fails (a master version missing from `master`, damage).
-  Result<std::shared_ptr<const crypto::Secret>> Unwrap(const MasterKeysImpl& master,
-                                                       std::string_view key_id, State* state);
+  // The data key `key_id` as `master` can unwrap it (value_key null when it
+  // cannot: writer keys). token_key null with *state kForgotten or kUnknown
+  // when there is no such live key; an error when unwrapping fails (a
+  // master version missing from `master`, damage).
+  Result<DataKey> Unwrap(const MasterKeysImpl& master, std::string_view key_id, State* state);
 
   // The live key ids of subject (type, id): what Forget destroys.
   std::vector<std::string> LiveKeyIds(uint32_t type, std::string_view id) const;
@@ -121,8 +138,10 @@ class SubjectKeys {
     uint32_t type = 0;
     std::string key_id;
     std::string subject;  // hash
-    std::string nonce;
-    std::string wrapped;
+    std::string ephemeral;
+    std::string value_wrapped;
+    std::string token_nonce;
+    std::string token_wrapped;
   };
 
   SubjectKeys(Env* env, std::string dir, bool writable);
@@ -130,11 +149,12 @@ class SubjectKeys {
   Status StartSessionLocked();
   Status WriteHeaderLocked(uint64_t session);
   Result<std::string> NextNonceLocked();
-  Result<Slot> WrapLocked(const MasterKeysImpl& master, const crypto::Secret& key, uint32_t type,
-                          std::string subject, std::string key_id);
-  Result<std::shared_ptr<const crypto::Secret>> UnwrapSlot(const MasterKeysImpl& master,
-                                                           const Slot& slot) const;
-  void Remember(const std::string& key_id, std::shared_ptr<const crypto::Secret> key);
+  Result<Slot> WrapLocked(const MasterKeysImpl& master, const DataKey& key, uint32_t type,
+                          std::string subject);
+  Result<DataKey> UnwrapSlot(const MasterKeysImpl& master, const Slot& slot) const;
+  // A new data key for (type, subject), appended and synced.
+  Result<DataKey> CreateLocked(const MasterKeysImpl& master, uint32_t type, std::string subject);
+  void Remember(const DataKey& key);
   // Keeps the first failed write or sync (returns `s`).
   Status Poison(const Status& s);
 
@@ -156,7 +176,7 @@ class SubjectKeys {
   std::unordered_map<std::string, size_t> live_subject_;  // subject hash -> live slot
   std::map<std::string, uint64_t> damaged_;               // key id -> offset
   // Unwrapped keys, most recently used first, bounded.
-  std::list<std::pair<std::string, std::shared_ptr<const crypto::Secret>>> cache_;
+  std::list<DataKey> cache_;
   std::unordered_map<std::string, decltype(cache_)::iterator> cached_;
 };
 

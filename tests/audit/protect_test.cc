@@ -368,6 +368,61 @@ TEST_F(ProtectTest, AForgetPurgedByRetentionStaysForgottenInARebuild) {
   EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "a@example.org"), std::vector<uint64_t>{});
 }
 
+// A process given only writer keys seals and matches protected fields, and
+// catches its index up, but reads back no value it did not seal in this run.
+TEST_F(ProtectTest, WriterKeysSealAndMatchButCannotRead) {
+  Fill();
+  auto writer_text = Keys(kKey1)->WriterKeys();
+  ASSERT_TRUE(writer_text.ok());
+  EXPECT_EQ(writer_text->find("000102030405"), std::string::npos) << "no master secret in it";
+  auto writer = Keys(*writer_text);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_FALSE(writer->CanRead());
+  {
+    auto store = Open(writer);
+    ASSERT_NE(store, nullptr);
+    auto bob = store->EntityHistory("person", "bob");
+    ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+    EXPECT_EQ((*bob)[0].fields.at("email").hidden, Hidden::kLocked);
+    EXPECT_EQ((*bob)[0].fields.at("note").hidden, Hidden::kLocked);
+    EXPECT_EQ((*bob)[0].fields.at("ssn").hidden, Hidden::kHashed);
+    EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "bob@example.org"), std::vector<uint64_t>{2});
+    EXPECT_EQ(Match(*store, "ssn", MatchOp::kExact, "ssn-of-alice"), (std::vector<uint64_t>{1, 3}));
+    ASSERT_TRUE(
+        store->Emit(PersonEvent("carol", "carol@example.org", "secret-c", 7, "10.7.7.7")).ok());
+    EXPECT_EQ(Match(*store, "email", MatchOp::kPrefix, "car"), std::vector<uint64_t>{4});
+    EXPECT_EQ(store->RewrapKeys().status().code(), Status::Code::kFailedPrecondition);
+    ASSERT_TRUE(store->Close().ok());
+  }
+  // A rebuild with writer keys reads the tokens back: queries still match.
+  {
+    auto store = Open(writer, false, /*rebuild=*/true);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "carol@example.org"),
+              std::vector<uint64_t>{4});
+    auto carol = store->EntityHistory("person", "carol");
+    ASSERT_TRUE(carol.ok());
+    EXPECT_EQ((*carol)[0].fields.at("note").hidden, Hidden::kLocked) << "another run's value";
+    // A second run gives the subject a key of its own.
+    ASSERT_TRUE(
+        store->Emit(PersonEvent("carol", "carol@example.org", "secret-c2", 7, "10.7.7.8")).ok());
+    auto status = store->KeyStatus();
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(status->live_by_version.at(1), 4u);  // alice, bob, carol twice
+    ASSERT_TRUE(store->Close().ok());
+  }
+  // The master key reads what the writer sealed; forget takes every key.
+  auto store = Open(Keys(kKey1));
+  auto carol = store->EntityHistory("person", "carol");
+  ASSERT_TRUE(carol.ok());
+  EXPECT_EQ(carol->front().fields.at("note"), Value::Text("secret-c"));
+  EXPECT_EQ(carol->back().fields.at("note"), Value::Text("secret-c2"));
+  auto forgot = store->Forget("person", "carol");
+  ASSERT_TRUE(forgot.ok());
+  EXPECT_EQ(forgot->keys, 2u);
+  EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "carol@example.org"), std::vector<uint64_t>{});
+}
+
 // Any change to a sealed value — its body, tag, nonce, key id, or the field
 // it is read as — fails authentication, never reads as another value.
 TEST(ProtectorTest, TamperingWithASealedValueIsDetected) {
@@ -388,13 +443,18 @@ TEST(ProtectorTest, TamperingWithASealedValueIsDetected) {
   ASSERT_TRUE(audit::DecodeSealed(sealed->text, &parts).ok());
   const size_t key_at = parts.key_id.data() - sealed->text.data();
   const size_t nonce_at = parts.nonce.data() - sealed->text.data();
-  const size_t body_at = parts.body.data() - sealed->text.data();
-  for (size_t at : {key_at, nonce_at, nonce_at + 11, body_at, body_at + parts.body.size() - 1}) {
+  const size_t value_at = parts.value_body.data() - sealed->text.data();
+  const size_t token_at = parts.token_body.data() - sealed->text.data();
+  for (size_t at :
+       {key_at, nonce_at, nonce_at + 11, value_at, value_at + parts.value_body.size() - 1, token_at,
+        token_at + parts.token_body.size() - 1}) {
     SCOPED_TRACE("byte " + std::to_string(at));
     Value bad = *sealed;
     bad.text[at] ^= 0x01;
     auto read = protector.Show(bad, scope);
     EXPECT_TRUE(read.status().IsCorruption()) << read.status().ToString();
+    auto terms = audit::TermsOf(&protector, bad, scope);
+    EXPECT_TRUE(terms.status().IsCorruption()) << terms.status().ToString();
   }
   // Nonces are never reused: every seal takes the next one of the session.
   std::set<std::string> nonces;

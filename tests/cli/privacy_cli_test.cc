@@ -390,6 +390,26 @@ TEST_F(PrivacyCliTest, RotateRewrapsAndRetireDropsOnlyUnusedVersions) {
   EXPECT_EQ(newest.err.find(v2), std::string::npos) << newest.err;
 }
 
+// A writer key file seals and matches, and reads nothing back.
+TEST_F(PrivacyCliTest, AWriterKeyFileWritesAndMatchesButDoesNotRead) {
+  MakeStore();
+  const std::string writer = Path("writer.key");
+  RunOk({"keys", "writer", key_, writer});
+  EXPECT_EQ(Mode(writer), 0600);
+  EXPECT_EQ(ReadFile(writer).find(KeyHex(1)), std::string::npos) << "no master secret in it";
+  EXPECT_EQ(Run({"keys", "writer", key_, writer}).exit_code, 1) << "never overwritten";
+  Person carol{"carol", "carol@example.net", "222-22-2222", "carol note", "192.0.2.7"};
+  RunOk({"emit", dir_, "--key-file", writer, "--json", EventJson(carol)});
+  auto rows = Rows(RunOk(
+      {"query", dir_, "--json", "--key-file", writer, "--actor", "person.email=" + carol.email}));
+  ASSERT_EQ(rows.count("carol"), 1u);
+  EXPECT_EQ(rows["carol"]["actor"]["fields"]["note"], json({{"encrypted", true}}));
+  EXPECT_EQ(rows["carol"]["actor"]["fields"]["ssn"], json({{"hashed", true}}));
+  // The master key reads what the writer sealed.
+  ExpectPlain(Query({"--actor", "person.email=" + carol.email})["carol"]["actor"]["fields"], carol);
+  EXPECT_EQ(Run({"keys", "rewrap", dir_, "--key-file", writer}).exit_code, 1);
+}
+
 // A version that neither wraps a data key nor made an index token goes.
 TEST_F(PrivacyCliTest, RetireDropsAVersionNothingUses) {
   RunOk({"keys", "new", key_});

@@ -163,8 +163,39 @@ TEST(DerivedKeysTest, OneKeyPerVersionAndLabel) {
   EXPECT_EQ(Impl(*keys).Derived(3, "l").status().code(), Code::kFailedPrecondition);
 }
 
-// ---------------------------------------------------------------------------
-// The subject key file
+// Writer keys hold what sealing and matching need — the index root and the
+// public value key of each version — and never the master secret.
+TEST_F(KeyFileTest, WriterKeysSealAndMatchButHoldNoSecret) {
+  auto full = Keys(Line(1, kHexA) + Line(2, kHexB));
+  ASSERT_TRUE(full);
+  EXPECT_TRUE(full->CanRead());
+  auto text = full->WriterKeys();
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(text->find(kHexA), std::string::npos);
+  EXPECT_EQ(text->find(kHexB), std::string::npos);
+  auto writer = Keys(*text);
+  ASSERT_TRUE(writer);
+  EXPECT_FALSE(writer->CanRead());
+  EXPECT_EQ(writer->Versions(), (std::vector<uint32_t>{1, 2}));
+  for (uint32_t v : {1u, 2u}) {
+    EXPECT_EQ(Derived(*writer, v, privacy::kWrapLabel), Derived(*full, v, privacy::kWrapLabel));
+    EXPECT_EQ(*Impl(*writer).ValuePublic(v), *Impl(*full).ValuePublic(v));
+    EXPECT_EQ(Impl(*writer).ValuePrivate(v), nullptr);
+    EXPECT_NE(Impl(*full).ValuePrivate(v), nullptr);
+    EXPECT_FALSE(Impl(*writer).CanUnwrap(v));
+  }
+  EXPECT_NE(*Impl(*full).ValuePublic(1), *Impl(*full).ValuePublic(2));
+
+  WritePrivate(Path(), Line(1, kHexA) + Line(2, kHexB));
+  ASSERT_TRUE(CreateWriterKeyFile(Path(), Path("writer.keys")).ok());
+  EXPECT_EQ(Mode(Path("writer.keys")), 0600u);
+  EXPECT_EQ(ReadFile(Path("writer.keys")), *text);
+  EXPECT_FALSE(CreateWriterKeyFile(Path(), Path("writer.keys")).ok()) << "never overwritten";
+  EXPECT_EQ(CreateWriterKeyFile(Path("writer.keys"), Path("w2")).code(), Code::kInvalidArgument);
+  // Retiring a version removes its writer line too.
+  ASSERT_TRUE(RetireMasterKeyVersion(Path("writer.keys"), 1).ok());
+  EXPECT_EQ(VersionsIn(Path("writer.keys")), std::vector<uint32_t>{2});
+}
 
 }  // namespace
 }  // namespace quipu::testing

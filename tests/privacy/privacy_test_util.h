@@ -35,8 +35,11 @@ using Code = Status::Code;
 // Recognisable key material: no error message may contain a piece of it.
 inline const std::string kHexA = "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc";
 inline const std::string kHexB = "b0b0b0b0a1a2a3a4a5a6a7a8a9aaabacadaeaf0123456789abcdeffedcba9876";
-constexpr size_t kSlot = 128;
+// privacy/subject_keys.h: slot size and offsets.
+constexpr size_t kSlot = 256;
 constexpr size_t kDataStart = 2 * kSlot;
+constexpr size_t kCrcAt = 252;
+constexpr size_t kValueWrappedAt = 92, kTokenNonceAt = 140, kTokenWrappedAt = 152;
 
 inline std::string Line(uint32_t version, const std::string& hex) {
   return "quipu-master-key " + std::to_string(version) + " " + hex + "\n";

@@ -18,13 +18,16 @@ class SubjectKeysTest : public ::testing::Test {
   std::string File() const { return ReadFile(Path()); }
   const privacy::MasterKeysImpl& M() const { return Impl(*master_); }
 
-  // The subject's key bytes ("<error>" on failure), its id in *key_id.
+  // Both keys' bytes of the subject's data key ("<error>" on failure), its
+  // id in *key_id.
   std::string KeyFor(SubjectKeys* keys, std::string_view id, std::string* key_id,
                      uint32_t type = 1) {
     if (keys == nullptr) return "<not open>";
-    auto key = keys->KeyFor(M(), type, id, key_id);
+    auto key = keys->KeyFor(M(), type, id);
     EXPECT_TRUE(key.ok()) << key.status().ToString();
-    return key.ok() ? std::string((*key)->view()) : "<error>";
+    if (!key.ok()) return "<error>";
+    *key_id = key->key_id;
+    return std::string(key->value_key->view()) + std::string(key->token_key->view());
   }
   // Keys for subjects s0..s<n-1> into ids_ and bytes_.
   void Make(SubjectKeys* keys, int n) {
@@ -39,9 +42,12 @@ class SubjectKeysTest : public ::testing::Test {
     State state = State::kLive;
     auto key = keys->Unwrap(Impl(m ? *m : *master_), key_id, &state);
     if (!key.ok()) return "<" + std::string(CodeName(key.status().code())) + ">";
-    if (*key != nullptr && state == State::kLive) return std::string((*key)->view());
-    if (*key == nullptr && state == State::kForgotten) return "<forgotten>";
-    if (*key == nullptr && state == State::kUnknown) return "<unknown>";
+    if (key->token_key != nullptr && state == State::kLive) {
+      return (key->value_key ? std::string(key->value_key->view()) : "<locked>") +
+             std::string(key->token_key->view());
+    }
+    if (key->token_key == nullptr && state == State::kForgotten) return "<forgotten>";
+    if (key->token_key == nullptr && state == State::kUnknown) return "<unknown>";
     return "<inconsistent>";
   }
   // Offset of the data slot holding `key_id`, npos if none.
@@ -59,7 +65,7 @@ class SubjectKeysTest : public ::testing::Test {
     const size_t at = SlotOf(file, key_id);
     ASSERT_NE(at, std::string::npos);
     edit(file.data() + at);
-    EncodeFixed32(file.data() + at + 124, crc32c::Mask(crc32c::Value(file.data() + at, 124)));
+    EncodeFixed32(file.data() + at + kCrcAt, crc32c::Mask(crc32c::Value(file.data() + at, kCrcAt)));
     WriteFile(Path(), file);
   }
 
@@ -74,7 +80,7 @@ TEST_F(SubjectKeysTest, OneKeyPerSubjectAcrossReopens) {
   EXPECT_EQ(File().size(), kDataStart);
   std::string alice, again, bob, alice2;
   const std::string ka = KeyFor(keys.get(), "alice", &alice);
-  EXPECT_EQ(ka.size(), 32u);
+  EXPECT_EQ(ka.size(), 64u);  // value key and token key
   EXPECT_EQ(alice.size(), privacy::kKeyIdSize);
   EXPECT_EQ(KeyFor(keys.get(), "alice", &again), ka);
   EXPECT_EQ(again, alice);
@@ -112,7 +118,7 @@ TEST_F(SubjectKeysTest, ReaderNeverWrites) {
   ASSERT_TRUE(reader);
   EXPECT_EQ(reader->NextNonce().status().code(), Code::kFailedPrecondition);
   EXPECT_EQ(KeyFor(reader.get(), "alice", &id), ka);
-  EXPECT_EQ(reader->KeyFor(M(), 1, "bob", &id).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(reader->KeyFor(M(), 1, "bob").status().code(), Code::kFailedPrecondition);
   EXPECT_EQ(reader->ForgetKeyIds({alice}).code(), Code::kFailedPrecondition);
   EXPECT_EQ(reader->Rewrap(M()).status().code(), Code::kFailedPrecondition);
   EXPECT_EQ(File(), before);
@@ -144,7 +150,7 @@ TEST_F(SubjectKeysTest, NoncesAreDistinctAndSessionsGrowAcrossOpens) {
   // The wrapping nonces, consumed inside KeyFor, are in the slots.
   const std::string file = File();
   for (size_t at = kDataStart; at + kSlot <= file.size(); at += kSlot, ++made) {
-    nonces.insert(file.substr(at + 60, 12));
+    nonces.insert(file.substr(at + kTokenNonceAt, 12));
   }
   EXPECT_EQ(made, 5u * 1000 + 5 * 4);
   EXPECT_EQ(nonces.size(), made);
@@ -173,10 +179,10 @@ TEST_F(SubjectKeysTest, NoNonceRepeatsAcrossPowerCuts) {
   auto slot_nonces = [&] {  // what reached the disk, synced or not
     const std::string file = File();
     for (size_t at = kDataStart; at + kSlot <= file.size(); at += kSlot) {
-      const bool intact = crc32c::Unmask(DecodeFixed32(file.data() + at + 124)) ==
-                          crc32c::Value(file.data() + at, 124);
+      const bool intact = crc32c::Unmask(DecodeFixed32(file.data() + at + kCrcAt)) ==
+                          crc32c::Value(file.data() + at, kCrcAt);
       if (intact && file[at] == 1) {
-        use(file.substr(at + 60, 12), file.substr(at + 12, 16));
+        use(file.substr(at + kTokenNonceAt, 12), file.substr(at + 12, 16));
       }
     }
   };
@@ -191,8 +197,7 @@ TEST_F(SubjectKeysTest, NoNonceRepeatsAcrossPowerCuts) {
         auto nonce = (*keys)->NextNonce();
         ASSERT_TRUE(nonce.ok());
         use(*nonce, "NextNonce in round " + std::to_string(round));
-        std::string id;
-        if (i % 10 == 9) (void)(*keys)->KeyFor(M(), 1, "r" + std::to_string(round * 10 + i), &id);
+        if (i % 10 == 9) (void)(*keys)->KeyFor(M(), 1, "r" + std::to_string(round * 10 + i));
       }
     }
     slot_nonces();
@@ -251,8 +256,9 @@ TEST_F(SubjectKeysTest, ForgetDestroysTheKeyInPlace) {
   EXPECT_TRUE(keys->LiveKeyIds(1, "alice").empty());
   const std::string after = File();
   EXPECT_EQ(after.size(), before.size());
-  EXPECT_EQ(after.find(before.substr(at + 72, 48)), std::string::npos);  // wrapped key
-  EXPECT_EQ(after.find(before.substr(at + 60, 12)), std::string::npos);  // its nonce
+  EXPECT_EQ(after.find(before.substr(at + kValueWrappedAt, 48)), std::string::npos);
+  EXPECT_EQ(after.find(before.substr(at + kTokenWrappedAt, 48)), std::string::npos);
+  EXPECT_EQ(after.find(before.substr(at + kTokenNonceAt, 12)), std::string::npos);
   EXPECT_EQ(after[at], 2);
   EXPECT_EQ(keys->Usage().forgotten, 1u);
   ASSERT_TRUE(keys->ForgetKeyIds({alice, std::string(16, 'x')}).ok());
@@ -302,7 +308,7 @@ TEST_F(SubjectKeysTest, TornLastSlotIsDroppedByTheWriter) {
     if (truncate) {
       torn.resize(kDataStart + 2 * kSlot + 50);
     } else {
-      torn[kDataStart + 2 * kSlot + 124] ^= 0x01;
+      torn[kDataStart + 2 * kSlot + kCrcAt] ^= 0x01;
     }
     WriteFile(Path(), torn);
     {
@@ -352,7 +358,7 @@ TEST_F(SubjectKeysTest, DamagedMiddleSlotIsReportedAndForgetRepairsIt) {
   ASSERT_TRUE(keys);
   EXPECT_TRUE(keys->Damaged().empty());
   EXPECT_EQ(keys->StateOf(ids_[1]), State::kForgotten);
-  EXPECT_EQ(File().find(file.substr(at + 72, 48)), std::string::npos);
+  EXPECT_EQ(File().find(file.substr(at + kValueWrappedAt, 48)), std::string::npos);
   EXPECT_EQ(Unwrap(keys.get(), ids_[0]), bytes_[0]);
   EXPECT_EQ(Unwrap(keys.get(), ids_[2]), bytes_[2]);
 }
@@ -374,8 +380,9 @@ TEST_F(SubjectKeysTest, BothHeadersDamagedIsCorruptionNamingTheFile) {
 
 TEST_F(SubjectKeysTest, TamperedSlotDoesNotUnwrap) {
   Make(Open().get(), 4);
-  EditSealed(ids_[0], [](char* slot) { slot[72 + 7] ^= 0x01; });        // wrapped key
-  EditSealed(ids_[1], [](char* slot) { slot[60 + 11] ^= 0x80; });       // wrap nonce
+  EditSealed(ids_[0], [](char* slot) { slot[kValueWrappedAt + 7] ^= 0x01; });  // wrapped key
+  EditSealed(ids_[1], [](char* slot) { slot[kTokenNonceAt + 11] ^= 0x80; });   // token nonce
+  EditSealed(ids_[3], [](char* slot) { slot[60 + 3] ^= 0x10; });        // ephemeral public key
   EditSealed(ids_[2], [](char* slot) { EncodeFixed32(slot + 4, 2); });  // master version
   auto keys = Open();
   ASSERT_TRUE(keys);
@@ -384,12 +391,11 @@ TEST_F(SubjectKeysTest, TamperedSlotDoesNotUnwrap) {
   EXPECT_EQ(Unwrap(keys.get(), ids_[1]), "<Corruption>");
   State state;
   EXPECT_NE(keys->Unwrap(M(), ids_[0], &state).status().message().find(Path()), std::string::npos);
-  std::string id;
-  EXPECT_TRUE(keys->KeyFor(M(), 1, "s0", &id).status().IsCorruption());
+  EXPECT_EQ(Unwrap(keys.get(), ids_[3]), "<Corruption>");
+  EXPECT_TRUE(keys->KeyFor(M(), 1, "s0").status().IsCorruption());
   EXPECT_EQ(Unwrap(keys.get(), ids_[2]), "<Failed precondition>");
   auto same_key = Keys(Line(1, kHexA) + Line(2, kHexA));  // the version is authenticated
   EXPECT_EQ(Unwrap(keys.get(), ids_[2], same_key.get()), "<Corruption>");
-  EXPECT_EQ(Unwrap(keys.get(), ids_[3]), bytes_[3]);
 
   keys = Open();  // nothing cached
   ASSERT_TRUE(keys);
@@ -420,7 +426,8 @@ TEST_F(SubjectKeysTest, RewrapMovesEveryLiveKeyToTheNewestVersion) {
   const std::string after = File();
   EXPECT_EQ(after.size(), before.size());
   for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(after.find(before.substr(SlotOf(before, ids_[i]) + 72, 48)), std::string::npos);
+    EXPECT_EQ(after.find(before.substr(SlotOf(before, ids_[i]) + kValueWrappedAt, 48)),
+              std::string::npos);
     EXPECT_EQ(DecodeFixed32(after.data() + SlotOf(after, ids_[i]) + 4), 2u);
   }
 
@@ -429,11 +436,10 @@ TEST_F(SubjectKeysTest, RewrapMovesEveryLiveKeyToTheNewestVersion) {
   EXPECT_GT(keys->Usage().session, usage.session);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Unwrap(keys.get(), ids_[i], only_v2.get()), bytes_[i]);
   EXPECT_EQ(keys->StateOf(ids_[4]), State::kForgotten);
-  std::string id;
-  auto key = keys->KeyFor(Impl(*only_v2), 1, "s1", &id);
+  auto key = keys->KeyFor(Impl(*only_v2), 1, "s1");
   ASSERT_TRUE(key.ok()) << key.status().ToString();
-  EXPECT_EQ(id, ids_[1]);
-  EXPECT_EQ(std::string((*key)->view()), bytes_[1]);
+  EXPECT_EQ(key->key_id, ids_[1]);
+  EXPECT_EQ(std::string(key->value_key->view()) + std::string(key->token_key->view()), bytes_[1]);
   EXPECT_FALSE(std::filesystem::exists(Path() + ".new"));
 }
 
@@ -459,15 +465,15 @@ TEST_F(SubjectKeysTest, AFailedWriteStopsChangesUntilReopened) {
     } else {
       fault.FailSyncs(1);
     }
-    EXPECT_FALSE(keys->KeyFor(M(), 1, "bob", &id).ok());
+    EXPECT_FALSE(keys->KeyFor(M(), 1, "bob").ok());
     fault.ClearSpaceLimit();
-    EXPECT_FALSE(keys->KeyFor(M(), 1, "bob", &id).ok()) << "a poisoned handle refuses";
+    EXPECT_FALSE(keys->KeyFor(M(), 1, "bob").ok()) << "a poisoned handle refuses";
     EXPECT_FALSE(keys->ForgetKeyIds({alice}).ok()) << "a poisoned handle refuses";
     keys = Open(true, &fault);
     ASSERT_TRUE(keys);
     KeyFor(keys.get(), "bob", &bob);
     const std::string kc = KeyFor(keys.get(), "carol", &carol);
-    const std::string wrapped = File().substr(File().find(bob) - 12 + 72, 48);
+    const std::string wrapped = File().substr(File().find(bob) - 12 + kValueWrappedAt, 48);
     ASSERT_TRUE(keys->ForgetKeyIds({bob}).ok());
     EXPECT_EQ(File().find(wrapped), std::string::npos) << "the forgotten key is still there";
     keys = Open(true, &fault);
