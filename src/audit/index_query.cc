@@ -109,45 +109,12 @@ class Filter {
 // The tokens a filter on a protected field looks for.
 Status ProtectedNeedles(const IndexRead& read, const TypeSchema& schema, const FieldSpec& spec,
                         const EntityFilter& f, Filter* out) {
-  const std::string what = "field " + Quote(f.field) + " of type " + Quote(schema.name) + " is " +
-                           std::string(ProtectionName(spec.protection));
-  std::string bytes = f.value;
-  if (spec.kind == FieldKind::kNumber) {
-    if (f.op != MatchOp::kExact) {
-      return Status::InvalidArgument("field " + Quote(f.field) +
-                                     " is a number: only the exact operator applies");
-    }
-    Result<double> number = ParseNumber(f.value);
-    if (!number.ok()) return number.status().WithContext("field " + Quote(f.field));
-    bytes = keys::IndexBytes(Value::Number(*number));
-  }
-  char token = kExactToken;
-  switch (f.op) {
-    case MatchOp::kExact:
-      break;
-    case MatchOp::kExactCi:
-      token = kFoldedToken;
-      bytes = keys::Folded(bytes);
-      break;
-    case MatchOp::kPrefix:
-      if (spec.protection != Protection::kEncryptedIndexed || f.value.empty() ||
-          f.value.size() > spec.prefix_tokens) {
-        return Status::InvalidArgument(what + " with " + std::to_string(spec.prefix_tokens) +
-                                       " prefix tokens: prefix matches 1.." +
-                                       std::to_string(spec.prefix_tokens) + " bytes");
-      }
-      token = kPrefixToken;
-      break;
-    case MatchOp::kContains:
-      return Status::InvalidArgument(what + ": its blind index cannot match substrings");
-  }
-  if (read.protector() == nullptr) {
-    return Status::FailedPrecondition(what + ": matching it needs the master key");
-  }
-  auto needles = read.protector()->Needles(token, bytes, Scope{'f', out->type, *out->field});
-  if (!needles.ok()) return needles.status().WithContext(what);
-  out->tokens = std::move(*needles);
-  out->tag = token == kFoldedToken ? keys::kFolded : keys::kExact;
+  auto needles =
+      NeedlesFor(read.protector(), spec, f.op, f.value, Scope{'f', out->type, *out->field},
+                 "field " + Quote(f.field) + " of type " + Quote(schema.name));
+  if (!needles.ok()) return needles.status();
+  out->tokens = std::move(needles->tokens);
+  out->tag = needles->index_tag;
   out->protector = read.protector();
   return Status::OK();
 }

@@ -351,6 +351,46 @@ Result<Value> Protector::Show(const Value& stored, Scope scope) const {
   return FromPlainBytes(parts.kind, std::move(opened->value));
 }
 
+Result<FilterNeedles> NeedlesFor(const Protector* protector, const FieldSpec& spec, MatchOp op,
+                                 std::string_view value, Scope scope, const std::string& what) {
+  const std::string is = what + " is " + std::string(ProtectionName(spec.protection));
+  std::string bytes(value);
+  if (spec.kind == FieldKind::kNumber) {
+    if (op != MatchOp::kExact) {
+      return Status::InvalidArgument(what + " is a number: only the exact operator applies");
+    }
+    Result<double> number = ParseNumber(value);
+    if (!number.ok()) return number.status().WithContext(what);
+    bytes = keys::IndexBytes(Value::Number(*number));
+  }
+  char token = kExactToken;
+  switch (op) {
+    case MatchOp::kExact:
+      break;
+    case MatchOp::kExactCi:
+      token = kFoldedToken;
+      bytes = keys::Folded(bytes);
+      break;
+    case MatchOp::kPrefix:
+      if (spec.protection != Protection::kEncryptedIndexed || value.empty() ||
+          value.size() > spec.prefix_tokens) {
+        return Status::InvalidArgument(is + " with " + std::to_string(spec.prefix_tokens) +
+                                       " prefix tokens: prefix matches 1.." +
+                                       std::to_string(spec.prefix_tokens) + " bytes");
+      }
+      token = kPrefixToken;
+      break;
+    case MatchOp::kContains:
+      return Status::InvalidArgument(is + ": its blind index cannot match substrings");
+  }
+  if (protector == nullptr) {
+    return Status::FailedPrecondition(is + ": matching it needs the master key");
+  }
+  auto needles = protector->Needles(token, bytes, scope);
+  if (!needles.ok()) return needles.status().WithContext(is);
+  return FilterNeedles{token == kFoldedToken ? keys::kFolded : keys::kExact, std::move(*needles)};
+}
+
 Result<Terms> TermsOf(const Protector* protector, const Value& v, Scope scope) {
   if (v.kind != FieldKind::kSealed) return keys::FieldTerms(v);
   if (protector == nullptr || !protector->has_master()) {

@@ -88,6 +88,20 @@ using Terms = std::vector<std::pair<char, std::string>>;
 Result<Value> ShowSealedWithoutKeys(const Value& stored);
 
 class Protector;
+
+// What a filter on a protected field looks for: its tokens under each
+// master version given, and the index tag they are kept under.
+struct FilterNeedles {
+  char index_tag = 'X';
+  std::vector<std::string> tokens;
+};
+// The needles of filter `op value` on field `spec` (`what` names it in
+// errors). InvalidArgument for what the protection cannot answer (contains;
+// prefix beyond prefix_tokens; other than exact on a number);
+// FailedPrecondition without the master key.
+Result<FilterNeedles> NeedlesFor(const Protector* protector, const FieldSpec& spec, MatchOp op,
+                                 std::string_view value, Scope scope, const std::string& what);
+
 // The field entries `v` is indexed under (index_keys.h FieldTerms for a
 // plain value; a sealed one's tokens, none once its key is forgotten).
 // FailedPrecondition for a sealed value when `protector` is null or has no
