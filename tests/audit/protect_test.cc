@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "audit_test_util.h"
 #include "quipu/audit.h"
@@ -366,6 +368,42 @@ TEST_F(ProtectTest, AForgetPurgedByRetentionStaysForgottenInARebuild) {
   ASSERT_TRUE(history.ok()) << history.status().ToString();
   EXPECT_EQ(history->back().fields.at("email").hidden, Hidden::kErased);
   EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "a@example.org"), std::vector<uint64_t>{});
+}
+
+// Writers sealing and readers opening values at once (run under TSan in CI:
+// the key cache, the lazily opened key file and derived keys are shared).
+TEST_F(ProtectTest, ConcurrentSealsReadsAndQueries) {
+  Fill();
+  auto store = Open(Keys(kKey1));
+  ASSERT_NE(store, nullptr);
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 100; ++i) {
+        const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i % 10);
+        if (!store->Emit(PersonEvent(id, id + "@example.org", "n" + std::to_string(i), i, "ip"))
+                 .ok()) {
+          failed = true;
+        }
+      }
+    });
+  }
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        auto bob = store->EntityHistory("person", "bob");
+        if (!bob.ok() || (*bob)[0].fields.at("note") != Value::Text("secret-bravo")) failed = true;
+        if (Match(*store, "email", MatchOp::kExact, "bob@example.org") !=
+            std::vector<uint64_t>{2}) {
+          failed = true;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_FALSE(failed.load());
+  EXPECT_EQ(Match(*store, "email", MatchOp::kExact, "w1-3@example.org").size(), 10u);
 }
 
 // A process given only writer keys seals and matches protected fields, and
