@@ -103,8 +103,10 @@ static std::string EncodeSlot(uint8_t state, uint32_t version, uint32_t type,
   EncodeFixed32(s.data() + 4, version);
   EncodeFixed32(s.data() + 8, type);
   // Fixed widths: a damaged slot being tombstoned may have lost its subject.
+  // (A tombstone's empty fields have no bytes: memcpy must not see their
+  // null pointer.)
   auto put = [&](size_t at, std::string_view bytes, size_t width) {
-    std::memcpy(s.data() + at, bytes.data(), std::min(bytes.size(), width));
+    if (!bytes.empty()) std::memcpy(s.data() + at, bytes.data(), std::min(bytes.size(), width));
   };
   put(kAtKeyId, key_id, kKeyIdSize);
   put(kAtSubject, subject, 32);
