@@ -26,7 +26,10 @@ constexpr size_t kWrappedSize = kDataKeySize + crypto::kAeadTagSize;
 // Offsets in a data slot (subject_keys.h).
 constexpr size_t kAtKeyId = 12, kAtSubject = 28, kAtEphemeral = 60, kAtValueWrapped = 92,
                  kAtTokenNonce = 140, kAtTokenWrapped = 152;
-constexpr size_t kCacheLimit = 1024;
+// Unwrapped data keys kept: unwrapping a value key costs an X25519 agreement
+// (tens of microseconds), so a busy store keeps many (two pooled 64-byte
+// secrets each).
+constexpr size_t kCacheLimit = 65536;
 
 constexpr uint8_t kLive = 1;
 constexpr uint8_t kForgotten = 2;
