@@ -13,16 +13,11 @@
 #include "crypto/aead.h"
 #include "crypto/mac.h"
 #include "crypto/secret.h"
+#include "crypto_test_util.h"
 #include "util/hex.h"
 
 namespace quipu::crypto {
 namespace {
-
-std::string Unhex(std::string_view hex) {
-  std::string out;
-  EXPECT_TRUE(HexDecode(hex, &out)) << hex;
-  return out;
-}
 
 std::string Hex(const Digest& d) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));

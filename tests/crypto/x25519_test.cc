@@ -12,16 +12,11 @@
 #include <vector>
 
 #include "crypto/secret.h"
+#include "crypto_test_util.h"
 #include "util/hex.h"
 
 namespace quipu::crypto {
 namespace {
-
-std::string Unhex(std::string_view hex) {
-  std::string out;
-  EXPECT_TRUE(HexDecode(hex, &out)) << hex;
-  return out;
-}
 
 // RFC 7748, section 6.1: the Diffie-Hellman example.
 constexpr char kAlicePrivate[] = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
