@@ -16,6 +16,9 @@ packages=(
   libboost1.81-dev prometheus-cpp-dev curl python3-requests prometheus openssl wrk
   # bench/store_scale.sh: wall time and peak memory of each CLI call.
   time
+  # Replication (src/etcd, src/replication): its tests start real etcd members
+  # (the binaries only; the packaged service is never started).
+  etcd-server etcd-client
 )
 
 missing=()

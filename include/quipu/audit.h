@@ -407,6 +407,23 @@ class AuditStore {
   // FailedPrecondition without keys or when read-only.
   virtual Result<uint64_t> RewrapKeys() = 0;
 
+  // --- replication (docs/replication.md) ---
+
+  // Appends records that another store of the same history wrote — read
+  // byte for byte from its log — at the LSNs they hold there, and applies
+  // them as Open applies records it catches up with: a replica's copy of
+  // its writer's log, with the same leaves, roots and state. `first` must be
+  // the LSN after this store's last (InvalidArgument otherwise). Every
+  // record is decoded before any is appended: one that does not decode is
+  // Corruption, and a purge, carry or forget record NotSupported (their
+  // effects reach beyond the log: segments dropped, keys destroyed); then
+  // nothing is written. A record that decodes but contradicts this store's
+  // state (a replica that diverged) stops the store as a failed index write
+  // does. Durability as for Emit: kBuffered returns once appended. Returns
+  // the last record's LSN.
+  virtual Result<Lsn> AppendReplicated(Lsn first, const std::vector<std::string>& records,
+                                       Durability durability = Durability::kBuffered) = 0;
+
   // What Open did to the derived index.
   virtual const IndexReport& index_report() const = 0;
 

@@ -55,6 +55,9 @@ struct RecoveryReport {
   std::string file;               // segment that was cut, empty if none
   uint64_t offset = 0;            // offset in `file` where the cut was made
   std::string reason;             // why, e.g. "torn frame: length runs past end of file"
+  // Records removed because LogOptions::discard_after asked for it (their
+  // bytes are counted in dropped_bytes too).
+  uint64_t discarded_records = 0;
 };
 
 // Where a purged log starts (Log::DropSegmentsBefore): the base LSN of its

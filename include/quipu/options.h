@@ -39,6 +39,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -148,6 +149,15 @@ struct LogOptions {
   // How the log's Merkle tree is kept: checkpoint signing key, anchor hook,
   // how closely the spine follows the durable watermark (quipu/tree.h).
   TreeOptions tree;
+  // Open removes every record after this LSN before anything else: the
+  // unacknowledged tail of a replica whose group never committed it
+  // (docs/replication.md). The records go from the segments and their leaves
+  // from the tree (even leaves the spine had synced), and the cut is
+  // reported (RecoveryReport) and journalled as any other. A crash during
+  // the cut is finished by the next Open given the same LSN. Refused
+  // (FailedPrecondition, nothing changed) below the log's first LSN − 1 or
+  // below a signed checkpoint's size. Unset: nothing is removed.
+  std::optional<Lsn> discard_after;
 
   // Checks sizes and the policy against each other.
   Status Validate() const;

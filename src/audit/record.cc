@@ -348,6 +348,32 @@ Result<RecordKind> PeekKind(std::string_view payload) {
   return static_cast<RecordKind>(kind);
 }
 
+Status CheckReplicable(std::string_view payload) {
+  auto kind = PeekKind(payload);
+  if (!kind.ok()) return kind.status();
+  switch (*kind) {
+    case RecordKind::kType: {
+      TypeRecord rec;
+      return DecodeType(payload, &rec);
+    }
+    case RecordKind::kColumn: {
+      ColumnRecord rec;
+      return DecodeColumn(payload, &rec);
+    }
+    case RecordKind::kEvent:
+    case RecordKind::kKeyedEvent: {
+      EventRecord rec;
+      return DecodeEvent(payload, &rec);
+    }
+    default:
+      // Purge, carry and forget records act beyond the log (segments
+      // dropped, keys destroyed), which a copied record would not do.
+      return Status::NotSupported("a replica cannot take a record of kind " +
+                                  std::to_string(static_cast<int>(*kind)) +
+                                  " (purge, carry or forget): its effects reach beyond the log");
+  }
+}
+
 Status DecodeType(std::string_view payload, TypeRecord* rec) {
   Input in = BodyOf(payload);
   uint64_t n;

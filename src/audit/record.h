@@ -198,6 +198,11 @@ Status DecodeOrdinalValues(std::string_view bytes, OrdinalValues* values);
 // version 1) or a short record.
 Result<RecordKind> PeekKind(std::string_view payload);
 
+// OK when `payload` decodes as a record a replica may append as it is
+// (AuditStore::AppendReplicated): a type, column or event record.
+// Corruption when it does not decode; NotSupported for the other kinds.
+Status CheckReplicable(std::string_view payload);
+
 // Each decodes a whole record of its kind (header included); Corruption when
 // the bytes are short, have trailing garbage or hold an unknown value tag.
 Status DecodeType(std::string_view payload, TypeRecord* rec);

@@ -302,6 +302,33 @@ class AuditStoreImpl final : public AuditStore {
     return report;
   }
 
+  Result<Lsn> AppendReplicated(Lsn first, const std::vector<std::string>& records,
+                               Durability durability) override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    QUIPU_RETURN_IF_ERROR(UsableLocked());
+    if (first != log_->LastLsn() + 1) {
+      return Status::InvalidArgument("replicated records start at LSN " + std::to_string(first) +
+                                     " but this store's next LSN is " +
+                                     std::to_string(log_->LastLsn() + 1));
+    }
+    for (size_t i = 0; i < records.size(); ++i) {
+      Status s = audit::CheckReplicable(records[i]);
+      if (!s.ok()) return s.WithContext("LSN " + std::to_string(first + i));
+    }
+    Lsn last = first - 1;
+    for (const std::string& payload : records) {
+      auto lsn = AppendLocked(payload, Durability::kBuffered,
+                              [&](Lsn at) { return index_.applier->ApplyPayload(payload, at); });
+      if (!lsn.ok()) return lsn.status();
+      last = *lsn;
+    }
+    lock.unlock();
+    if (last >= first && WaitsForDurable(durability)) {
+      QUIPU_RETURN_IF_ERROR(log_->WaitDurable(last));
+    }
+    return last;
+  }
+
   uint64_t PurgedLogIds() const override { return purged_log_ids_.load(std::memory_order_acquire); }
   Lsn FirstLsn() const override { return first_lsn_.load(std::memory_order_acquire); }
 

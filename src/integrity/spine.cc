@@ -44,6 +44,26 @@ std::string EncodeSlot(const Header& header) {
   return s;
 }
 
+Status LowerClaim(Env* env, const std::string& dir, uint64_t leaves) {
+  const std::string path = SpinePath(dir);
+  auto exists = env->FileExists(path);
+  if (!exists.ok() || !*exists) return exists.status();
+  auto reader = env->NewRandomAccessFile(path);
+  if (!reader.ok()) return reader.status();
+  std::string bytes;
+  QUIPU_RETURN_IF_ERROR((*reader)->Read(0, kHeaderSize, &bytes));
+  auto current = DecodeHeader(bytes, path);
+  if (!current.ok()) return current.status();
+  if (current->synced_leaves <= leaves) return Status::OK();
+  const Header next{current->sequence + 1, leaves};
+  auto file = env->ReopenWritableFile(path);
+  if (!file.ok()) return file.status();
+  Status s = (*file)->WriteAt((next.sequence % 2) * kSlotSize, EncodeSlot(next));
+  if (s.ok()) s = (*file)->Sync();
+  Status c = (*file)->Close();
+  return s.ok() ? c : s;
+}
+
 Result<Header> DecodeHeader(std::string_view bytes, const std::string& file) {
   if (bytes.size() < kHeaderSize) {
     return Status::Corruption(file + ": spine header is incomplete (" +

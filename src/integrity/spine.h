@@ -54,6 +54,12 @@ uint64_t LeavesWithin(uint64_t file_size);
 // either no SPINE or a valid one.
 Status CreateSpine(Env* env, const std::string& dir);
 
+// For records cut from the log on purpose (LogOptions::discard_after): if
+// DIR/SPINE claims more than `leaves` synced leaves, writes the next header
+// (into the other slot) claiming `leaves`, and syncs it. Nodes past the
+// claim are then recomputed at Open, as after any crash.
+Status LowerClaim(Env* env, const std::string& dir, uint64_t leaves);
+
 // Reads the header and size of an existing spine.
 struct Snapshot {
   Header header;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "integrity/log_tree.h"
+#include "integrity/spine.h"
 #include "log/engine.h"
 #include "quipu/checkpoint.h"
 #include "quipu/env.h"
@@ -152,6 +153,21 @@ Status LoadKeyBeforeOpening(Env* env, TreeOptions* options) {
   return Status::OK();
 }
 
+// A signed checkpoint has told the world about every record up to its
+// size: records it covers are never discarded.
+Status CheckNoCheckpointAfter(Env* env, const std::string& dir, Lsn keep) {
+  auto checkpoints = ReadCheckpoints(env, dir);
+  if (!checkpoints.ok()) return checkpoints.status().WithContext(dir);
+  for (const Checkpoint& cp : *checkpoints) {
+    if (cp.tree_size > keep) {
+      return Status::FailedPrecondition(
+          dir + ": cannot discard the records after LSN " + std::to_string(keep) +
+          ": a signed checkpoint vouches for " + std::to_string(cp.tree_size) + " records");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
@@ -159,7 +175,10 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   Env* env = options.env != nullptr ? options.env : Env::Default();
   TreeOptions tree_options = options.tree;
   QUIPU_RETURN_IF_ERROR(LoadKeyBeforeOpening(env, &tree_options));
-  auto engine = OpenLogEngine(dir, options);
+  auto engine = OpenLogEngine(dir, options, [env, &dir](Lsn keep) {
+    QUIPU_RETURN_IF_ERROR(CheckNoCheckpointAfter(env, dir, keep));
+    return spine::LowerClaim(env, dir, keep);
+  });
   if (!engine.ok()) return engine.status();
   auto log = std::make_unique<TreeKeepingLog>(dir, std::move(*engine));
   Status s = log->OpenTree(env, tree_options);

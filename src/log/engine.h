@@ -8,6 +8,7 @@
 #ifndef QUIPU_LOG_ENGINE_H_
 #define QUIPU_LOG_ENGINE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,8 +17,15 @@
 
 namespace quipu {
 
+// Runs, under the log's lock, before LogOptions::discard_after cuts
+// anything, with the LSN the log will end at: the tree lowers its synced
+// claim there first (a crash between the two then leaves a spine that
+// claims no record the log lacks). An error stops the cut and the Open.
+using BeforeDiscard = std::function<Status(Lsn keep)>;
+
 // As Log::Open, without the tree (LogOptions::tree is ignored).
-Result<std::unique_ptr<Log>> OpenLogEngine(const std::string& dir, const LogOptions& options);
+Result<std::unique_ptr<Log>> OpenLogEngine(const std::string& dir, const LogOptions& options,
+                                           BeforeDiscard before_discard = {});
 
 }  // namespace quipu
 

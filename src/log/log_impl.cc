@@ -29,9 +29,10 @@ std::string ParentDir(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Log>> OpenLogEngine(const std::string& dir, const LogOptions& options) {
+Result<std::unique_ptr<Log>> OpenLogEngine(const std::string& dir, const LogOptions& options,
+                                           BeforeDiscard before_discard) {
   auto log = std::make_unique<LogImpl>(dir, options);
-  QUIPU_RETURN_IF_ERROR(log->Init());
+  QUIPU_RETURN_IF_ERROR(log->Init(before_discard));
   return std::unique_ptr<Log>(std::move(log));
 }
 
@@ -53,7 +54,7 @@ LogImpl::~LogImpl() {
   if (open) (void)Close();
 }
 
-Status LogImpl::Init() {
+Status LogImpl::Init(const BeforeDiscard& before_discard) {
   QUIPU_RETURN_IF_ERROR(options_.Validate());
   auto exists = env_->FileExists(dir_);
   if (!exists.ok()) return exists.status();
@@ -66,7 +67,7 @@ Status LogImpl::Init() {
   if (!lock.ok()) return lock.status();
   lock_file_ = std::move(*lock);
 
-  auto recovered = RecoverLog(env_, dir_, options_);
+  auto recovered = RecoverLog(env_, dir_, options_, before_discard);
   if (!recovered.ok()) return recovered.status().WithContext(dir_);
   segments_ = std::move(recovered->segments);
   recovery_ = recovered->report;

@@ -62,7 +62,7 @@ class LogImpl final : public Log {
   ~LogImpl() override;
 
   // Takes the lock, recovers the directory, opens the active segment.
-  Status Init();
+  Status Init(const BeforeDiscard& before_discard);
 
   Result<Lsn> Append(std::string_view payload, Durability durability) override;
   Status Flush() override;

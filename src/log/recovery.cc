@@ -77,8 +77,9 @@ Status RemoveSegmentsAfter(Env* env, const std::string& dir, std::vector<Segment
 
 class Recovery {
  public:
-  Recovery(Env* env, const std::string& dir, const LogOptions& options)
-      : env_(env), dir_(dir), options_(options) {}
+  Recovery(Env* env, const std::string& dir, const LogOptions& options,
+           const BeforeDiscard& before_discard)
+      : env_(env), dir_(dir), options_(options), before_discard_(before_discard) {}
 
   Result<RecoveredLog> Run();
 
@@ -96,6 +97,8 @@ class Recovery {
   Status ResolvePending();
   Status DropPending(const SegmentRef& pending, const std::string& reason);
   Status RebuildUnborn(const SegmentRef& ref, uint64_t file_size);
+  // Cuts every record after options_.discard_after (LogOptions).
+  Status DiscardTail();
   // Handles damage at (segment i, offset): an error, or under salvage a cut
   // there and removal of every later segment.
   Status Damage(size_t i, uint64_t offset, const std::string& reason, const SegmentScan& scan);
@@ -103,6 +106,7 @@ class Recovery {
   Env* env_;
   const std::string& dir_;
   const LogOptions& options_;
+  const BeforeDiscard& before_discard_;
   RecoveredLog out_;
   bool salvaged_ = false;
 };
@@ -129,6 +133,7 @@ Result<RecoveredLog> Recovery::Run() {
   }
   if (!salvaged_) QUIPU_RETURN_IF_ERROR(RecoverNewest());
   QUIPU_RETURN_IF_ERROR(ResolvePending());
+  QUIPU_RETURN_IF_ERROR(DiscardTail());
   if (out_.report.dropped_bytes > 0 || out_.report.dropped_segments > 0) {
     QUIPU_RETURN_IF_ERROR(AppendRecoveryJournal(env_, dir_, out_.report));
   }
@@ -314,6 +319,64 @@ Status Recovery::RebuildUnborn(const SegmentRef& ref, uint64_t file_size) {
   return Status::OK();
 }
 
+Status Recovery::DiscardTail() {
+  if (!options_.discard_after || out_.next_lsn <= *options_.discard_after + 1) {
+    return Status::OK();
+  }
+  const Lsn keep = *options_.discard_after;
+  const Lsn last = out_.next_lsn - 1;
+  if (keep + 1 < out_.segments.front().base) {
+    return Status::FailedPrecondition(
+        "cannot discard the records after LSN " + std::to_string(keep) + ": the log starts at " +
+        std::to_string(out_.segments.front().base) + " (records before it were purged)");
+  }
+  size_t i = out_.segments.size() - 1;
+  while (out_.segments[i].base > keep + 1) --i;
+  const SegmentRef ref = out_.segments[i];
+  // The frames to keep in `ref`: its records up to `keep`.
+  auto file = env_->NewRandomAccessFile(JoinPath(dir_, ref.name));
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  FrameScanner scanner(file->get(), ref.base);
+  for (Lsn lsn = ref.base; lsn <= keep; ++lsn) {
+    std::string_view payload;
+    auto outcome = scanner.Next(&payload);
+    if (!outcome.ok()) return outcome.status();
+    if (*outcome != FrameScanner::Outcome::kRecord) {
+      return Status::Corruption(DamageMessage(ref.name, scanner.offset(),
+                                              "record " + std::to_string(lsn) + " is missing"));
+    }
+  }
+  const uint64_t cut = std::max<uint64_t>(scanner.valid_end(), format::kSegmentHeaderSize);
+  const uint64_t claim = std::min(scanner.marker_claim(), cut);
+  file->reset();
+  if (before_discard_) QUIPU_RETURN_IF_ERROR(before_discard_(keep));
+  uint64_t dropped = *size - cut;
+  for (size_t j = i + 1; j < out_.segments.size(); ++j) {
+    auto later = env_->NewRandomAccessFile(JoinPath(dir_, out_.segments[j].name));
+    if (!later.ok()) return later.status();
+    auto later_size = (*later)->Size();
+    if (!later_size.ok()) return later_size.status();
+    dropped += *later_size;
+  }
+  // Newest first, so that a crash part way leaves a chain without a gap,
+  // whose tail the next Open (given the same LSN) cuts again.
+  QUIPU_RETURN_IF_ERROR(RemoveSegmentsAfter(env_, dir_, &out_.segments, i, &out_.report));
+  QUIPU_RETURN_IF_ERROR(TruncateSegment(env_, dir_, ref.name, cut));
+  out_.report.dropped_bytes += dropped;
+  out_.report.discarded_records = last - keep;
+  out_.report.file = ref.name;
+  out_.report.offset = cut;
+  out_.report.reason = "discarded LSN " + std::to_string(keep + 1) + ".." + std::to_string(last) +
+                       " as asked (LogOptions::discard_after)";
+  out_.active_records = keep + 1 - ref.base;
+  out_.active_size = cut;
+  out_.active_marker_claim = claim;
+  out_.next_lsn = keep + 1;
+  return Status::OK();
+}
+
 // `offset` is where the valid frames of `scan` end (or 0 for a missing
 // header), so what survives a cut there is exactly what `scan` counted.
 Status Recovery::Damage(size_t i, uint64_t offset, const std::string& reason,
@@ -344,8 +407,9 @@ Status Recovery::Damage(size_t i, uint64_t offset, const std::string& reason,
 
 }  // namespace
 
-Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptions& options) {
-  return Recovery(env, dir, options).Run();
+Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptions& options,
+                                const BeforeDiscard& before_discard) {
+  return Recovery(env, dir, options, before_discard).Run();
 }
 
 Status AppendRecoveryJournal(Env* env, const std::string& dir, const RecoveryReport& report) {

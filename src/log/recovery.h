@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "log/engine.h"
 #include "log/segment_scan.h"
 #include "quipu/env.h"
 #include "quipu/log.h"
@@ -33,8 +34,10 @@ struct RecoveredLog {
   RecoveryReport report;
 };
 
-// Requires the caller to hold the directory's lock.
-Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptions& options);
+// Requires the caller to hold the directory's lock. `before_discard` runs
+// before LogOptions::discard_after cuts anything (log/engine.h).
+Result<RecoveredLog> RecoverLog(Env* env, const std::string& dir, const LogOptions& options,
+                                const BeforeDiscard& before_discard = {});
 
 // Creates segment `base` in `dir`: header written and synced, directory
 // synced, so the empty segment is durably findable. On failure the partial
