@@ -14,6 +14,7 @@
 
 #include "cli/common.h"
 #include "cli/key_flags.h"
+#include "cli/replica_flags.h"
 #include "cli/verbs.h"
 
 #ifndef QUIPU_VERSION
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
   if (!ReserveStdFds()) return kExitFailure;
   // Library code reports errors as values; an exception here is a bug (or
   // std::bad_alloc), and still deserves one readable line.
+  quipu::cli::RememberCommandLine(argc, argv);
   try {
     return Run(argc, argv);
   } catch (const std::exception& e) {

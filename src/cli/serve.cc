@@ -7,6 +7,7 @@
 
 #include "cli/common.h"
 #include "cli/key_flags.h"
+#include "cli/replica_flags.h"
 #include "cli/retention_flags.h"
 #include "cli/verbs.h"
 #include "server/server.h"
@@ -23,6 +24,7 @@ struct ServeFlags {
   uint64_t idle_seconds = 30, read_seconds = 10, grace_seconds = 30;
   RetentionFlags retention;
   uint64_t retain_every_seconds = 3600;
+  ReplicaFlags replica;
 };
 
 // "HOST:PORT" with a numeric host ("[::1]:8080" for IPv6).
@@ -68,7 +70,15 @@ Status Serve(ServeFlags& flags) {
   auto keys = LoadKeys();
   if (!keys.ok()) return keys.status();
   options.keys = *keys;
-  return server::RunServer(options);
+  auto replica = flags.replica.Options();
+  if (!replica.ok()) return replica.status();
+  options.replica = *replica;
+  bool restart = false;
+  Status s = server::RunServer(options, &restart);
+  // A node that stepped down as its group's writer starts again, cutting
+  // what the group did not commit (docs/replication.md).
+  if (s.ok() && restart) return RestartSelf();
+  return s;
 }
 
 }  // namespace
@@ -144,6 +154,7 @@ void RegisterServe(CLI::App& app) {
                    "at start)")
       ->check(Unsigned(1, 86400 * 366))
       ->capture_default_str();
+  AddReplicaFlags(verb, &flags->replica);
   SetAction(verb, [flags] { return Serve(*flags); });
 }
 

@@ -66,11 +66,13 @@ bool IsClosedByPeer(const beast::error_code& ec) {
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
 
-http::request<http::string_body> MakeRequest(const std::string& host, std::string_view target,
-                                             const std::string& body) {
-  http::request<http::string_body> request{http::verb::post, target, 11};
+http::request<http::string_body> MakeRequest(const std::string& host, http::verb verb,
+                                             std::string_view target, const std::string& body,
+                                             std::string_view bearer) {
+  http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, host);
-  request.set(http::field::content_type, "application/json");
+  if (verb == http::verb::post) request.set(http::field::content_type, "application/json");
+  if (!bearer.empty()) request.set(http::field::authorization, "Bearer " + std::string(bearer));
   request.keep_alive(true);
   request.body() = body;
   request.prepare_payload();
@@ -131,7 +133,15 @@ HttpPool::HttpPool(std::vector<std::unique_ptr<Endpoint>> endpoints,
 HttpPool::~HttpPool() = default;
 
 Result<HttpReply> HttpPool::Post(std::string_view target, const std::string& body) {
-  return WithFailover([&](Endpoint& endpoint) { return PostOnce(endpoint, target, body); });
+  return WithFailover([&](Endpoint& endpoint) {
+    return SendOnce(endpoint, MakeRequest(endpoint.name, http::verb::post, target, body, {}));
+  });
+}
+
+Result<HttpReply> HttpPool::Get(std::string_view target, std::string_view bearer) {
+  return WithFailover([&](Endpoint& endpoint) {
+    return SendOnce(endpoint, MakeRequest(endpoint.name, http::verb::get, target, {}, bearer));
+  });
 }
 
 Result<HttpReply> HttpPool::PostStream(std::string_view target, const std::string& body,
@@ -165,10 +175,9 @@ Result<HttpReply> HttpPool::WithFailover(const Attempt& attempt) {
   return Status::IOError("no etcd member answered (" + failures + ")");
 }
 
-Result<HttpReply> HttpPool::PostOnce(Endpoint& endpoint, std::string_view target,
-                                     const std::string& body) {
+Result<HttpReply> HttpPool::SendOnce(Endpoint& endpoint,
+                                     const http::request<http::string_body>& request) {
   const Clock::time_point deadline = Clock::now() + timeout_;
-  const auto request = MakeRequest(endpoint.name, target, body);
   for (;;) {
     std::unique_ptr<Connection> c = TakeIdle(endpoint);
     const bool reused = c != nullptr;
@@ -193,7 +202,11 @@ Result<HttpReply> HttpPool::PostOnce(Endpoint& endpoint, std::string_view target
       if (reused && !parser.got_some() && IsClosedByPeer(ec)) continue;
       return Status::IOError(Describe(ec));
     }
-    HttpReply reply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+    HttpReply reply{
+        static_cast<int>(parser.get().result_int()), std::move(parser.get().body()), {}};
+    for (const auto& field : parser.get()) {
+      reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
     if (parser.get().keep_alive()) PutIdle(endpoint, std::move(c));
     return reply;
   }
@@ -207,7 +220,7 @@ Result<HttpReply> HttpPool::StreamOnce(Endpoint& endpoint, std::string_view targ
   Result<std::unique_ptr<Connection>> opened = Open(endpoint, deadline);
   if (!opened.ok()) return opened.status();
   Connection& c = **opened;
-  const auto request = MakeRequest(endpoint.name, target, body);
+  const auto request = MakeRequest(endpoint.name, http::verb::post, target, body, {});
   http::response_parser<http::string_body> parser;
   parser.body_limit(boost::none);
   c.stream.expires_at(deadline);
@@ -221,7 +234,7 @@ Result<HttpReply> HttpPool::StreamOnce(Endpoint& endpoint, std::string_view targ
   if (!ec && parser.get().result_int() != 200) {
     ec = Run(
         c, [&](auto handler) { http::async_read(c.stream, c.buffer, parser, std::move(handler)); });
-    if (!ec) return HttpReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
+    if (!ec) return HttpReply{static_cast<int>(parser.get().result_int()), parser.get().body(), {}};
   }
   if (ec) return Status::IOError(Describe(ec));
 
@@ -231,17 +244,17 @@ Result<HttpReply> HttpPool::StreamOnce(Endpoint& endpoint, std::string_view targ
   for (;;) {
     size_t start = 0;
     for (size_t nl; (nl = data.find('\n', start)) != std::string::npos; start = nl + 1) {
-      if (on_line(std::string_view(data).substr(start, nl - start))) return HttpReply{200, {}};
+      if (on_line(std::string_view(data).substr(start, nl - start))) return HttpReply{200, {}, {}};
     }
     data.erase(0, start);
     if (parser.is_done()) {
-      if (!data.empty() && on_line(data)) return HttpReply{200, {}};
+      if (!data.empty() && on_line(data)) return HttpReply{200, {}, {}};
       return Status::IOError("the stream ended");
     }
     ec = Run(c, [&](auto handler) {
       http::async_read_some(c.stream, c.buffer, parser, std::move(handler));
     });
-    if (ec == beast::error::timeout) return HttpReply{200, {}};  // `until` passed
+    if (ec == beast::error::timeout) return HttpReply{200, {}, {}};  // `until` passed
     if (ec) return Status::IOError(Describe(ec));
   }
 }

@@ -19,12 +19,15 @@
 #define QUIPU_ETCD_HTTP_POOL_H_
 
 #include <atomic>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "quipu/status.h"
@@ -34,6 +37,7 @@ namespace quipu::etcd {
 struct HttpReply {
   int status = 0;    // HTTP status code
   std::string body;  // the whole body (for a stream: only when status != 200)
+  std::vector<std::pair<std::string, std::string>> headers;  // not for a stream
 };
 
 struct Connection;  // http_pool.cc
@@ -55,6 +59,11 @@ class HttpPool {
   // answered, naming what went wrong at each. Each attempt (connect, send,
   // read the whole answer) is bounded by the timeout given to Create.
   Result<HttpReply> Post(std::string_view target, const std::string& body);
+
+  // GETs `target` (with `bearer` as an Authorization: Bearer token unless
+  // empty), as Post otherwise. The replication layer copies records from a
+  // peer node with it.
+  Result<HttpReply> Get(std::string_view target, std::string_view bearer = {});
 
   // Called with each complete line of a streamed (chunked) answer, without
   // its '\n'; returns true when it has seen enough.
@@ -79,7 +88,9 @@ class HttpPool {
   // Runs `attempt` on each member in turn from the last one that worked.
   Result<HttpReply> WithFailover(const Attempt& attempt);
 
-  Result<HttpReply> PostOnce(Endpoint& endpoint, std::string_view target, const std::string& body);
+  Result<HttpReply> SendOnce(
+      Endpoint& endpoint,
+      const boost::beast::http::request<boost::beast::http::string_body>& request);
   Result<HttpReply> StreamOnce(Endpoint& endpoint, std::string_view target, const std::string& body,
                                Clock::time_point until, const LineFn& on_line);
   // An idle kept-alive connection to `endpoint`, or nullptr if none.

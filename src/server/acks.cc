@@ -8,8 +8,30 @@
 
 namespace quipu::server {
 
+namespace {
+
+// Waits until `target` is durable in `store` (or the wait fails): causing
+// the sync when `syncs`, else watching the policy's own.
+Status MakeDurable(AuditStore* store, bool syncs, Lsn target) {
+  if (syncs) return store->WaitDurable(target);
+  Log* log = store->log();
+  Lsn seen = log->DurableLsn();
+  while (seen < target) {
+    Result<Lsn> moved = log->AwaitDurableAbove(seen, std::chrono::milliseconds(100));
+    if (!moved.ok()) return moved.status();
+    seen = *moved;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 DurableAcks::DurableAcks(AuditStore* store, bool syncs)
-    : store_(store), syncs_(syncs), acker_([this] { Run(); }) {}
+    : DurableAcks([store, syncs](Lsn target) { return MakeDurable(store, syncs, target); },
+                  [store] { return store->DurableLsn(); }) {}
+
+DurableAcks::DurableAcks(std::function<Status(Lsn)> reach, std::function<Lsn()> watermark)
+    : reach_(std::move(reach)), watermark_(std::move(watermark)), acker_([this] { Run(); }) {}
 
 DurableAcks::~DurableAcks() { Stop(); }
 
@@ -34,18 +56,6 @@ void DurableAcks::Add(Lsn lsn, Waiter waiter) {
   wake_.notify_one();
 }
 
-Status DurableAcks::MakeDurable(Lsn target) {
-  if (syncs_) return store_->WaitDurable(target);
-  Log* log = store_->log();
-  Lsn seen = log->DurableLsn();
-  while (seen < target) {
-    Result<Lsn> moved = log->AwaitDurableAbove(seen, std::chrono::milliseconds(100));
-    if (!moved.ok()) return moved.status();
-    seen = *moved;
-  }
-  return Status::OK();
-}
-
 void DurableAcks::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
@@ -53,8 +63,8 @@ void DurableAcks::Run() {
     if (waiters_.empty()) return;  // stopping, and everything answered
     const Lsn target = waiters_.rbegin()->first;
     lock.unlock();
-    Status s = MakeDurable(target);
-    const Lsn durable = store_->DurableLsn();
+    Status s = reach_(target);
+    const Lsn durable = watermark_();
     lock.lock();
     std::vector<std::pair<Waiter, Status>> done;
     if (!s.ok()) {

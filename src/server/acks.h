@@ -12,6 +12,9 @@
 // Policies that sync by themselves (EveryNOrInterval) are only watched: the
 // acker waits for the watermark (Log::AwaitDurableAbove) and causes no sync.
 //
+// The same machinery answers from any watermark: a replicated writer's
+// second one is the group's committed head (replication/replica.h).
+//
 // Failure: when the wait fails (a failed fdatasync poisons the log) every
 // pending waiter, and every later one, completes with that error.
 //
@@ -28,6 +31,7 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -42,6 +46,9 @@ class DurableAcks {
   // `syncs`: cause the syncs (Always, GroupCommit) rather than wait for the
   // policy's own. The store must outlive this object.
   DurableAcks(AuditStore* store, bool syncs);
+  // Over another watermark: `reach(target)` returns once `watermark()` is
+  // at or past target (or the error that makes it impossible).
+  DurableAcks(std::function<Status(Lsn target)> reach, std::function<Lsn()> watermark);
   ~DurableAcks();  // Stop()s
   DurableAcks(const DurableAcks&) = delete;
   DurableAcks& operator=(const DurableAcks&) = delete;
@@ -75,12 +82,10 @@ class DurableAcks {
 
   void Add(Lsn lsn, Waiter waiter);
   void Run();
-  // Waits until `target` is durable (or the wait fails).
-  Status MakeDurable(Lsn target);
   static void Complete(Waiter waiter, Status status);
 
-  AuditStore* const store_;
-  const bool syncs_;
+  const std::function<Status(Lsn)> reach_;
+  const std::function<Lsn()> watermark_;
   std::atomic<size_t> pending_{0};
   std::mutex mu_;
   std::condition_variable wake_;

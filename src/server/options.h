@@ -11,6 +11,7 @@
 
 #include "quipu/audit.h"
 #include "quipu/options.h"
+#include "replication/replica.h"
 
 namespace quipu::server {
 
@@ -43,6 +44,9 @@ struct ServerOptions {
   uint64_t segment_size = LogOptions().segment_size;
   // Master keys of protected fields (docs/privacy.md); null: none.
   std::shared_ptr<const MasterKeys> keys;
+  // A node of a replicated group (docs/replication.md); nullopt: a single
+  // node. Its log, on_writer and on_step_down are the server's own.
+  std::optional<replication::ReplicaOptions> replica;
 };
 
 }  // namespace quipu::server

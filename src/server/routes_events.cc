@@ -23,13 +23,20 @@ Response TooBusy(size_t pending) {
   return r;
 }
 
-// "durable" (default) or "appended"; nullopt for anything else.
-std::optional<bool> WantsDurableAck(const Request& request) {
+// When a write is answered (?ack=): once appended (202), once durable here
+// ("local"), or once durable here and, in a replicated group, committed by
+// the group ("durable", the default; the same as "local" on a single node).
+enum class Ack { kAppended, kLocal, kDurable };
+
+std::optional<Ack> AckOf(const Request& request) {
   std::optional<std::string> ack = QueryParam(request.target(), "ack");
-  if (!ack || *ack == "durable") return true;
-  if (*ack == "appended") return false;
+  if (!ack || *ack == "durable") return Ack::kDurable;
+  if (*ack == "local") return Ack::kLocal;
+  if (*ack == "appended") return Ack::kAppended;
   return std::nullopt;
 }
+
+constexpr std::string_view kBadAck = "ack must be \"durable\", \"local\" or \"appended\"";
 
 // The Idempotency-Key header joins the event; a body that names another
 // key is refused rather than guessed at.
@@ -69,12 +76,28 @@ json::OrderedJson AckJson(const EmitResult& result, bool durable) {
   return out;
 }
 
-// Waits until `lsn` is durable; the error response if it cannot be.
-awaitable<std::optional<Response>> AwaitDurable(Service& service, Lsn lsn) {
+// Waits until `lsn` is durable (and, for Ack::kDurable in a replicated
+// group, committed by the group); the error response if it cannot be.
+awaitable<std::optional<Response>> AwaitDurable(Service& service, Lsn lsn, Ack ack) {
   Status s = co_await service.acks().AsyncWait(lsn, use_awaitable);
   service.NoteWrite(s);
   if (!s.ok()) co_return StatusResponse(s);
+  if (ack == Ack::kDurable && service.commit_acks() != nullptr) {
+    s = co_await service.commit_acks()->AsyncWait(lsn, use_awaitable);
+    if (!s.ok()) {
+      Response r = ErrorResponse(http::status::service_unavailable, "not_committed",
+                                 "the group did not commit this write (" + s.message() +
+                                     "); retry it with the same Idempotency-Key");
+      r.set(http::field::retry_after, "1");
+      co_return r;
+    }
+  }
   co_return std::nullopt;
+}
+
+// Wakes a replicated writer's committer once something was appended.
+void NoteAppended(Service& service) {
+  if (service.replica() != nullptr) service.replica()->Appended();
 }
 
 awaitable<void> PostEvent(Service& service, Call& call) {
@@ -84,10 +107,13 @@ awaitable<void> PostEvent(Service& service, Call& call) {
         ErrorResponse(http::status::unsupported_media_type, "unsupported_media_type",
                       "POST /v1/events takes Content-Type: application/json"));
   }
-  std::optional<bool> durable_ack = WantsDurableAck(request);
-  if (!durable_ack) {
-    co_return co_await call.reply.Send(ErrorResponse(http::status::bad_request, "invalid_argument",
-                                                     "ack must be \"durable\" or \"appended\""));
+  std::optional<Ack> ack = AckOf(request);
+  if (!ack) {
+    co_return co_await call.reply.Send(
+        ErrorResponse(http::status::bad_request, "invalid_argument", kBadAck));
+  }
+  if (auto elsewhere = service.RedirectWrite(request)) {
+    co_return co_await call.reply.Send(std::move(*elsewhere));
   }
   auto read = ReadEvent(service, *call.principal, request.body(), "request body");
   if (auto* refused = std::get_if<Response>(&read)) co_return co_await call.reply.Send(*refused);
@@ -99,12 +125,13 @@ awaitable<void> PostEvent(Service& service, Call& call) {
   Result<EmitResult> emitted = service.store().Emit(event, service.emit_durability());
   service.NoteWrite(emitted.status());
   if (!emitted.ok()) co_return co_await call.reply.Send(StatusResponse(emitted.status()));
+  NoteAppended(service);
   if (!emitted->duplicate) service.metrics().EventsAppended(1);
-  if (!*durable_ack || !service.acks_durable()) {
+  if (*ack == Ack::kAppended || !service.acks_durable()) {
     co_return co_await call.reply.Send(
         JsonResponse(http::status::accepted, AckJson(*emitted, false)));
   }
-  if (auto failed = co_await AwaitDurable(service, emitted->lsn)) {
+  if (auto failed = co_await AwaitDurable(service, emitted->lsn, *ack)) {
     co_return co_await call.reply.Send(std::move(*failed));
   }
   if (!emitted->duplicate) service.metrics().EventsDurable(1);
@@ -152,12 +179,15 @@ awaitable<void> PostBatch(Service& service, Call& call) {
         http::status::unsupported_media_type, "unsupported_media_type",
         "POST /v1/events:batch takes Content-Type: application/x-ndjson (one event per line)"));
   }
-  std::optional<bool> durable_ack = WantsDurableAck(request);
+  std::optional<Ack> ack = AckOf(request);
   std::optional<std::string> atomic_param = QueryParam(request.target(), "atomic");
-  if (!durable_ack || (atomic_param && *atomic_param != "true" && *atomic_param != "false")) {
+  if (!ack || (atomic_param && *atomic_param != "true" && *atomic_param != "false")) {
     co_return co_await call.reply.Send(
         ErrorResponse(http::status::bad_request, "invalid_argument",
-                      "ack must be \"durable\" or \"appended\"; atomic \"true\" or \"false\""));
+                      std::string(kBadAck) + "; atomic \"true\" or \"false\""));
+  }
+  if (auto elsewhere = service.RedirectWrite(request)) {
+    co_return co_await call.reply.Send(std::move(*elsewhere));
   }
   const bool atomic = atomic_param == "true";
   std::vector<std::string_view> lines = NonEmptyLines(request.body());
@@ -221,10 +251,11 @@ awaitable<void> PostBatch(Service& service, Call& call) {
     last = std::max(last, emitted->lsn);
     results.push_back(BatchAckJson(*emitted));
   }
+  if (written > 0) NoteAppended(service);
   service.metrics().EventsAppended(written);
-  const bool durable_mode = *durable_ack && service.acks_durable();
+  const bool durable_mode = *ack != Ack::kAppended && service.acks_durable();
   if (durable_mode && last > 0) {
-    if (auto failure = co_await AwaitDurable(service, last)) {
+    if (auto failure = co_await AwaitDurable(service, last, *ack)) {
       co_return co_await call.reply.Send(std::move(*failure));
     }
     service.metrics().EventsDurable(written);

@@ -263,7 +263,25 @@ awaitable<void> GetTypes(Service& service, Call& call) {
   co_await call.reply.Send(std::move(response));
 }
 
+// A replicated writer answers a schema change once the group committed it
+// (the change is durable here already); the error response if it did not.
+awaitable<std::optional<Response>> AwaitCommitted(Service& service) {
+  if (service.commit_acks() == nullptr) co_return std::nullopt;
+  service.replica()->Appended();
+  Status s = co_await service.commit_acks()->AsyncWait(service.store().log()->LastLsn(),
+                                                       boost::asio::use_awaitable);
+  if (s.ok()) co_return std::nullopt;
+  Response r =
+      ErrorResponse(http::status::service_unavailable, "not_committed",
+                    "the group did not commit this change (" + s.message() + "); retry it");
+  r.set(http::field::retry_after, "1");
+  co_return r;
+}
+
 awaitable<void> PostType(Service& service, Call& call) {
+  if (auto elsewhere = service.RedirectWrite(call.request)) {
+    co_return co_await call.reply.Send(std::move(*elsewhere));
+  }
   auto body = JsonBody(call.request);
   if (auto* refused = std::get_if<Response>(&body)) co_return co_await call.reply.Send(*refused);
   Result<TypeSchema> schema = json::SchemaFromJson(std::get<json::Json>(body));
@@ -278,10 +296,16 @@ awaitable<void> PostType(Service& service, Call& call) {
     if (!now.ok()) return StatusResponse(now.status());
     return JsonResponse(http::status::ok, json::OrderedJson{{"type", json::SchemaToJson(*now)}});
   });
+  if (response.result() == http::status::ok) {
+    if (auto failed = co_await AwaitCommitted(service)) response = std::move(*failed);
+  }
   co_await call.reply.Send(std::move(response));
 }
 
 awaitable<void> PostColumn(Service& service, Call& call) {
+  if (auto elsewhere = service.RedirectWrite(call.request)) {
+    co_return co_await call.reply.Send(std::move(*elsewhere));
+  }
   auto body = JsonBody(call.request);
   if (auto* refused = std::get_if<Response>(&body)) co_return co_await call.reply.Send(*refused);
   Result<ColumnSpec> column = json::ColumnFromJson(std::get<json::Json>(body));
@@ -293,6 +317,9 @@ awaitable<void> PostColumn(Service& service, Call& call) {
     return JsonResponse(http::status::ok,
                         json::OrderedJson{{"column", json::ColumnToJson(*column)}});
   });
+  if (response.result() == http::status::ok) {
+    if (auto failed = co_await AwaitCommitted(service)) response = std::move(*failed);
+  }
   co_await call.reply.Send(std::move(response));
 }
 

@@ -70,20 +70,11 @@ void LogLine(Service& service, json::OrderedJson line) {
   service.Log(json::JsonLine(line));
 }
 
-awaitable<void> WatchSignals(Service& service, asio::signal_set& signals, tcp::acceptor& acceptor,
-                             Connections& connections, asio::io_context& io) {
-  int signal = 0;
-  while (true) {
-    auto [ec, number] = co_await signals.async_wait(kTuple);
-    if (ec) co_return;
-    signal = number;
-    if (signal != SIGHUP) break;
-    service.ReloadTokens();
-  }
-  LogLine(service, {{"event", "shutdown"},
-                    {"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
-                    {"connections", connections.size()}});
-  service.stopping.store(true);
+// Stops accepting, lets requests in flight finish and stops the I/O loop.
+awaitable<void> Drain(Service& service, tcp::acceptor& acceptor, Connections& connections,
+                      asio::io_context& io) {
+  if (service.stopping.exchange(true)) co_return;  // already draining
+  LogLine(service, {{"event", "shutdown"}, {"connections", connections.size()}});
   boost::system::error_code ignored;
   acceptor.close(ignored);
   // Idle connections close now; busy ones finish their request (its durable
@@ -96,6 +87,19 @@ awaitable<void> WatchSignals(Service& service, asio::signal_set& signals, tcp::a
     co_await tick.async_wait(kTuple);
   }
   io.stop();
+}
+
+awaitable<void> WatchSignals(Service& service, asio::signal_set& signals, tcp::acceptor& acceptor,
+                             Connections& connections, asio::io_context& io) {
+  while (true) {
+    auto [ec, number] = co_await signals.async_wait(kTuple);
+    if (ec) co_return;
+    if (number != SIGHUP) {
+      LogLine(service, {{"event", "signal"}, {"signal", number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      co_return co_await Drain(service, acceptor, connections, io);
+    }
+    service.ReloadTokens();
+  }
 }
 
 // Applies the retention policy every retain_every, on a worker (a purge
@@ -144,6 +148,30 @@ Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& 
   return context;
 }
 
+// A replicated node refuses what acts beyond its log (docs/replication.md).
+Status CheckReplicated(const ServerOptions& options) {
+  if (!options.replica) return Status::OK();
+  if (options.keys)
+    return Status::InvalidArgument(
+        "a replicated group cannot hold protected fields yet (no --key-file)");
+  if (!options.retention.empty())
+    return Status::InvalidArgument("a replicated group cannot purge yet (no --retain-*)");
+  if (options.signing_key)
+    return Status::InvalidArgument("a replicated node signs no checkpoints yet (no --signing-key)");
+  return Status::OK();
+}
+
+// Scoped tokens' columns must exist before their first write: a single node
+// registers them at open, a replicated one when it becomes the writer.
+Status RegisterScopeColumns(AuditStore& store, const TokenSet& tokens) {
+  for (const TokenEntry& entry : tokens.entries()) {
+    if (!entry.scope) continue;
+    Status s = store.RegisterColumn(ColumnSpec{entry.scope->column, FieldKind::kText});
+    if (!s.ok()) return s.WithContext("token " + entry.id + "'s scope column");
+  }
+  return Status::OK();
+}
+
 Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options,
                                                     const TokenSet& tokens) {
   AuditOptions audit;
@@ -158,15 +186,44 @@ Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options
   // Records may use up to half a segment (at most the default 1 MiB).
   audit.log.max_record_size = static_cast<uint32_t>(
       std::min<uint64_t>(audit.log.max_record_size, options.segment_size / 2));
+  if (options.replica) {
+    // A record must fit one batch; and what the group never committed goes.
+    audit.log.max_record_size = static_cast<uint32_t>(std::min<uint64_t>(
+        audit.log.max_record_size, options.replica->max_batch_bytes - replication::kBatchOverhead -
+                                       replication::kRecordOverhead));
+    auto head = replication::Replica::CommittedHead(*options.replica);
+    if (!head.ok()) return head.status().WithContext("reading the group's head from etcd");
+    audit.log.discard_after = *head;
+  }
   Result<std::unique_ptr<AuditStore>> store = AuditStore::Open(options.dir, audit);
   if (!store.ok()) return store.status();
-  // A scoped token's column must exist before its first write.
-  for (const TokenEntry& entry : tokens.entries()) {
-    if (!entry.scope) continue;
-    Status s = (*store)->RegisterColumn(ColumnSpec{entry.scope->column, FieldKind::kText});
-    if (!s.ok()) return s.WithContext("token " + entry.id + "'s scope column");
-  }
+  if (!options.replica) QUIPU_RETURN_IF_ERROR(RegisterScopeColumns(**store, tokens));
   return store;
+}
+
+// Starts this node's part in its group; on a step-down the server drains
+// and sets `restart`.
+Status StartReplica(Service& service, tcp::acceptor& acceptor, Connections& connections,
+                    asio::io_context& io, std::atomic<bool>* restart) {
+  replication::ReplicaOptions options = *service.options().replica;
+  options.log = [&service](json::OrderedJson line) { LogLine(service, std::move(line)); };
+  options.on_writer = [&service] {
+    return RegisterScopeColumns(service.store(), *service.tokens());
+  };
+  options.on_step_down = [&service, &acceptor, &connections, &io, restart](const std::string&) {
+    restart->store(true);
+    asio::co_spawn(io, Drain(service, acceptor, connections, io), asio::detached);
+  };
+  const RecoveryReport& recovery = service.store().log()->Recovery();
+  if (recovery.discarded_records > 0) {
+    LogLine(service, {{"event", "replica_discarded"},
+                      {"records", recovery.discarded_records},
+                      {"reason", recovery.reason}});
+  }
+  auto replica = replication::Replica::Start(options, &service.store());
+  if (!replica.ok()) return replica.status();
+  service.AttachReplica(std::move(*replica));
+  return Status::OK();
 }
 
 Status Listen(tcp::acceptor& acceptor, const ServerOptions& options) {
@@ -187,7 +244,8 @@ Status Listen(tcp::acceptor& acceptor, const ServerOptions& options) {
 
 }  // namespace
 
-Status RunServer(const ServerOptions& options) {
+Status RunServer(const ServerOptions& options, bool* restart) {
+  QUIPU_RETURN_IF_ERROR(CheckReplicated(options));
   Result<TokenSet> tokens = TokenSet::Load(options.token_file);
   if (!tokens.ok()) return tokens.status();
   auto tls = MakeTlsContext(options);
@@ -211,6 +269,14 @@ Status RunServer(const ServerOptions& options) {
   Service service(options, std::move(*store), std::move(*tokens), &workers, std::move(*access));
   auto signals = std::make_unique<asio::signal_set>(*io, SIGTERM, SIGINT, SIGHUP);
   Connections connections;
+  std::atomic<bool> restart_wanted{false};
+  if (options.replica) {
+    Status started = StartReplica(service, *acceptor, connections, *io, &restart_wanted);
+    if (!started.ok()) {
+      (void)service.Close();
+      return started.WithContext("joining replicated group " + options.replica->group);
+    }
+  }
 
   const tcp::endpoint bound = acceptor->local_endpoint();
   json::OrderedJson ready;
@@ -234,7 +300,8 @@ Status RunServer(const ServerOptions& options) {
   signals.reset();
   acceptor.reset();
   io.reset();
-  LogLine(service, {{"event", "stopped"}, {"ok", closed.ok()}});
+  LogLine(service, {{"event", "stopped"}, {"ok", closed.ok()}, {"restart", restart_wanted.load()}});
+  if (restart != nullptr) *restart = restart_wanted.load();
   return closed;
 }
 

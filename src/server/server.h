@@ -24,7 +24,10 @@
 
 namespace quipu::server {
 
-Status RunServer(const ServerOptions& options);
+// `restart` (may be null) is set when the server stopped because this node
+// stepped down as its group's writer (docs/replication.md): the caller then
+// starts it again with the same options.
+Status RunServer(const ServerOptions& options, bool* restart = nullptr);
 
 }  // namespace quipu::server
 

@@ -57,6 +57,41 @@ Service::Service(const ServerOptions& options, std::unique_ptr<AuditStore> store
   AddReadRoutes(*this, router_);
   AddTreeRoutes(*this, router_);
   AddOpsRoutes(*this, router_);
+  AddClusterRoutes(*this, router_);
+}
+
+void Service::AttachReplica(std::unique_ptr<replication::Replica> replica) {
+  replica_ = std::move(replica);
+  replication::Replica* r = replica_.get();
+  commit_acks_ = std::make_unique<DurableAcks>(
+      [r](Lsn target) {
+        Lsn seen = 0;
+        while (seen < target) {
+          Result<Lsn> moved = r->AwaitHeadAbove(seen, std::chrono::milliseconds(100));
+          if (!moved.ok()) return moved.status();
+          seen = *moved;
+        }
+        return Status::OK();
+      },
+      [r] { return r->View().head; });
+}
+
+std::optional<Response> Service::RedirectWrite(const Request& request) const {
+  if (!replica_ || replica_->role() == replication::Role::kWriter) return std::nullopt;
+  std::optional<replication::WriterInfo> writer = replica_->writer();
+  if (!writer || writer->node == options_.replica->node || writer->url.empty()) {
+    Response r = ErrorResponse(http::status::service_unavailable, "no_writer",
+                               "this group has no writer at the moment (an election is under "
+                               "way); retry shortly");
+    r.set(http::field::retry_after, "1");
+    return r;
+  }
+  Response r =
+      ErrorResponse(http::status::temporary_redirect, "not_the_writer",
+                    "this node is a follower: writes go to " + writer->node + " at " + writer->url);
+  r.set(http::field::location, writer->url + std::string(request.target()));
+  r.set("Quipu-Writer", writer->node);
+  return r;
 }
 
 Service::~Service() { (void)Close(); }
@@ -176,6 +211,11 @@ std::string Service::NotReadyReason() const {
   }
   struct statvfs fs;
   if (statvfs(options_.dir.c_str(), &fs) == 0 && fs.f_bavail == 0) return "disk full";
+  if (replica_) {
+    const replication::Role role = replica_->role();
+    if (role == replication::Role::kFenced) return "fenced: " + replica_->fenced_reason();
+    if (role == replication::Role::kSteppedDown) return "stepped down as the writer; restarting";
+  }
   return {};
 }
 
@@ -211,6 +251,9 @@ Status Service::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
   acks_->Stop();
+  // Writes already appended are committed (or fail) before the lease goes.
+  if (commit_acks_) commit_acks_->Stop();
+  if (replica_) replica_->Stop();
   Status s = store_->Close();
   if (access_) {
     Status closed = access_->Close();

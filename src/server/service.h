@@ -24,6 +24,7 @@
 
 #include "access/access_log.h"
 #include "quipu/audit.h"
+#include "replication/replica.h"
 #include "server/acks.h"
 #include "server/auth.h"
 #include "server/http.h"
@@ -112,7 +113,22 @@ class Service {
   std::atomic<bool> verifying{false};
   std::atomic<bool> stopping{false};
 
-  // Completes every pending ack and closes the store.
+  // --- replication (docs/replication.md) ---
+
+  // This node's place in a replicated group; null on a single node.
+  replication::Replica* replica() const { return replica_.get(); }
+  // Takes the running replica: from then on a write is acknowledged once
+  // the group committed it too (commit_acks), and followers redirect writes.
+  void AttachReplica(std::unique_ptr<replication::Replica> replica);
+  // The group's committed head as a watermark to wait for; null on a
+  // single node.
+  DurableAcks* commit_acks() { return commit_acks_.get(); }
+  // What a write gets on a node that is not the group's writer: 307 to the
+  // writer, or 503 while there is none. nullopt on the writer and on a
+  // single node.
+  std::optional<Response> RedirectWrite(const Request& request) const;
+
+  // Completes every pending ack, stops the replica and closes the store.
   Status Close();
 
   // One JSON line on stderr.
@@ -124,6 +140,8 @@ class Service {
   std::unique_ptr<access::AccessLog> access_;  // null: reads are not recorded
   const bool acker_syncs_;
   std::unique_ptr<DurableAcks> acks_;
+  std::unique_ptr<replication::Replica> replica_;  // null: a single node
+  std::unique_ptr<DurableAcks> commit_acks_;       // with replica_
   boost::asio::thread_pool* workers_;
   Metrics metrics_;
   Router router_;
@@ -148,6 +166,7 @@ void AddEventRoutes(Service& service, Router& router);
 void AddReadRoutes(Service& service, Router& router);
 void AddTreeRoutes(Service& service, Router& router);
 void AddOpsRoutes(Service& service, Router& router);
+void AddClusterRoutes(Service& service, Router& router);
 
 }  // namespace quipu::server
 
