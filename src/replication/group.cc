@@ -130,10 +130,17 @@ Result<Fetched> Group::Fetch(Lsn from, size_t max_batches) {
   }
   if (!out.batches.empty() && out.batches.front().first <= from) return out;
   // Nothing holds `from`: either it is not committed yet, or it is no
-  // longer in etcd.
-  auto head = Head();
-  if (!head.ok()) return head.status();
-  if (*head < from) {
+  // longer in etcd. The head is read as of the range's revision: a batch
+  // committed since must not look like one trimmed before.
+  auto at = client_->Range(keys_.head(), {}, 0, out.revision);
+  if (!at.ok()) return at.status();
+  Lsn head = 0;
+  if (!at->kvs.empty()) {
+    auto parsed = ParseLsn(at->kvs.front().value, keys_.head());
+    if (!parsed.ok()) return parsed.status();
+    head = *parsed;
+  }
+  if (head < from) {
     out.batches.clear();
     return out;
   }

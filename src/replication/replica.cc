@@ -440,7 +440,10 @@ Status Replica::CommitOnce() {
     batch.records.push_back(record);
   }
   const std::string encoded = EncodeBatch(batch);
+  const Clock::time_point start = Clock::now();
   auto outcome = group_->Commit(revision, head, batch, encoded);
+  commit_micros_.fetch_add(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
   if (!outcome.ok()) return outcome.status();
   if (*outcome == Group::Outcome::kRefused) {
     StepDown("etcd refused the batch at LSN " + std::to_string(batch.first) +

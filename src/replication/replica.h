@@ -112,6 +112,8 @@ class Replica {
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
   uint64_t committed_bytes() const { return committed_bytes_.load(std::memory_order_relaxed); }
   uint64_t applied_batches() const { return applied_batches_.load(std::memory_order_relaxed); }
+  // Time spent in the etcd transactions of those commits.
+  uint64_t commit_micros() const { return commit_micros_.load(std::memory_order_relaxed); }
 
  private:
   Replica(const ReplicaOptions& options, AuditStore* store, std::unique_ptr<Group> group);
@@ -163,7 +165,7 @@ class Replica {
   std::unique_ptr<LogReader> reader_;
   std::deque<std::string> unsent_;
   Lsn last_trim_ = 0;
-  std::atomic<uint64_t> commits_{0}, committed_bytes_{0}, applied_batches_{0};
+  std::atomic<uint64_t> commits_{0}, committed_bytes_{0}, applied_batches_{0}, commit_micros_{0};
   std::thread lease_thread_, log_thread_, status_thread_;
 };
 

@@ -89,6 +89,46 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Help("Client connections open")
                       .Register(r)
                       .Add({});
+  replica_writer_ = &BuildGauge()
+                         .Name("quipu_replica_writer")
+                         .Help("1 while this node is its replicated group's writer")
+                         .Register(r)
+                         .Add({});
+  replica_fenced_ = &BuildGauge()
+                         .Name("quipu_replica_fenced")
+                         .Help("1 once this node fenced itself: its root differs from its peers'")
+                         .Register(r)
+                         .Add({});
+  replica_head_ = &BuildGauge()
+                       .Name("quipu_replica_head_lsn")
+                       .Help("The group's last committed LSN, as this node last learned it")
+                       .Register(r)
+                       .Add({});
+  replica_applied_ = &BuildGauge()
+                          .Name("quipu_replica_applied_lsn")
+                          .Help("The last committed LSN durable in this node's log")
+                          .Register(r)
+                          .Add({});
+  replica_commits_ = &BuildCounter()
+                          .Name("quipu_replica_batches_committed_total")
+                          .Help("Batches this node committed to etcd as the writer")
+                          .Register(r)
+                          .Add({});
+  replica_commit_bytes_ = &BuildCounter()
+                               .Name("quipu_replica_batch_bytes_committed_total")
+                               .Help("Bytes of the batches this node committed to etcd")
+                               .Register(r)
+                               .Add({});
+  replica_applied_batches_ = &BuildCounter()
+                                  .Name("quipu_replica_batches_applied_total")
+                                  .Help("Committed batches this node applied as a follower")
+                                  .Register(r)
+                                  .Add({});
+  replica_commit_seconds_ = &BuildCounter()
+                                 .Name("quipu_replica_commit_seconds_total")
+                                 .Help("Time in etcd transactions of the committed batches")
+                                 .Register(r)
+                                 .Add({});
   reloads_->Add({{"result", "ok"}});
   reloads_->Add({{"result", "error"}});
 }
@@ -112,15 +152,34 @@ void Metrics::EventsDurable(uint64_t n) { durable_->Increment(static_cast<double
 
 void Metrics::TokenReload(bool ok) { reloads_->Add({{"result", ok ? "ok" : "error"}}).Increment(); }
 
+namespace {
+
+// A counter fed from a running total catches up by the difference.
+void CatchUp(prometheus::Counter* counter, uint64_t total, uint64_t* reported) {
+  if (total > *reported) counter->Increment(static_cast<double>(total - *reported));
+  *reported = std::max(*reported, total);
+}
+
+}  // namespace
+
 std::string Metrics::Render(const StoreGauges& g) {
   durable_lag_->Set(static_cast<double>(g.appended_lsn - std::min(g.appended_lsn, g.durable_lsn)));
   {
-    // The log counts its syncs; the counter catches up by the difference.
     std::lock_guard<std::mutex> lock(render_mu_);
-    if (g.syncs > reported_syncs_)
-      syncs_->Increment(static_cast<double>(g.syncs - reported_syncs_));
-    reported_syncs_ = std::max(reported_syncs_, g.syncs);
+    CatchUp(syncs_, g.syncs, &reported_syncs_);
+    CatchUp(replica_commits_, g.replica_commits, &reported_commits_);
+    CatchUp(replica_commit_bytes_, g.replica_commit_bytes, &reported_commit_bytes_);
+    CatchUp(replica_applied_batches_, g.replica_applied_batches, &reported_applied_batches_);
+    if (g.replica_commit_micros > reported_commit_micros_) {
+      replica_commit_seconds_->Increment(
+          static_cast<double>(g.replica_commit_micros - reported_commit_micros_) / 1e6);
+    }
+    reported_commit_micros_ = std::max(reported_commit_micros_, g.replica_commit_micros);
   }
+  replica_writer_->Set(g.replica_writer ? 1 : 0);
+  replica_fenced_->Set(g.replica_fenced ? 1 : 0);
+  replica_head_->Set(static_cast<double>(g.replica_head));
+  replica_applied_->Set(static_cast<double>(g.replica_applied));
   pending_->Set(static_cast<double>(g.pending_acks));
   disk_free_->Set(static_cast<double>(g.disk_free_bytes));
   connections_->Set(static_cast<double>(g.open_connections));

@@ -33,6 +33,15 @@ struct StoreGauges {
   uint64_t pending_acks = 0;
   int64_t disk_free_bytes = -1;  // -1: unknown
   uint64_t open_connections = 0;
+  // A node of a replicated group (docs/replication.md); zeros otherwise.
+  bool replica_writer = false;
+  bool replica_fenced = false;
+  uint64_t replica_head = 0;
+  uint64_t replica_applied = 0;
+  uint64_t replica_commits = 0;
+  uint64_t replica_commit_bytes = 0;
+  uint64_t replica_applied_batches = 0;
+  uint64_t replica_commit_micros = 0;
 };
 
 class Metrics {
@@ -64,8 +73,21 @@ class Metrics {
   prometheus::Gauge* pending_;
   prometheus::Gauge* disk_free_;
   prometheus::Gauge* connections_;
+  prometheus::Gauge* replica_writer_;
+  prometheus::Gauge* replica_fenced_;
+  prometheus::Gauge* replica_head_;
+  prometheus::Gauge* replica_applied_;
+  prometheus::Counter* replica_commits_;
+  prometheus::Counter* replica_commit_bytes_;
+  prometheus::Counter* replica_applied_batches_;
+  prometheus::Counter* replica_commit_seconds_;
   std::mutex render_mu_;
-  uint64_t reported_syncs_ = 0;  // guarded by render_mu_
+  // --- guarded by render_mu_: what the counters fed from totals reported ---
+  uint64_t reported_syncs_ = 0;
+  uint64_t reported_commits_ = 0;
+  uint64_t reported_commit_bytes_ = 0;
+  uint64_t reported_applied_batches_ = 0;
+  uint64_t reported_commit_micros_ = 0;
 };
 
 }  // namespace quipu::server

@@ -37,6 +37,17 @@ awaitable<void> GetMetrics(Service& service, Call& call) {
   gauges.syncs = stats.syncs;
   gauges.pending_acks = service.acks().Pending();
   gauges.open_connections = service.open_connections.load();
+  if (const replication::Replica* replica = service.replica()) {
+    const replication::ClusterView view = replica->View();
+    gauges.replica_writer = view.role == replication::Role::kWriter;
+    gauges.replica_fenced = view.role == replication::Role::kFenced;
+    gauges.replica_head = view.head;
+    gauges.replica_applied = view.applied;
+    gauges.replica_commits = replica->commits();
+    gauges.replica_commit_bytes = replica->committed_bytes();
+    gauges.replica_applied_batches = replica->applied_batches();
+    gauges.replica_commit_micros = replica->commit_micros();
+  }
   struct statvfs fs;
   if (statvfs(service.options().dir.c_str(), &fs) == 0) {
     gauges.disk_free_bytes = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);

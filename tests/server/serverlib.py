@@ -62,6 +62,8 @@ ROUTES = [
     ("POST", "/v1/admin/checkpoint", "admin"),
     ("POST", "/v1/admin/verify", "admin"),
     ("GET", "/v1/openapi.json", None),
+    ("GET", "/v1/cluster", "query"),
+    ("GET", "/v1/replication/records", "admin"),
 ]
 
 JSON = "application/json"
@@ -161,6 +163,8 @@ def sample_request(method, template):
     path = (template.replace("{type}", "default_actor").replace("{id}", "alice")
             .replace("{log_id}", "1"))
     if template == "/v1/proof/consistency":
+        path += "?from=1&to=1"
+    if template == "/v1/replication/records":
         path += "?from=1&to=1"
     bodies = {
         "/v1/events": (json.dumps(make_event("sample")).encode(), JSON),
