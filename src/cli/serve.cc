@@ -73,6 +73,7 @@ Status Serve(ServeFlags& flags) {
   auto replica = flags.replica.Options();
   if (!replica.ok()) return replica.status();
   options.replica = *replica;
+  if (options.replica) options.replica->dir = options.dir;
   bool restart = false;
   Status s = server::RunServer(options, &restart);
   // A node that stepped down as its group's writer starts again, cutting

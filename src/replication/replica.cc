@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "quipu/env.h"
 #include "replication/peer.h"
 
 namespace quipu::replication {
@@ -66,24 +67,57 @@ Result<Lsn> Replica::CommittedHead(const ReplicaOptions& options) {
   return (*group)->Head();
 }
 
+namespace {
+
+std::string AppliedPath(const ReplicaOptions& options) {
+  return options.dir + "/" + std::string(kAppliedFileName);
+}
+
+Result<Lsn> ReadApplied(const ReplicaOptions& options) {
+  Env* env = Env::Default();
+  auto exists = env->FileExists(AppliedPath(options));
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Lsn{0};
+  auto file = env->NewRandomAccessFile(AppliedPath(options));
+  if (!file.ok()) return file.status();
+  std::string text;
+  QUIPU_RETURN_IF_ERROR((*file)->Read(0, 32, &text));
+  Lsn lsn = 0;
+  for (char c : text) {
+    if (c == '\n') break;
+    if (c < '0' || c > '9') {
+      return Status::Corruption(AppliedPath(options) + ": not an LSN");
+    }
+    lsn = lsn * 10 + static_cast<Lsn>(c - '0');
+  }
+  return lsn;
+}
+
+// Temp file, fdatasync, rename: the file holds the old LSN or the new one.
+// The directory is not synced: losing the rename leaves the older, smaller
+// LSN, which is still true.
+Status WriteApplied(const ReplicaOptions& options, Lsn lsn) {
+  Env* env = Env::Default();
+  const std::string temp = AppliedPath(options) + ".tmp";
+  auto file = env->NewWritableFile(temp);
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Append(std::to_string(lsn) + "\n");
+  if (s.ok()) s = (*file)->Sync();
+  Status closed = (*file)->Close();
+  QUIPU_RETURN_IF_ERROR(s.ok() ? closed : s);
+  return env->RenameFile(temp, AppliedPath(options));
+}
+
+}  // namespace
+
+Result<Lsn> Replica::RejoinPoint(const ReplicaOptions& options) { return ReadApplied(options); }
+
 Result<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& options, AuditStore* store) {
   auto group = MakeGroup(options);
   if (!group.ok()) return group.status();
-  auto head = (*group)->Head();
-  if (!head.ok()) return head.status();
-  const Lsn last = store->log()->LastLsn();
-  if (last > *head) {
-    return Status::FailedPrecondition(
-        "the store holds records up to LSN " + std::to_string(last) + " but the group committed " +
-        std::to_string(*head) + ": open it with LogOptions::discard_after = the group's head");
-  }
-  auto lease = (*group)->client().LeaseGrant(options.lease_ttl);
-  if (!lease.ok()) return lease.status();
   std::unique_ptr<Replica> replica(new Replica(options, store, std::move(*group)));
-  replica->lease_ = *lease;
-  replica->lease_renewed_ = Clock::now();
-  replica->head_ = *head;
-  replica->applied_ = last;
+  replica->applied_ = store->DurableLsn();
+  replica->saved_applied_ = replica->applied_;
   replica->lease_thread_ = std::thread([r = replica.get()] { r->LeaseLoop(); });
   replica->log_thread_ = std::thread([r = replica.get()] { r->LogLoop(); });
   replica->status_thread_ = std::thread([r = replica.get()] { r->StatusLoop(); });
@@ -92,6 +126,30 @@ Result<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& options, A
 
 Replica::Replica(const ReplicaOptions& options, AuditStore* store, std::unique_ptr<Group> group)
     : options_(options), store_(store), group_(std::move(group)) {}
+
+Status Replica::Join() {
+  auto head = group_->Head();
+  if (!head.ok()) return head.status();
+  const Lsn last = store_->log()->LastLsn();
+  if (last > *head) {
+    // Records up to the rejoin point were committed by this group: a group
+    // whose head is below them is another one (or etcd lost its data).
+    Fence("this store holds " + std::to_string(last) + " records but group " + options_.group +
+          " committed only " + std::to_string(*head) + " (another group's store, or a new etcd?)");
+    return Status::OK();
+  }
+  auto lease = group_->client().LeaseGrant(options_.lease_ttl);
+  if (!lease.ok()) return lease.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease_ = *lease;
+    lease_renewed_ = Clock::now();
+    head_ = std::max(head_, *head);
+  }
+  // Seen at once by the writer (which trims only what every live node
+  // applied) and by peers; and this node learns of its peers.
+  return Publish();
+}
 
 Replica::~Replica() { Stop(); }
 
@@ -105,6 +163,7 @@ void Replica::Stop() {
   for (std::thread* t : {&lease_thread_, &log_thread_, &status_thread_}) {
     if (t->joinable()) t->join();
   }
+  if (role() != Role::kFenced) (void)SaveApplied();
   // Giving the lease up hands the writership over at once, rather than
   // after its TTL.
   (void)group_->client().LeaseRevoke(lease());
@@ -199,6 +258,7 @@ void Replica::LeaseLoop() {
   const milliseconds every = std::chrono::duration_cast<milliseconds>(options_.lease_ttl) / 3;
   while (Sleep(every)) {
     const int64_t id = lease();
+    if (id == 0) continue;  // not joined yet
     auto kept = group_->client().LeaseKeepAlive(id);
     if (kept.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -243,7 +303,9 @@ void Replica::LogLoop() {
     }
     const Role now = role();
     Status s;
-    if (now == Role::kWriter) {
+    if (lease() == 0 && now == Role::kStarting) {
+      s = Join();
+    } else if (now == Role::kWriter) {
       s = CommitOnce();
     } else if (now == Role::kStarting || now == Role::kFollower) {
       int64_t revision = 0;
@@ -281,6 +343,9 @@ Result<size_t> Replica::ApplyCommitted(int64_t* revision) {
   *revision = fetched->revision;
   if (fetched->behind_window) {
     QUIPU_RETURN_IF_ERROR(CopyFromPeer(last + 1, fetched->window_start));
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_ = store_->DurableLsn();  // CopyRecords made what it copied durable
+    head_ = std::max(head_, applied_);
     return size_t{1};
   }
   for (Batch& batch : fetched->batches) {
@@ -304,7 +369,7 @@ Result<size_t> Replica::ApplyCommitted(int64_t* revision) {
   QUIPU_RETURN_IF_ERROR(store_->WaitDurable(last));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    applied_ = last;
+    applied_ = std::max(applied_, last);
     head_ = std::max(head_, last);
   }
   changed_.notify_all();
@@ -469,8 +534,9 @@ void Replica::StatusLoop() {
   std::string last_error;
   while (Sleep(options_.publish_every)) {
     const Role now = role();
-    if (now == Role::kFenced || now == Role::kSteppedDown) continue;
+    if (now == Role::kFenced || now == Role::kSteppedDown || lease() == 0) continue;
     Status s = Publish();
+    if (s.ok()) s = SaveApplied();
     if (s.ok() && now == Role::kWriter && Clock::now() - last_trim >= kTrimEvery) {
       last_trim = Clock::now();
       std::vector<NodeStatus> nodes;
@@ -487,15 +553,36 @@ void Replica::StatusLoop() {
   }
 }
 
+Status Replica::SaveApplied() {
+  Lsn applied;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied = applied_;
+  }
+  if (applied <= saved_applied_) return Status::OK();
+  QUIPU_RETURN_IF_ERROR(WriteApplied(options_, applied));
+  saved_applied_ = applied;
+  return Status::OK();
+}
+
 Status Replica::Publish() {
   LogTree* tree = store_->log()->tree();
   NodeStatus mine;
   mine.node = options_.node;
   mine.url = options_.url;
+  Lsn head;
+  bool is_writer;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // The writer vouches only for what the group committed and it has
-    // made durable; a follower applies nothing else.
+    head = head_;
+    is_writer = role_ == Role::kWriter;
+  }
+  // The writer vouches only for what the group committed and it has made
+  // durable: a write answered at append time (?ack=appended) waits for
+  // nobody's fdatasync, so this one covers it.
+  if (is_writer && store_->DurableLsn() < head) QUIPU_RETURN_IF_ERROR(store_->WaitDurable(head));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     if (role_ == Role::kWriter && store_->DurableLsn() >= head_) applied_ = head_;
     mine.role = RoleName(role_);
     mine.applied = applied_;

@@ -4,8 +4,8 @@
 // (docs/replication.md).
 //
 // The node's store is an ordinary AuditStore opened with
-// LogOptions::discard_after = CommittedHead(): records the group never
-// committed are cut before the Replica starts. The Replica then runs three
+// LogOptions::discard_after = RejoinPoint(): records this node appended as a
+// writer and the group may not have committed are cut before it starts. The Replica then runs three
 // threads:
 //   lease    keeps the node's etcd lease alive (every third of its TTL); a
 //            writer that loses it steps down.
@@ -47,6 +47,7 @@
 namespace quipu::replication {
 
 struct ReplicaOptions {
+  std::string dir;                // the store's directory (for kAppliedFileName)
   std::vector<std::string> etcd;  // client URLs of the etcd members
   std::string group;              // the keyspace: /quipu/GROUP/
   std::string node;               // this node's id, unique in the group
@@ -82,10 +83,22 @@ struct ClusterView {
   std::vector<NodeStatus> nodes;  // as last read from etcd
 };
 
+// DIR/replica-applied: the last LSN this node knew committed and durable
+// here, in decimal. It only ever understates (written after the fact, now and
+// then), so records up to it are the group's; what follows may be this
+// node's own uncommitted tail from a time it was the writer.
+inline constexpr std::string_view kAppliedFileName = "replica-applied";
+
 class Replica {
  public:
-  // The group's committed head: the store's LogOptions::discard_after.
+  // The group's committed head (0 for a new group).
   static Result<Lsn> CommittedHead(const ReplicaOptions& options);
+  // Where the store must end before this node rejoins: the LSN in
+  // kAppliedFileName (0 without one). Records after it are cut
+  // (LogOptions::discard_after) and, if the group committed them, applied
+  // again from the group, byte for byte. Reads no etcd: a node starts (and
+  // serves reads) while etcd is out of reach, and joins once it is back.
+  static Result<Lsn> RejoinPoint(const ReplicaOptions& options);
 
   // Takes the lease and starts the threads. `store` must outlive this.
   static Result<std::unique_ptr<Replica>> Start(const ReplicaOptions& options, AuditStore* store);
@@ -118,6 +131,8 @@ class Replica {
  private:
   Replica(const ReplicaOptions& options, AuditStore* store, std::unique_ptr<Group> group);
 
+  // Reads the head and takes the lease (the log thread, until it succeeds).
+  Status Join();
   void LeaseLoop();
   void LogLoop();
   void StatusLoop();
@@ -132,6 +147,8 @@ class Replica {
   // Writer: one batch of what was appended after the head.
   Status CommitOnce();
   Status Publish();
+  // Records applied_ in kAppliedFileName when it moved.
+  Status SaveApplied();
   void CompareWithPeers(const std::vector<NodeStatus>& nodes, uint64_t size);
   Status TrimWindow(const std::vector<NodeStatus>& nodes);
 
@@ -165,6 +182,7 @@ class Replica {
   std::unique_ptr<LogReader> reader_;
   std::deque<std::string> unsent_;
   Lsn last_trim_ = 0;
+  Lsn saved_applied_ = 0;  // status thread only
   std::atomic<uint64_t> commits_{0}, committed_bytes_{0}, applied_batches_{0}, commit_micros_{0};
   std::thread lease_thread_, log_thread_, status_thread_;
 };

@@ -191,9 +191,9 @@ Result<std::unique_ptr<AuditStore>> OpenServedStore(const ServerOptions& options
     audit.log.max_record_size = static_cast<uint32_t>(std::min<uint64_t>(
         audit.log.max_record_size, options.replica->max_batch_bytes - replication::kBatchOverhead -
                                        replication::kRecordOverhead));
-    auto head = replication::Replica::CommittedHead(*options.replica);
-    if (!head.ok()) return head.status().WithContext("reading the group's head from etcd");
-    audit.log.discard_after = *head;
+    auto rejoin = replication::Replica::RejoinPoint(*options.replica);
+    if (!rejoin.ok()) return rejoin.status().WithContext("reading the group's head from etcd");
+    audit.log.discard_after = *rejoin;
   }
   Result<std::unique_ptr<AuditStore>> store = AuditStore::Open(options.dir, audit);
   if (!store.ok()) return store.status();
