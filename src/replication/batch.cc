@@ -42,6 +42,9 @@ Result<Batch> DecodeBatch(std::string_view bytes) {
   batch.first = DecodeFixed64(body.data() + 4);
   const uint32_t count = DecodeFixed32(body.data() + 12);
   if (batch.first == 0 || count == 0) return Bad("no records, or LSN 0");
+  // Each record takes at least its length: a count the bytes cannot hold
+  // is refused before anything is allocated for it.
+  if (count > (body.size() - 16) / kRecordOverhead) return Bad("more records than bytes");
   size_t pos = 16;
   batch.records.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {

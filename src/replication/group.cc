@@ -62,7 +62,7 @@ Result<std::optional<WriterInfo>> Group::Writer() {
   if (!json.ok()) return json.status();
   return std::optional<WriterInfo>(WriterInfo{Field<std::string>(*json, "node", ""),
                                               Field<std::string>(*json, "url", ""),
-                                              kv.create_revision});
+                                              kv.create_revision, kv.lease});
 }
 
 Result<WriterInfo> Group::Campaign(int64_t lease, const std::string& node, const std::string& url) {
@@ -192,7 +192,12 @@ Result<std::vector<NodeStatus>> Group::Nodes() {
 Result<int64_t> Group::Trim(Lsn applied_by_all) {
   auto txn = client_->Txn({}, {Op::Delete(keys_.batches(), keys_.batch(applied_by_all + 1))}, {});
   if (!txn.ok()) return txn.status();
-  QUIPU_RETURN_IF_ERROR(client_->Compact(txn->revision));
+  Status compacted = client_->Compact(txn->revision);
+  // Nothing written since the last trim: that revision is compacted already.
+  if (!compacted.ok() && !(compacted.code() == Status::Code::kFailedPrecondition &&
+                           compacted.message().find("compacted") != std::string::npos)) {
+    return compacted;
+  }
   return txn->revision;
 }
 

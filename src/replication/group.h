@@ -29,6 +29,7 @@ struct WriterInfo {
   std::string node;
   std::string url;
   int64_t revision = 0;
+  int64_t lease = 0;  // the lease the key is attached to
 };
 
 // What a node publishes about itself (its nodes/ key).
@@ -73,7 +74,8 @@ class Group {
   Result<Outcome> Commit(int64_t writer_revision, Lsn prev, const Batch& batch,
                          const std::string& encoded);
 
-  // Up to `max_batches` committed batches holding `from` and after it.
+  // Up to `max_batches` committed batches from `from` on, and before them
+  // the batch holding `from` when `from` lies inside one.
   Result<Fetched> Fetch(Lsn from, size_t max_batches);
   // Waits (up to `timeout`) for a batch to be committed after `revision`.
   // OK both when one was and on timeout (then fetch again anyway).
@@ -85,7 +87,7 @@ class Group {
 
   // Deletes the batches that end at or before `applied_by_all` (a batch
   // boundary every live node has applied) and compacts etcd's history up to
-  // then. Returns how many batches went.
+  // then. Returns the revision compacted to.
   Result<int64_t> Trim(Lsn applied_by_all);
 
   etcd::Client& client() { return *client_; }

@@ -233,6 +233,9 @@ void Replica::StepDown(const std::string& why) {
   }
   changed_.notify_all();
   Log({{"event", "replica_step_down"}, {"why", why}});
+  // The writer key goes with the lease: another node may take over while
+  // this one drains and restarts.
+  (void)group_->client().LeaseRevoke(lease());
   if (options_.on_step_down) options_.on_step_down(why);
 }
 
@@ -419,6 +422,12 @@ Status Replica::CampaignIfVacant() {
     writer_ = *writer;
   }
   if ((*writer)->node != options_.node) return Status::OK();
+  if ((*writer)->lease != lease()) {
+    // The key of this node's previous run (killed before it could give up
+    // its lease): end that lease now rather than wait out its TTL.
+    (void)group_->client().LeaseRevoke((*writer)->lease);
+    return Status::OK();
+  }
   return BecomeWriter(**writer);
 }
 
@@ -494,33 +503,39 @@ Status Replica::CommitOnce() {
     ++next;
   }
   if (unsent_.empty()) return Status::OK();
-  Batch batch;
-  batch.first = head + 1;
-  size_t bytes = kBatchOverhead;
-  for (const std::string& record : unsent_) {
-    if (!batch.records.empty() &&
-        bytes + kRecordOverhead + record.size() > options_.max_batch_bytes)
-      break;
-    bytes += kRecordOverhead + record.size();
-    batch.records.push_back(record);
+  // A batch whose transaction's answer was lost is sent again as it was,
+  // never grown: only the same bytes tell that the lost attempt committed.
+  if (inflight_.records.empty()) {
+    inflight_.first = head + 1;
+    size_t bytes = kBatchOverhead;
+    for (const std::string& record : unsent_) {
+      if (!inflight_.records.empty() &&
+          bytes + kRecordOverhead + record.size() > options_.max_batch_bytes)
+        break;
+      bytes += kRecordOverhead + record.size();
+      inflight_.records.push_back(record);
+    }
+    inflight_encoded_ = EncodeBatch(inflight_);
   }
-  const std::string encoded = EncodeBatch(batch);
   const Clock::time_point start = Clock::now();
-  auto outcome = group_->Commit(revision, head, batch, encoded);
+  auto outcome = group_->Commit(revision, head, inflight_, inflight_encoded_);
   commit_micros_.fetch_add(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
   if (!outcome.ok()) return outcome.status();
   if (*outcome == Group::Outcome::kRefused) {
-    StepDown("etcd refused the batch at LSN " + std::to_string(batch.first) +
+    StepDown("etcd refused the batch at LSN " + std::to_string(inflight_.first) +
              ": another node is the writer");
     return Status::OK();
   }
-  unsent_.erase(unsent_.begin(), unsent_.begin() + static_cast<long>(batch.records.size()));
+  const Lsn last = inflight_.last();
+  unsent_.erase(unsent_.begin(), unsent_.begin() + static_cast<long>(inflight_.records.size()));
   commits_.fetch_add(1, std::memory_order_relaxed);
-  committed_bytes_.fetch_add(encoded.size(), std::memory_order_relaxed);
+  committed_bytes_.fetch_add(inflight_encoded_.size(), std::memory_order_relaxed);
+  inflight_.records.clear();
+  inflight_encoded_.clear();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    head_ = batch.last();
+    head_ = last;
     if (!unsent_.empty() || log->LastLsn() > head_) appended_ = true;
   }
   changed_.notify_all();

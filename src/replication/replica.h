@@ -181,6 +181,8 @@ class Replica {
   // the records read from it after head_ that no batch has committed yet.
   std::unique_ptr<LogReader> reader_;
   std::deque<std::string> unsent_;
+  Batch inflight_;  // sent, outcome not yet known (no records: none)
+  std::string inflight_encoded_;
   Lsn last_trim_ = 0;
   Lsn saved_applied_ = 0;  // status thread only
   std::atomic<uint64_t> commits_{0}, committed_bytes_{0}, applied_batches_{0}, commit_micros_{0};
