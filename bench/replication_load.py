@@ -1,4 +1,4 @@
-#!/ usr / bin / python3
+#!/usr/bin/python3
 """bench/replication_load.py — a replicated quipu group on etcd under load,
 against a raw etcd transaction loop on the same cluster, in one run.
 
@@ -10,14 +10,17 @@ measures, each for N seconds (default 5):
   raw_txn        a loop of etcd transactions shaped as the writer's commit
                  (compare head, put a batch key, put head), each value the
                  bytes of one 1000-event batch, one in flight at a time;
-batch_cC POST / v1 / events : batch, 1000 events per request,
-    C connections(wrk, bench / http_load.lua),
-    answered 200 once committed by the group and durable on the writer;
-event_c1 POST / v1 / events, one connection : the latency of one event;
-raw_put etcd puts of one event 's bytes, one at a time: etcd' s own latency beside it.Prints one
-    JSON line per run,
-    a summary with the ratio of replicated durable events /
-        s to the raw loop's (1000 events per transaction), and a table. --smoke : 1 s per run; exits 1 when a run failed. Exit 77: no etcd or wrk."""
+  raw_txn_zstd   the same with the bytes the writer sends for such a batch
+                 (its records compressed: replication/batch.h);
+  batch_cC       POST /v1/events:batch, 1000 events per request, C
+                 connections (wrk, bench/http_load.lua), answered 200 once
+                 committed by the group and durable on the writer;
+  event_c1       POST /v1/events, one connection: the latency of one event;
+  raw_put        etcd puts of one event's bytes, one at a time: etcd's own
+                 latency beside it.
+Prints one JSON line per run, a summary with the ratio of replicated durable
+events/s to the raw loop's (1000 events per transaction), and a table.
+--smoke: 1 s per run; exits 1 when a run failed. Exit 77: no etcd or wrk."""
 
 import base64
 import json
@@ -122,7 +125,8 @@ def raw_put_loop(endpoint, value_bytes, seconds):
         if not answer.ok:
             raise RuntimeError("raw put failed: " + answer.text[:300])
         n += 1
-    return {"run": "raw_put", "value_bytes": value_bytes, "req_per_s": n / (time.monotonic() - start),
+    elapsed = time.monotonic() - start
+    return {"run": "raw_put", "value_bytes": value_bytes, "req_per_s": n / elapsed,
             "p50_ms": 1000 * percentile(latencies, 0.5),
             "p99_ms": 1000 * percentile(latencies, 0.99)}
 
@@ -146,6 +150,19 @@ def metric(node, token, name):
     text = requests.get(node.url("/metrics"), headers=serverlib.auth(token), timeout=10).text
     match = re.search(r"^" + re.escape(name) + r" ([0-9.e+]+)$", text, re.M)
     return float(match.group(1)) if match else 0.0
+
+
+def wait_applied(nodes, token, timeout=60):
+    """Until every node applied the writer's head (the next run starts
+    with no backlog)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        infos = [requests.get(n.url("/v1/cluster"), headers=serverlib.auth(token), timeout=5).json()
+                 for n in nodes]
+        head = max(i["head"] for i in infos)
+        if all(i["applied"] == head for i in infos):
+            return
+        time.sleep(0.2)
 
 
 def find_writer(nodes, token, timeout=30):
@@ -174,27 +191,34 @@ def main():
         peer = os.path.join(work, "peer.token")
         with open(os.open(peer, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(token + "\n")
-        ports = replicalib.free_ports(3)
-        for i, port in enumerate(ports):
+        for i, port in enumerate(replicalib.free_ports(3)):
             nodes.append(replicalib.QuipuNode(f"n{i + 1}", etcd.endpoints(), "bench", config, peer,
                                               port, os.path.join(work, f"s{i + 1}")))
             nodes[-1].start()
         writer = find_writer(nodes, token)
-#One warm - up batch gives the size of a 1000 - event batch as committed.
+        # One warm-up run gives the bytes of a 1000-event batch: as records
+        # in the log (the batch uncompressed) and as committed to etcd.
         before_bytes = metric(writer, token, "quipu_replica_batch_bytes_committed_total")
         before_head = metric(writer, token, "quipu_replica_head_lsn")
         wrk("warmup", "batch", 1, writer.url("/v1/events:batch"), token, 1)
         time.sleep(0.5)
         events = metric(writer, token, "quipu_replica_head_lsn") - before_head
-        bytes_ = metric(writer, token, "quipu_replica_batch_bytes_committed_total") - before_bytes
-        batch_bytes = int(1000 * bytes_ / max(events, 1))
+        committed = metric(writer, token, "quipu_replica_batch_bytes_committed_total")
+        sent_bytes = int(1000 * (committed - before_bytes) / max(events, 1))
+        log_bytes = sum(os.path.getsize(os.path.join(writer.store_dir, f))
+                        for f in os.listdir(writer.store_dir) if f.endswith(".qlog"))
+        batch_bytes = int(1000 * log_bytes / max(events, 1))  # frames: 8 bytes a record
         record_bytes = max(1, batch_bytes // 1000)
 
         leader = etcd.endpoint(etcd.leader_index() or 0)
         results.append(raw_txn_loop(leader, batch_bytes, SECONDS))
+        zstd = raw_txn_loop(leader, sent_bytes, SECONDS)
+        zstd["run"] = "raw_txn_zstd"
+        results.append(zstd)
         for c in ((4,) if SMOKE else (4, 16)):
             results.append(wrk(f"batch_c{c}", "batch", c, writer.url("/v1/events:batch"), token,
                                SECONDS))
+        wait_applied(nodes, token)
         results.append(wrk("event_c1", "event", 1, writer.url("/v1/events"), token, SECONDS))
         results.append(raw_put_loop(leader, record_bytes, SECONDS))
         commits = metric(writer, token, "quipu_replica_batches_committed_total")
@@ -209,15 +233,14 @@ def main():
     for r in results:
         print(json.dumps(r))
     raw = next(r for r in results if r["run"] == "raw_txn")
+    raw_zstd = next(r for r in results if r["run"] == "raw_txn_zstd")
     best = max(r["events_per_s"] for r in results if r["run"].startswith("batch_"))
-    summary = {
-  "summary" : "replication_load",
-              "batch_bytes" : batch_bytes,
-                              "raw_events_per_s" : round(raw["events_per_s"]),
-                                                   "replicated_events_per_s" : round(best),
-                                                                               "ratio"
-      : round(best / raw["events_per_s"], 3) if raw["events_per_s"] else None,
-        "mean_commit_ms" : round(1000 * commit_seconds / commits, 2) if commits else None}
+    summary = {"summary": "replication_load", "batch_bytes": batch_bytes,
+               "sent_bytes": sent_bytes, "raw_events_per_s": round(raw["events_per_s"]),
+               "replicated_events_per_s": round(best),
+               "ratio": round(best / raw["events_per_s"], 3) if raw["events_per_s"] else None,
+               "ratio_to_sent_bytes": round(best / raw_zstd["events_per_s"], 3),
+               "mean_commit_ms": round(1000 * commit_seconds / commits, 2) if commits else None}
     print(json.dumps(summary))
     print()
     print("| run | conns | events/s | p50 ms | p99 ms |")

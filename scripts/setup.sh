@@ -19,6 +19,8 @@ packages=(
   # Replication (src/etcd, src/replication): its tests start real etcd members
   # (the binaries only; the packaged service is never started).
   etcd-server etcd-client
+  # zstd compresses the record batches a replicated writer sends to etcd.
+  libzstd-dev
 )
 
 missing=()

@@ -86,7 +86,8 @@ Status CheckOps(const std::vector<Op>& ops) {
 
 class GatewayClient final : public Client {
  public:
-  explicit GatewayClient(std::unique_ptr<HttpPool> pool) : pool_(std::move(pool)) {}
+  GatewayClient(std::unique_ptr<HttpPool> pool, bool serializable)
+      : pool_(std::move(pool)), serializable_(serializable) {}
 
   Result<RangeResult> Range(std::string_view key, std::string_view range_end, int64_t limit,
                             int64_t revision) override {
@@ -94,7 +95,9 @@ class GatewayClient final : public Client {
     if (limit < 0 || revision < 0) {
       return Status::InvalidArgument("etcd range: negative limit or revision");
     }
-    Result<Json> answer = Call("/v3/kv/range", EncodeRange(key, range_end, limit, revision));
+    Json request = EncodeRange(key, range_end, limit, revision);
+    if (serializable_) request["serializable"] = true;
+    Result<Json> answer = Call("/v3/kv/range", request);
     if (!answer.ok()) return answer.status();
     return DecodeRange(*answer);
   }
@@ -105,6 +108,7 @@ class GatewayClient final : public Client {
     Json request = EncodeRange(key, range_end, 1, 0);
     request["sort_order"] = "DESCEND";
     request["sort_target"] = "KEY";
+    if (serializable_) request["serializable"] = true;
     Result<Json> answer = Call("/v3/kv/range", request);
     if (!answer.ok()) return answer.status();
     auto range = DecodeRange(*answer);
@@ -190,6 +194,7 @@ class GatewayClient final : public Client {
   Result<Json> Call(std::string_view target, const Json& request);
 
   const std::unique_ptr<HttpPool> pool_;
+  const bool serializable_;  // ClientOptions::serializable_reads
 };
 
 Result<Json> GatewayClient::Call(std::string_view target, const Json& request) {
@@ -275,7 +280,8 @@ Result<std::vector<WatchEvent>> GatewayClient::WaitForChanges(std::string_view k
 Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   Result<std::unique_ptr<HttpPool>> pool = HttpPool::Create(options.endpoints, options.timeout);
   if (!pool.ok()) return pool.status();
-  return std::unique_ptr<Client>(new GatewayClient(std::move(pool).value()));
+  return std::unique_ptr<Client>(
+      new GatewayClient(std::move(pool).value(), options.serializable_reads));
 }
 
 }  // namespace quipu::etcd

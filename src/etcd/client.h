@@ -54,6 +54,11 @@ struct ClientOptions {
   std::vector<std::string> endpoints;
   // Bound of one attempt at one member: connect, send, and read the answer.
   std::chrono::milliseconds timeout{2000};
+  // Range and LastInRange are answered by the member asked, from what it
+  // has applied, without a round of consensus: cheaper, and spread over the
+  // members, but possibly behind the latest write. For data that never
+  // changes once written (replication batches).
+  bool serializable_reads = false;
 };
 
 // One key as etcd holds it. Revisions are etcd's cluster-wide counters.

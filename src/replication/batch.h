@@ -1,11 +1,17 @@
 // replication/batch.h — a batch of records as the group commits it to etcd
 // (docs/replication.md, "The keyspace"), and the keys it lives under.
 //
-//   batch := "QPB1" | first_lsn u64 | count u32 | (length u32 | record)* | crc u32
+//   batch  := "QPB1" | first_lsn u64 | count u32 | frames | crc u32
+//           | "QPBZ" | first_lsn u64 | count u32 | raw u32 | zstd(frames) | crc u32
+//   frames := (length u32 | record)*                  (raw bytes long, for QPBZ)
 //
 // Little-endian; crc is the masked CRC-32C (util/crc32c.h) of everything
 // before it. Records are log payloads byte for byte: a follower appends them
-// as they are, so its log holds what the writer's holds.
+// as they are, so its log holds what the writer's holds. The compressed form
+// (zstd, level 1) is what the writer commits: every byte sent to etcd is
+// base64-encoded, proposed, replicated, written and fsynced by each member,
+// and audit records repeat themselves (measured: 9 × smaller for
+// bench/http_load.lua's events; docs/replication.md).
 #ifndef QUIPU_REPLICATION_BATCH_H_
 #define QUIPU_REPLICATION_BATCH_H_
 
@@ -26,11 +32,16 @@ struct Batch {
   Lsn last() const { return first + records.size() - 1; }
 };
 
-// Bytes a batch adds for one record, and for itself.
+// Bytes a batch adds for one record, and for itself (uncompressed).
 inline constexpr size_t kRecordOverhead = 4;
 inline constexpr size_t kBatchOverhead = 4 + 8 + 4 + 4;
+// Largest uncompressed frames a QPBZ batch may claim: a decoder allocates
+// no more than this, whatever the header says.
+inline constexpr size_t kMaxRawBatchBytes = 64 << 20;
 
-std::string EncodeBatch(const Batch& batch);
+enum class BatchCompression { kNone, kZstd };
+
+std::string EncodeBatch(const Batch& batch, BatchCompression compression = BatchCompression::kNone);
 // Corruption (saying what is wrong) for anything EncodeBatch did not make.
 Result<Batch> DecodeBatch(std::string_view bytes);
 

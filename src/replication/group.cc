@@ -43,8 +43,9 @@ std::string WriterValue(const std::string& node, const std::string& url) {
   return Json{{"node", node}, {"url", url}}.dump();
 }
 
-Group::Group(std::unique_ptr<etcd::Client> client, std::string_view group)
-    : client_(std::move(client)), keys_(group) {}
+Group::Group(std::unique_ptr<etcd::Client> client, std::string_view group,
+             std::unique_ptr<etcd::Client> reader)
+    : client_(std::move(client)), reader_(std::move(reader)), keys_(group) {}
 
 Result<Lsn> Group::Head() {
   auto range = client_->Range(keys_.head());
@@ -106,16 +107,17 @@ Result<Batch> Group::DecodeKv(const etcd::KeyValue& kv) {
 }
 
 Result<Fetched> Group::Fetch(Lsn from, size_t max_batches) {
+  etcd::Client& reads = reader_ ? *reader_ : *client_;
   Fetched out;
   auto range =
-      client_->Range(keys_.batch(from), keys_.batches_end(), static_cast<int64_t>(max_batches));
+      reads.Range(keys_.batch(from), keys_.batches_end(), static_cast<int64_t>(max_batches));
   if (!range.ok()) return range.status();
   out.revision = range->revision;
   const bool exact = !range->kvs.empty() && keys_.BatchFirst(range->kvs.front().key) == from;
   if (!exact) {
     // `from` may lie inside an earlier batch (a node that stopped part way
     // through applying one).
-    auto before = client_->LastInRange(keys_.batches(), keys_.batch(from));
+    auto before = reads.LastInRange(keys_.batches(), keys_.batch(from));
     if (!before.ok()) return before.status();
     if (*before) {
       auto batch = DecodeKv(**before);
@@ -132,7 +134,7 @@ Result<Fetched> Group::Fetch(Lsn from, size_t max_batches) {
   // Nothing holds `from`: either it is not committed yet, or it is no
   // longer in etcd. The head is read as of the range's revision: a batch
   // committed since must not look like one trimmed before.
-  auto at = client_->Range(keys_.head(), {}, 0, out.revision);
+  auto at = reads.Range(keys_.head(), {}, 0, out.revision);
   if (!at.ok()) return at.status();
   Lsn head = 0;
   if (!at->kvs.empty()) {
@@ -151,8 +153,8 @@ Result<Fetched> Group::Fetch(Lsn from, size_t max_batches) {
 }
 
 Status Group::WaitForBatches(int64_t revision, std::chrono::milliseconds timeout) {
-  auto events =
-      client_->WaitForChanges(keys_.batches(), keys_.batches_end(), revision + 1, timeout);
+  etcd::Client& reads = reader_ ? *reader_ : *client_;
+  auto events = reads.WaitForChanges(keys_.batches(), keys_.batches_end(), revision + 1, timeout);
   // A compacted revision only means there is something new to fetch.
   if (!events.ok() && events.status().code() != Status::Code::kFailedPrecondition) {
     return events.status();

@@ -56,7 +56,11 @@ struct Fetched {
 
 class Group {
  public:
-  Group(std::unique_ptr<etcd::Client> client, std::string_view group);
+  // `reader` (optional) serves Fetch and WaitForBatches: batches never
+  // change once committed, so a client with serializable reads at another
+  // member spreads the followers' reads (etcd::ClientOptions).
+  Group(std::unique_ptr<etcd::Client> client, std::string_view group,
+        std::unique_ptr<etcd::Client> reader = nullptr);
 
   // The last committed LSN (0 before the first batch).
   Result<Lsn> Head();
@@ -97,6 +101,7 @@ class Group {
   Result<Batch> DecodeKv(const etcd::KeyValue& kv);
 
   std::unique_ptr<etcd::Client> client_;
+  std::unique_ptr<etcd::Client> reader_;  // null: client_
   const GroupKeys keys_;
 };
 

@@ -48,7 +48,7 @@ std::string FrameBatches(Lsn first, std::vector<std::string> records, size_t max
   batch.first = first;
   size_t bytes = kBatchOverhead;
   auto flush = [&] {
-    const std::string encoded = EncodeBatch(batch);
+    const std::string encoded = EncodeBatch(batch, BatchCompression::kZstd);
     PutFixed32(&out, static_cast<uint32_t>(encoded.size()));
     out += encoded;
     batch.first = batch.last() + 1;

@@ -26,7 +26,18 @@ Result<std::unique_ptr<Group>> MakeGroup(const ReplicaOptions& options) {
   client.timeout = options.etcd_timeout;
   auto created = etcd::Client::Create(client);
   if (!created.ok()) return created.status();
-  return std::make_unique<Group>(std::move(*created), options.group);
+  // Batches are read from a member picked by the node's id, without a round
+  // of consensus: the followers' reads spread over the members.
+  etcd::ClientOptions reads = client;
+  reads.serializable_reads = true;
+  if (!reads.endpoints.empty()) {
+    const size_t first = std::hash<std::string>()(options.node) % reads.endpoints.size();
+    std::rotate(reads.endpoints.begin(), reads.endpoints.begin() + static_cast<long>(first),
+                reads.endpoints.end());
+  }
+  auto reader = etcd::Client::Create(reads);
+  if (!reader.ok()) return reader.status();
+  return std::make_unique<Group>(std::move(*created), options.group, std::move(*reader));
 }
 
 // Errors that say this store's records and the group's differ, as opposed
@@ -172,6 +183,11 @@ void Replica::Stop() {
 Role Replica::role() const {
   std::lock_guard<std::mutex> lock(mu_);
   return role_;
+}
+
+Lsn Replica::head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return head_;
 }
 
 std::optional<WriterInfo> Replica::writer() const {
@@ -515,7 +531,7 @@ Status Replica::CommitOnce() {
       bytes += kRecordOverhead + record.size();
       inflight_.records.push_back(record);
     }
-    inflight_encoded_ = EncodeBatch(inflight_);
+    inflight_encoded_ = EncodeBatch(inflight_, BatchCompression::kZstd);
   }
   const Clock::time_point start = Clock::now();
   auto outcome = group_->Commit(revision, head, inflight_, inflight_encoded_);

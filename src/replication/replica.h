@@ -110,6 +110,8 @@ class Replica {
   void Stop();
 
   Role role() const;
+  // The committed head as this node last learned it.
+  Lsn head() const;
   std::optional<WriterInfo> writer() const;
   ClusterView View() const;
   std::string fenced_reason() const;

@@ -46,8 +46,9 @@ class DurableAcks {
   // `syncs`: cause the syncs (Always, GroupCommit) rather than wait for the
   // policy's own. The store must outlive this object.
   DurableAcks(AuditStore* store, bool syncs);
-  // Over another watermark: `reach(target)` returns once `watermark()` is
-  // at or past target (or the error that makes it impossible).
+  // Over another watermark: `reach(target)` returns once `watermark()` has
+  // moved towards target, or reached it (or with the error that makes it
+  // impossible); waiters at or below the watermark are then answered.
   DurableAcks(std::function<Status(Lsn target)> reach, std::function<Lsn()> watermark);
   ~DurableAcks();  // Stop()s
   DurableAcks(const DurableAcks&) = delete;

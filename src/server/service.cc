@@ -63,17 +63,16 @@ Service::Service(const ServerOptions& options, std::unique_ptr<AuditStore> store
 void Service::AttachReplica(std::unique_ptr<replication::Replica> replica) {
   replica_ = std::move(replica);
   replication::Replica* r = replica_.get();
+  // Each commit answers the requests it covers at once: the acker waits for
+  // the head to move, not for it to pass the newest request (which may take
+  // one more transaction).
   commit_acks_ = std::make_unique<DurableAcks>(
       [r](Lsn target) {
-        Lsn seen = 0;
-        while (seen < target) {
-          Result<Lsn> moved = r->AwaitHeadAbove(seen, std::chrono::milliseconds(100));
-          if (!moved.ok()) return moved.status();
-          seen = *moved;
-        }
-        return Status::OK();
+        const Lsn head = r->head();
+        if (head >= target) return Status::OK();
+        return r->AwaitHeadAbove(head, std::chrono::milliseconds(100)).status();
       },
-      [r] { return r->View().head; });
+      [r] { return r->head(); });
 }
 
 std::optional<Response> Service::RedirectWrite(const Request& request) const {
