@@ -842,8 +842,8 @@ class QuipuCluster:
 
     def wait_converged(self, timeout=60, nodes=None):
         """Waits until every node of `nodes` (default: every running node)
-        answers /v1/cluster with applied == the writer's head, one tree size
-        and one root, and none is fenced. Returns {name: info}."""
+        answers /v1/cluster with applied == durable == the writer's head, one
+        tree size and one root, and none is fenced. Returns {name: info}."""
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -860,7 +860,11 @@ class QuipuCluster:
                 writers = [i for i in infos.values() if i["role"] == "writer"]
                 if len(writers) == 1:
                     head = writers[0]["head"]
-                    if (all(i["applied"] == head for i in infos.values())
+                    # durable == head too: the writer holds nothing the group
+                    # has not committed (a write answered at ?ack=local is
+                    # durable there before its commit).
+                    if (all(i["applied"] == head and i["durable"] == head
+                            for i in infos.values())
                             and len({i["tree_size"] for i in infos.values()}) == 1
                             and len({i["root"] for i in infos.values()}) == 1
                             and all(i.get("fenced") is None and i["role"] != "fenced"
