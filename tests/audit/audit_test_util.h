@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "quipu/audit.h"
+#include "quipu/reader.h"
 
 namespace quipu::testing {
 
@@ -58,6 +59,22 @@ inline std::vector<uint64_t> AllPages(const AuditStore& store, Query q) {
     if (page->next_cursor.empty()) return ids;
     q.cursor = page->next_cursor;
   }
+}
+
+// The payloads of records [from, to] of `store`'s log.
+inline std::vector<std::string> RecordsOf(AuditStore& store, Lsn from, Lsn to) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(store.log()->Flush().ok());
+  auto reader = store.log()->NewReader(from);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return out;
+  while (out.size() < to - from + 1) {
+    auto more = (*reader)->Next();
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.ok() || !*more) break;
+    out.emplace_back((*reader)->payload());
+  }
+  return out;
 }
 
 }  // namespace quipu::testing

@@ -23,22 +23,6 @@ std::unique_ptr<AuditStore> MustOpen(const std::string& dir, AuditOptions option
   return store.ok() ? std::move(*store) : nullptr;
 }
 
-// The payloads of records [from, to] of `store`'s log.
-std::vector<std::string> RecordsOf(AuditStore& store, Lsn from, Lsn to) {
-  std::vector<std::string> out;
-  EXPECT_TRUE(store.log()->Flush().ok());
-  auto reader = store.log()->NewReader(from);
-  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
-  if (!reader.ok()) return out;
-  while (out.size() < to - from + 1) {
-    auto more = (*reader)->Next();
-    EXPECT_TRUE(more.ok()) << more.status().ToString();
-    if (!more.ok() || !*more) break;
-    out.emplace_back((*reader)->payload());
-  }
-  return out;
-}
-
 merkle::Hash RootOf(AuditStore& store) {
   EXPECT_TRUE(store.log()->tree()->CatchUp().ok());
   auto root = store.log()->tree()->Root();

@@ -20,6 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using quipu::testing::EtcdCluster;
+using quipu::testing::SharedEtcdTest;
 using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<Client> Connect(const std::vector<std::string>& endpoints,
@@ -38,22 +39,11 @@ std::chrono::milliseconds Since(Clock::time_point start) {
 }
 
 // The tests of this fixture share one single-member cluster.
-class EtcdClientTest : public ::testing::Test {
+class EtcdClientTest : public SharedEtcdTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!EtcdCluster::Available()) return;
-    cluster_ = new EtcdCluster(1);
-    ::testing::AssertionResult started = cluster_->Start();
-    start_error_ = started ? "" : started.message();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    QUIPU_SKIP_WITHOUT_ETCD();
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    SharedEtcdTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     client_ = Connect(cluster_->endpoints());
     ASSERT_NE(client_, nullptr);
     prefix_ =
@@ -69,8 +59,6 @@ class EtcdClientTest : public ::testing::Test {
     return range.ok() ? range->revision : 0;
   }
 
-  static inline EtcdCluster* cluster_ = nullptr;
-  static inline std::string start_error_;
   std::unique_ptr<Client> client_;
   std::string prefix_;
 };

@@ -309,6 +309,30 @@ class EtcdCluster {
   std::vector<Member> members_;
 };
 
+// A fixture whose tests share one single-member cluster, started once per
+// test suite; each test skips without etcd and fails if it did not start.
+class SharedEtcdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!EtcdCluster::Available()) return;
+    cluster_ = new EtcdCluster(1);
+    ::testing::AssertionResult started = cluster_->Start();
+    start_error_ = started ? "" : started.message();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  // Derived fixtures call this first in their SetUp.
+  void SetUp() override {
+    QUIPU_SKIP_WITHOUT_ETCD();
+    ASSERT_TRUE(start_error_.empty()) << start_error_;
+  }
+
+  static inline EtcdCluster* cluster_ = nullptr;
+  static inline std::string start_error_;
+};
+
 }  // namespace quipu::testing
 
 #endif  // QUIPU_TESTS_ETCD_ETCD_CLUSTER_H_

@@ -40,22 +40,11 @@ std::vector<Lsn> Firsts(const std::vector<Batch>& batches) {
   return out;
 }
 
-class GroupTest : public ::testing::Test {
+class GroupTest : public SharedEtcdTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!EtcdCluster::Available()) return;
-    cluster_ = new EtcdCluster(1);
-    ::testing::AssertionResult started = cluster_->Start();
-    start_error_ = started ? "" : started.message();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    QUIPU_SKIP_WITHOUT_ETCD();
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    SharedEtcdTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     group_ = NewGroup();
     ASSERT_NE(group_, nullptr);
@@ -126,8 +115,6 @@ class GroupTest : public ::testing::Test {
     MustCommit(revision, 5, MakeBatch(6, 4));
   }
 
-  static inline EtcdCluster* cluster_ = nullptr;
-  static inline std::string start_error_;
   std::string name_;
   std::unique_ptr<Group> group_;
   std::vector<int64_t> leases_;

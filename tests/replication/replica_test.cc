@@ -69,22 +69,6 @@ Event Numbered(int i) {
                                    1'000'000 + i);
 }
 
-// The payloads of records [from, to] of `store`'s log.
-std::vector<std::string> RecordsOf(AuditStore& store, Lsn from, Lsn to) {
-  std::vector<std::string> out;
-  EXPECT_TRUE(store.log()->Flush().ok());
-  auto reader = store.log()->NewReader(from);
-  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
-  if (!reader.ok()) return out;
-  while (out.size() < to - from + 1) {
-    auto more = (*reader)->Next();
-    EXPECT_TRUE(more.ok()) << more.status().ToString();
-    if (!more.ok() || !*more) break;
-    out.emplace_back((*reader)->payload());
-  }
-  return out;
-}
-
 // The root of `store`'s first `size` records, in hex ("" on error).
 std::string RootAt(AuditStore& store, uint64_t size) {
   Status caught_up = store.log()->tree()->CatchUp();
@@ -195,22 +179,11 @@ struct Node {
   Lsn last() { return store->log()->LastLsn(); }
 };
 
-class ReplicaTest : public ::testing::Test {
+class ReplicaTest : public SharedEtcdTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!EtcdCluster::Available()) return;
-    cluster_ = new EtcdCluster(1);
-    ::testing::AssertionResult started = cluster_->Start();
-    start_error_ = started ? "" : started.message();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    QUIPU_SKIP_WITHOUT_ETCD();
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    SharedEtcdTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     static int run = 0;
     group_ = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
              std::to_string(getpid()) + "-" + std::to_string(run++);
@@ -416,8 +389,6 @@ class ReplicaTest : public ::testing::Test {
     return all;
   }
 
-  static inline EtcdCluster* cluster_ = nullptr;
-  static inline std::string start_error_;
   std::string group_;
   std::unique_ptr<Group> etcd_;  // the test's own view of the group
   int64_t pin_lease_ = 0;
