@@ -21,6 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using quipu::testing::EtcdCluster;
+using quipu::testing::SharedEtcdTest;
 using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds Since(Clock::time_point start) {

@@ -45,6 +45,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using quipu::testing::EtcdCluster;
+using quipu::testing::RecordsOf;
+using quipu::testing::SharedEtcdTest;
 using quipu::testing::TestDir;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
