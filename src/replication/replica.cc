@@ -72,6 +72,13 @@ const char* RoleName(Role role) {
   return "?";
 }
 
+Status Replica::CheckOptions(const ReplicaOptions& options) {
+  if (options.node.empty() || options.url.empty() || options.group.empty()) {
+    return Status::InvalidArgument("a replicated node needs a group, a node id and its URL");
+  }
+  return MakeGroup(options).status();
+}
+
 Result<Lsn> Replica::CommittedHead(const ReplicaOptions& options) {
   auto group = MakeGroup(options);
   if (!group.ok()) return group.status();

@@ -91,6 +91,9 @@ inline constexpr std::string_view kAppliedFileName = "replica-applied";
 
 class Replica {
  public:
+  // InvalidArgument for options no node could run with (bad etcd URLs, no
+  // node id or URL); contacts nothing.
+  static Status CheckOptions(const ReplicaOptions& options);
   // The group's committed head (0 for a new group).
   static Result<Lsn> CommittedHead(const ReplicaOptions& options);
   // Where the store must end before this node rejoins: the LSN in

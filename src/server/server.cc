@@ -158,7 +158,7 @@ Status CheckReplicated(const ServerOptions& options) {
     return Status::InvalidArgument("a replicated group cannot purge yet (no --retain-*)");
   if (options.signing_key)
     return Status::InvalidArgument("a replicated node signs no checkpoints yet (no --signing-key)");
-  return Status::OK();
+  return replication::Replica::CheckOptions(*options.replica);
 }
 
 // Scoped tokens' columns must exist before their first write: a single node

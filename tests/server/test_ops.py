@@ -6,6 +6,7 @@ certificate (https works, plain http on the same port does not)."""
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -142,6 +143,57 @@ class TlsTest(serverlib.ServerTest):
         self.addCleanup(server.stop)
         with self.assertRaises(serverlib.ServerError):
             server.start(timeout=10)
+
+
+
+class ReplicationRoutesTest(serverlib.ServerTest):
+    """The routes of a replicated group on a single node: /v1/cluster says it
+    is single, and /v1/replication/records hands out committed records as
+    batches (docs/replication.md) and refuses what it cannot answer."""
+
+    def test_cluster_on_a_single_node(self):
+        r = self.get("/v1/cluster", self.admin)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json(), {"group": None, "role": "single"})
+
+    def test_records_come_as_batches_with_the_root_at_their_end(self):
+        for i in range(3):
+            self.emit(make_event(f"r{i}"))
+        root = self.get("/v1/root", self.admin).json()
+        size = root["tree_size"]
+        r = self.get(f"/v1/replication/records?from=1&to={size}", self.admin)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.headers["Content-Type"], "application/octet-stream")
+        self.assertEqual(r.headers["Quipu-Tree-Size"], str(size))
+        self.assertEqual(r.headers["Quipu-Tree-Root"], root["root"])
+        body, records = r.content, 0
+        while body:
+            length = int.from_bytes(body[:4], "little")
+            batch = body[4:4 + length]
+            self.assertEqual(len(batch), length)
+            self.assertIn(batch[:4], (b"QPB1", b"QPBZ"))
+            self.assertEqual(int.from_bytes(batch[4:12], "little"), records + 1)
+            records += int.from_bytes(batch[12:16], "little")
+            body = body[4 + length:]
+        self.assertEqual(records, size)
+
+    def test_records_refuse_bad_ranges_and_scoped_tokens(self):
+        self.emit(make_event("one"))
+        for query in ("", "?from=1", "?from=0&to=1", "?from=3&to=2", "?from=x&to=2",
+                      "?from=1&to=-1"):
+            with self.subTest(query=query):
+                self.assert_error(self.get("/v1/replication/records" + query, self.admin), 400)
+        r = self.get("/v1/replication/records?from=100&to=200", self.admin)
+        self.assert_error(r, 404)
+        scoped = serverlib.create_token(self.config, "admin", scope="tenant=acme")
+        self.server.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = self.get("/v1/replication/records?from=1&to=1", scoped)
+            if r.status_code != 401:
+                break
+            time.sleep(0.1)
+        self.assert_error(r, 403)
 
 
 if __name__ == "__main__":
