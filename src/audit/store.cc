@@ -292,9 +292,11 @@ class AuditStoreImpl final : public AuditStore {
     audit::EncodePurge(rec, &payload);
     auto lsn = log_->Append(payload, Durability::kImmediate);
     if (!lsn.ok()) return BreakOnError(lsn.status());
+    // The purge is durable: readers hear "purged" from here on, so none sees a
+    // dropped row reported as one that never existed while the drops apply.
+    purged_log_ids_.store(rec.last_log_id, std::memory_order_release);
     auto apply = [&](Lsn at) { return index_.applier->ApplyPurge(rec, payload, at); };
     QUIPU_RETURN_IF_ERROR(ApplyOrBreak(apply, *lsn));
-    purged_log_ids_.store(rec.last_log_id, std::memory_order_release);
     first_lsn_.store(rec.first_kept, std::memory_order_release);
     QUIPU_RETURN_IF_ERROR(log_->DropSegmentsBefore(rec.first_kept, audit::PurgeNote(*lsn)));
     report.purged = true;

@@ -81,13 +81,17 @@ awaitable<void> GetInclusion(Service& service, Call& call) {
   if (auto* bad = std::get_if<Response>(&size)) co_return co_await call.reply.Send(*bad);
   Response response =
       co_await service.OnWorkers([&service, &call, id = *log_id, size = std::get<0>(size)] {
-        // Retention dropped it: say so, rather than "no such row".
-        if (id > 0 && id <= service.store().PurgedLogIds()) {
+        // Retention dropped it: say so, rather than "no such row". Asked again
+        // after a miss, since a purge may land between the two reads.
+        auto purged = [&service, id] { return id > 0 && id <= service.store().PurgedLogIds(); };
+        auto gone = [id] {
           return ErrorResponse(http::status::gone, "purged",
                                "log row " + std::to_string(id) + " was purged by retention");
-        }
+        };
+        if (purged()) return gone();
         // A row outside the caller's scope answers as a missing one.
         Result<Hit> row = service.store().GetRow(id);
+        if (!row.ok() && purged()) return gone();
         if (!row.ok() || !RowInScope(*call.principal, *row)) {
           return StatusResponse(Status::NotFound("no log row " + std::to_string(id)));
         }
