@@ -129,6 +129,10 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
   // segment's base LSN is mixed in under it.
   const uint32_t partial_crc = format::PartialFrameCrc(payload);
 
+  if (durability != Durability::kBuffered && options_.durability.SyncsEveryAppend()) {
+    return AppendInGroup(payload, partial_crc);
+  }
+
   std::unique_lock<std::mutex> lock(mu_);
   // Room for a sync marker is reserved too, whether or not one is due.
   QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size + format::kMarkerFrameSize));
@@ -148,11 +152,7 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
     acked_lsn_ = std::max(acked_lsn_, lsn);
     return lsn;
   }
-  const int waiters = sync_waiters_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (gathering_ && waiters >= expected_waiters_) gather_cv_.notify_one();
-  Status s = SyncToLocked(lock, lsn, epoch);
-  sync_waiters_.fetch_sub(1, std::memory_order_relaxed);
-  QUIPU_RETURN_IF_ERROR(s);
+  QUIPU_RETURN_IF_ERROR(SyncToLocked(lock, lsn, epoch));
   return lsn;
 }
 
@@ -313,12 +313,18 @@ void LogImpl::DropUnacknowledgedLocked() {
   WakeSyncWaitersLocked();
 }
 
+bool LogImpl::RolledBackLocked(Lsn lsn, size_t epoch) const {
+  return epoch < rollback_floors_.size() && lsn > rollback_floors_[epoch];
+}
+
+Status LogImpl::NotWrittenError(Lsn lsn) {
+  return Status::NoSpace("record " + std::to_string(lsn) +
+                         " was not written: the disk is full (it is not in the log)");
+}
+
 Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t epoch) {
   for (;;) {
-    if (epoch < rollback_floors_.size() && lsn > rollback_floors_[epoch]) {
-      return Status::NoSpace("record " + std::to_string(lsn) +
-                             " was not written: the disk is full (it is not in the log)");
-    }
+    if (RolledBackLocked(lsn, epoch)) return NotWrittenError(lsn);
     if (DurableLsn() >= lsn) return Status::OK();
     QUIPU_RETURN_IF_ERROR(poison_);
     if (!sync_busy_ && !rotating_) {
@@ -352,13 +358,6 @@ Status LogImpl::SyncToLocked(std::unique_lock<std::mutex>& lock, Lsn lsn, size_t
 }
 
 Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
-  const auto delay = options_.durability.interval();
-  if (options_.durability.kind() == DurabilityPolicy::Kind::kGroupCommit && delay.count() > 0) {
-    // Opt-in gathering: let more appenders join before the group is closed.
-    const auto until = Clock::now() + delay;
-    while (poison_.ok() && Clock::now() < until) io_cv_.wait_until(lock, until);
-  }
-  GatherReleasedWritersLocked(lock);
   // On a full disk the bytes already written are synced anyway: a waiter
   // whose record is among them must not hear NoSpace for a record that stays.
   const Status flushed = FlushLocked(lock);
@@ -375,9 +374,6 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 
   last_sync_duration_ = sync_end - sync_start;
-  // Every appender waiting now is an active writer; those this sync covers
-  // will append again in a moment (see GatherReleasedWritersLocked).
-  expected_waiters_ = sync_waiters_.load(std::memory_order_relaxed);
   ++counters_.syncs;
   if (!s.ok()) {
     PoisonLocked(s);
@@ -389,24 +385,6 @@ Status LogImpl::LeadSyncLocked(std::unique_lock<std::mutex>& lock) {
   QUIPU_RETURN_IF_ERROR(AwaitSealLocked(lock));
   AdvanceDurableLocked(target, covered_until);
   return flushed;
-}
-
-void LogImpl::GatherReleasedWritersLocked(std::unique_lock<std::mutex>& lock) {
-  if (!options_.durability.SyncsEveryAppend() || expected_waiters_ <= 1) return;
-  // K blocking writers released together by the last sync come back within
-  // microseconds. Syncing before they do splits them into two groups that
-  // alternate, each writer waiting through two fsyncs (K / 2 records per
-  // fsync). So the leader waits for them to be back, but only a fraction of
-  // an fsync: a writer that went away costs little, and one writer (or a
-  // caller of Sync) never waits at all. This is not a fixed delay: it ends
-  // as soon as the group is whole.
-  const auto cap = std::min<Clock::duration>(last_sync_duration_ / 4, std::chrono::milliseconds(1));
-  const auto until = Clock::now() + cap;
-  gathering_ = true;
-  while (poison_.ok() && sync_waiters_ < expected_waiters_ && Clock::now() < until) {
-    gather_cv_.wait_until(lock, until);
-  }
-  gathering_ = false;
 }
 
 void LogImpl::MarkSyncedLocked() {

@@ -5,15 +5,17 @@
 //   flush_busy_  one thread at a time write(2)s the buffer to the active file.
 //                It swaps the buffer out first, so appenders keep filling a
 //                fresh one meanwhile (double buffering).
-//   sync_busy_   one thread at a time (the group leader) flushes and then
-//                fdatasyncs. Appenders needing durability (followers) sleep
+//   sync_busy_   one thread at a time (the sync leader) flushes and then
+//                fdatasyncs. Others needing durability (followers) sleep
 //                outside mu_ on sync_gen_, which moves when a leader is done;
 //                each is then either covered (and returns without touching
-//                mu_) or becomes the next leader, whose sync covers every
-//                record appended while the previous one ran: N waiters, one
-//                fsync, and nobody waits for more than two syncs (plus a
-//                short gathering of the writers the last sync released, see
-//                GatherReleasedWritersLocked).
+//                mu_) or leads the next sync, which covers every record
+//                appended while the previous one ran.
+// Blocking appends under Always and GroupCommit do not take mu_ one by one:
+// they join the write queue (log/write_queue.h, log/group_append.cc), whose
+// leader appends the whole group under one hold of mu_ and syncs once for
+// it: N waiters, one fsync, and nobody waits for more than two syncs (plus a
+// short gathering of the writers the last sync released).
 // A full buffer is not written by the appender that finds it full: it is
 // swapped out and handed to the flusher thread (taking flush_busy_), so a
 // single writer keeps appending on one core while write(2) copies into the
@@ -48,6 +50,7 @@
 
 #include "log/recovery.h"
 #include "log/segment_scan.h"
+#include "log/write_queue.h"
 #include "quipu/env.h"
 #include "quipu/log.h"
 #include "util/wait_word.h"
@@ -127,9 +130,16 @@ class LogImpl final : public Log {
   void WakeSyncWaitersLocked();
   // As the holder of sync_busy_: flush, then fdatasync without mu_.
   Status LeadSyncLocked(std::unique_lock<std::mutex>& lock);
-  // Always/GroupCommit: lets the writers the last sync released rejoin the
-  // group before it is closed (bounded by a quarter of the last fsync).
-  void GatherReleasedWritersLocked(std::unique_lock<std::mutex>& lock);
+  // A record appended in `epoch` (rollback_floors_.size() then) that a
+  // full-disk rollback has since dropped.
+  bool RolledBackLocked(Lsn lsn, size_t epoch) const;
+  static Status NotWrittenError(Lsn lsn);
+  // Always/GroupCommit, durable appends (log/group_append.cc): joins the
+  // write queue; its leader appends and syncs for the whole group.
+  Result<Lsn> AppendInGroup(std::string_view payload, uint32_t partial_crc);
+  void LeadGroup(WriteQueue::Writer* leader);
+  // A group member's result once the group's sync returned `synced`.
+  Status GroupMemberResultLocked(const WriteQueue::Writer& w, const Status& synced) const;
   // Rotation (log/rotation.cc).
   Status RotateLocked(std::unique_lock<std::mutex>& lock);
   Status StartNextSegmentLocked();
@@ -166,12 +176,11 @@ class LogImpl final : public Log {
   RecoveryReport recovery_;
 
   mutable std::mutex mu_;
-  mutable std::mutex purge_mu_;        // one DropSegmentsBefore at a time; taken before mu_
-  std::condition_variable io_cv_;      // tokens released, watermark moved, poison
-  std::condition_variable timer_cv_;   // the interval timer's wake-ups
-  std::condition_variable flush_cv_;   // the flusher thread's wake-ups
-  std::condition_variable gather_cv_;  // a gathering leader: the group is whole
-  std::condition_variable seal_cv_;    // the sealer thread's wake-ups
+  mutable std::mutex purge_mu_;       // one DropSegmentsBefore at a time; taken before mu_
+  std::condition_variable io_cv_;     // tokens released, watermark moved, poison
+  std::condition_variable timer_cv_;  // the interval timer's wake-ups
+  std::condition_variable flush_cv_;  // the flusher thread's wake-ups
+  std::condition_variable seal_cv_;   // the sealer thread's wake-ups
 
   // --- guarded by mu_ ---
   std::vector<SegmentRef> segments_;  // last is active
@@ -213,14 +222,8 @@ class LogImpl final : public Log {
   // The last background write failed (full disk): write inline next time so
   // an appender, not the flusher, reports NoSpace and the buffer stays bounded.
   bool background_failed_ = false;
-  // Group gathering: appenders inside SyncToLocked now (atomic because a
-  // covered follower leaves without mu_), how many there were when the last
-  // sync finished, whether a leader waits for them, and how long that sync took.
-  std::atomic<int> sync_waiters_{0};
-  int expected_waiters_ = 0;
-  bool gathering_ = false;
-  Clock::duration last_sync_duration_{};
-  LogStats counters_;  // appends, syncs, writes, bytes_written, rotations
+  Clock::duration last_sync_duration_{};  // of the last fdatasync of the log
+  LogStats counters_;                     // appends, syncs, writes, bytes_written, rotations
 
   std::atomic<Lsn> durable_lsn_{0};
   // Bumped (under mu_) by WakeSyncWaitersLocked; followers sleep until it
@@ -230,6 +233,11 @@ class LogImpl final : public Log {
   std::atomic<int> followers_{0};
   // rollback_floors_.size(), readable without mu_ by a waking follower.
   std::atomic<size_t> rollbacks_{0};
+  // Blocking appends under Always/GroupCommit, and what the next group's
+  // leader gathers: the size of the last group, for at most this long.
+  WriteQueue write_queue_;
+  std::atomic<int> expected_group_{0};
+  std::atomic<int64_t> gather_cap_ns_{0};
   std::thread timer_;
   std::thread flusher_;
   std::thread sealer_;

@@ -11,8 +11,11 @@
 #define QUIPU_UTIL_WAIT_WORD_H_
 
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdint>
+#include <ctime>
+#include <thread>
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -33,6 +36,24 @@ class WaitWord {
             nullptr, 0);
 #else
     word_.wait(seen, std::memory_order_acquire);
+#endif
+  }
+
+  // As WaitWhileEquals, for at most `timeout` (a relative time; rounded up
+  // to whole microseconds where the platform needs it).
+  void WaitWhileEqualsFor(uint32_t seen, std::chrono::nanoseconds timeout) {
+    if (timeout.count() <= 0) return;
+#if defined(__linux__)
+    timespec ts{static_cast<time_t>(timeout.count() / 1'000'000'000),
+                static_cast<long>(timeout.count() % 1'000'000'000)};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, seen, &ts, nullptr,
+            0);
+#else
+    // No timed wait in std::atomic: poll, which only this fallback pays.
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (Load() == seen && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
 #endif
   }
 

@@ -2,6 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -97,6 +101,50 @@ TEST_F(FailureTest, FailedFsyncWakesEveryGroupCommitWaiter) {
   for (auto& th : threads) th.join();  // no thread may hang
   EXPECT_EQ(failures.load(), 16);
   EXPECT_FALSE(log->Sync().ok());
+}
+
+TEST_F(FailureTest, GroupWritersOnAFullDiskEachHearTheTruth) {
+  // Groups of writers meet the full disk part-way: each writer hears either
+  // an LSN, and its record is durable there, or NoSpace, and it is not in
+  // the log at all.
+  LogOptions options = Options(DurabilityPolicy::GroupCommit());
+  options.buffer_size = 1024;  // buffers fill, and are written, within a group
+  auto opened = OpenLogEngine(dir_.log(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Log> log = std::move(*opened);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append("before").ok());
+  env_.SetSpaceLimit(6000);
+  std::mutex mu;
+  std::map<Lsn, std::string> acknowledged;
+  std::set<std::string> refused;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        const std::string payload =
+            "t" + std::to_string(t) + "-" + std::to_string(i) + std::string(200, 'p');
+        Result<Lsn> lsn = log->Append(payload);
+        std::lock_guard<std::mutex> guard(mu);
+        if (lsn.ok()) {
+          acknowledged[*lsn] = payload;
+        } else {
+          ASSERT_TRUE(lsn.status().IsNoSpace()) << lsn.status().ToString();
+          refused.insert(payload);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_FALSE(refused.empty()) << "the disk never filled";
+  PowerCut(std::move(log));
+
+  const std::vector<std::string> records = ReadAll();
+  ASSERT_EQ(records.size(), 5 + acknowledged.size()) << "LSNs stay dense";
+  for (const auto& [lsn, payload] : acknowledged) {
+    ASSERT_LE(lsn, records.size());
+    EXPECT_EQ(records[lsn - 1], payload) << "LSN " << lsn;
+  }
+  for (const std::string& record : records) EXPECT_EQ(refused.count(record), 0u);
 }
 
 TEST_F(FailureTest, FailedFsyncDuringRotationPoisons) {
