@@ -14,7 +14,7 @@ Result<Lsn> LogImpl::AppendInGroup(std::string_view payload, uint32_t partial_cr
   WriteQueue::Writer self;
   self.payload = payload;
   self.partial_crc = partial_crc;
-  if (write_queue_.Join(&self) || self.lead) LeadGroup(&self);
+  if (write_queue_.Join(&self)) LeadGroup(&self);
   if (!self.status.ok()) return self.status;
   return self.lsn;
 }

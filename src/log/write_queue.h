@@ -52,8 +52,9 @@ class WriteQueue {
     WaitWord done;            // moves once: result set, or the lead handed over
   };
 
-  // Adds `w` to the list. True if it leads (the list was empty); otherwise
-  // returns once its word moved: `w->lead` says whether it now leads.
+  // Adds `w` to the list. Returns true when `w` leads: at once if the list
+  // was empty, or once the lead is handed to it. Returns false once the
+  // leader of its group has set its result.
   bool Join(Writer* w);
 
   // As leader: waits (without locks) until `expected` writers are listed,

@@ -40,7 +40,7 @@ TEST(WriteQueueTest, EveryWriterHearsOnceAndGroupsTakeWritersInJoinOrder) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         Writer self;
-        if (queue.Join(&self) || self.lead) LeadNumbering(&queue, &self, &next, &sizes);
+        if (queue.Join(&self)) LeadNumbering(&queue, &self, &next, &sizes);
         heard[t].push_back(self.lsn);
       }
     });
@@ -103,7 +103,7 @@ TEST(WriteQueueTest, AWriterJoiningDuringTheGroupLeadsTheNextOne) {
   queue.TakeGroup(&first, 0, std::chrono::nanoseconds::zero(), &group);
   Writer second;
   std::atomic<bool> second_leads{false};
-  std::thread joiner([&] { second_leads = !queue.Join(&second) ? second.lead : true; });
+  std::thread joiner([&] { second_leads = queue.Join(&second); });
   while (queue.Listed() == 0) std::this_thread::yield();
   queue.Finish(group);  // hands the lead on
   joiner.join();
