@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "log/format.h"
 #include "log/log_impl.h"
 
 namespace quipu {
@@ -33,19 +32,14 @@ void LogImpl::LeadGroup(WriteQueue::Writer* leader) {
   std::unique_lock<std::mutex> lock(mu_);
   WriteQueue::Writer* last = nullptr;
   for (WriteQueue::Writer* w : group) {
-    const size_t frame_size = format::kFrameHeaderSize + w->payload.size();
-    // Room for a sync marker is reserved too, whether or not one is due.
-    w->status = MakeRoomLocked(lock, frame_size + format::kMarkerFrameSize);
-    if (!w->status.ok()) continue;
-    MarkSyncedLocked();
-    w->lsn = next_lsn_++;
+    Result<Lsn> lsn = BufferRecordLocked(lock, w->payload, w->partial_crc);
+    if (!lsn.ok()) {
+      w->status = lsn.status();
+      continue;
+    }
+    w->lsn = *lsn;
     w->epoch = rollback_floors_.size();
     w->appended = true;
-    format::AppendFrame(&buf_, format::FinishFrameCrc(w->partial_crc, segments_.back().base),
-                        w->payload);
-    active_bytes_ += frame_size;
-    ++active_records_;
-    ++counters_.appends;
     last = w;
   }
   // One sync for the group: the newest record's (a full-disk rollback in the

@@ -124,7 +124,6 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
                                    " bytes exceeds max_record_size " +
                                    std::to_string(options_.max_record_size));
   }
-  const size_t frame_size = format::kFrameHeaderSize + payload.size();
   // The CRC of the payload is computed before taking the lock; only the
   // segment's base LSN is mixed in under it.
   const uint32_t partial_crc = format::PartialFrameCrc(payload);
@@ -134,15 +133,10 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
   }
 
   std::unique_lock<std::mutex> lock(mu_);
-  // Room for a sync marker is reserved too, whether or not one is due.
-  QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size + format::kMarkerFrameSize));
-  MarkSyncedLocked();
-  const Lsn lsn = next_lsn_++;
+  Result<Lsn> buffered = BufferRecordLocked(lock, payload, partial_crc);
+  if (!buffered.ok()) return buffered.status();
+  const Lsn lsn = *buffered;
   const size_t epoch = rollback_floors_.size();
-  format::AppendFrame(&buf_, format::FinishFrameCrc(partial_crc, segments_.back().base), payload);
-  active_bytes_ += frame_size;
-  ++active_records_;
-  ++counters_.appends;
   if (!oldest_unsynced_.has_value() &&
       options_.durability.kind() == DurabilityPolicy::Kind::kEveryNOrInterval) {
     oldest_unsynced_ = Clock::now();
@@ -153,6 +147,20 @@ Result<Lsn> LogImpl::Append(std::string_view payload, Durability durability) {
     return lsn;
   }
   QUIPU_RETURN_IF_ERROR(SyncToLocked(lock, lsn, epoch));
+  return lsn;
+}
+
+Result<Lsn> LogImpl::BufferRecordLocked(std::unique_lock<std::mutex>& lock,
+                                        std::string_view payload, uint32_t partial_crc) {
+  const size_t frame_size = format::kFrameHeaderSize + payload.size();
+  // Room for a sync marker is reserved too, whether or not one is due.
+  QUIPU_RETURN_IF_ERROR(MakeRoomLocked(lock, frame_size + format::kMarkerFrameSize));
+  MarkSyncedLocked();
+  const Lsn lsn = next_lsn_++;
+  format::AppendFrame(&buf_, format::FinishFrameCrc(partial_crc, segments_.back().base), payload);
+  active_bytes_ += frame_size;
+  ++active_records_;
+  ++counters_.appends;
   return lsn;
 }
 

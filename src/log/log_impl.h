@@ -98,6 +98,10 @@ class LogImpl final : public Log {
   // Closed or poisoned: the error to return, else OK.
   Status UsableLocked() const;
   void PoisonLocked(const Status& s);
+  // Makes room for, frames and buffers one record; returns its LSN. The
+  // record's epoch is rollback_floors_.size() after it returns.
+  Result<Lsn> BufferRecordLocked(std::unique_lock<std::mutex>& lock, std::string_view payload,
+                                 uint32_t partial_crc);
   // Rotates or flushes until a frame of `frame_size` bytes fits.
   Status MakeRoomLocked(std::unique_lock<std::mutex>& lock, size_t frame_size);
   bool NeedsSyncLocked(Lsn lsn, Durability durability) const;
