@@ -39,8 +39,8 @@ class WaitWord {
 #endif
   }
 
-  // As WaitWhileEquals, for at most `timeout` (a relative time; rounded up
-  // to whole microseconds where the platform needs it).
+  // As WaitWhileEquals, for at most `timeout` (a relative time). Without
+  // futexes it polls the word every 50 µs instead.
   void WaitWhileEqualsFor(uint32_t seen, std::chrono::nanoseconds timeout) {
     if (timeout.count() <= 0) return;
 #if defined(__linux__)
